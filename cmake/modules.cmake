@@ -1,0 +1,22 @@
+# clipdex_module(NAME DIRS dir... DEPS target...)
+# Builds clipdex_NAME from the *.cpp directly inside each DIR (not recursive: sub-folders are
+# modules of their own). A module without sources yet is an INTERFACE library, so that
+# dependants link the same way before and after it has code.
+function(clipdex_module name)
+  cmake_parse_arguments(M "" "" "DIRS;DEPS" ${ARGN})
+  set(sources "")
+  foreach(dir IN LISTS M_DIRS)
+    file(GLOB found CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/${dir}/*.cpp ${CMAKE_SOURCE_DIR}/${dir}/*.c)
+    list(APPEND sources ${found})
+  endforeach()
+  set(target clipdex_${name})
+  if(sources)
+    add_library(${target} STATIC ${sources})
+    target_include_directories(${target} PUBLIC ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${target} PUBLIC ${M_DEPS})
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE ${CMAKE_SOURCE_DIR}/include ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${target} INTERFACE ${M_DEPS})
+  endif()
+endfunction()

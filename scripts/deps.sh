@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs everything clipdex needs to build, test, demo and benchmark. Idempotent and
+# non-interactive: packages already present are not touched, the virtual environment is rebuilt
+# only when scripts/requirements-*.txt change.
+#   scripts/deps.sh            Debian packages + Python test tools (.venv) + npm test data
+#   scripts/deps.sh --system   Debian packages only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
+    libsqlite3-dev libhnswlib-dev libfaiss-dev libopenblas-dev libopenblas0-pthread
+    nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
+    libutf8proc-dev libicu-dev
+    libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev librsvg2-dev libexif-dev
+    libcurl4-openssl-dev libssl-dev zlib1g-dev
+    libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+    python3-venv nodejs npm
+)
+
+install_system() {
+    local missing=()
+    for pkg in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        echo "deps: installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+install_python() {
+    local stamp=.venv/.clipdex-requirements
+    local want
+    want=$(cat scripts/requirements-*.txt | sha256sum | cut -c1-16)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+    echo "deps: preparing .venv (Python test and benchmark tools)"
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+    for req in scripts/requirements-*.txt; do
+        .venv/bin/pip install -q --disable-pip-version-check -r "$req"
+    done
+    echo "$want" > "$stamp"
+}
+
+install_npm() {
+    # Emoji drawings and labels for the end-to-end tests (the model in ../shared was trained on them).
+    local stamp=.cache/npm/.clipdex-packages
+    local want
+    want=$(sha256sum scripts/npm-packages.txt | cut -c1-16)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return; fi
+    echo "deps: fetching npm test data"
+    mkdir -p .cache/npm
+    # shellcheck disable=SC2046
+    npm install --silent --no-audit --no-fund --prefix .cache/npm $(grep -v '^#' scripts/npm-packages.txt)
+    echo "$want" > "$stamp"
+}
+
+install_system
+if [ "${1:-}" != "--system" ]; then
+    install_python
+    install_npm
+fi
