@@ -15,7 +15,7 @@ APT_PACKAGES=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev librsvg2-dev libexif-dev
     libcurl4-openssl-dev libssl-dev zlib1g-dev
     libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-    python3-venv nodejs npm
+    python3-venv
 )
 
 install_system() {
@@ -47,6 +47,10 @@ install_python() {
 }
 
 install_npm() {
+    if ! command -v npm >/dev/null; then
+        echo "deps: npm is missing; installing Debian's nodejs and npm"
+        APT_PACKAGES=(nodejs npm) install_system
+    fi
     # Emoji drawings and labels for the end-to-end tests (the model in ../shared was trained on them).
     local stamp=.cache/npm/.clipdex-packages
     local want
