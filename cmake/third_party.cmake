@@ -1,6 +1,13 @@
 # Libraries from Debian's -dev packages, found once here and handed to the modules that use them.
 # The README's "Dependencies" table says why each was chosen.
 set(CLIPDEX_TEXT_DEPS "")
-set(CLIPDEX_IMAGE_DEPS "")
+# image: libjpeg-turbo, libpng, libwebp (+demux for animations and EXIF), giflib, librsvg (SVG, with
+# cairo and GLib). IMPORTED targets, so their headers are SYSTEM includes.
+pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux librsvg-2.0)
+find_package(GIF 5 REQUIRED)
+set(CLIPDEX_IMAGE_DEPS PkgConfig::CLIPDEX_IMG GIF::GIF)
 set(CLIPDEX_MODEL_DEPS "")
-set(CLIPDEX_HUB_DEPS "")
+# hub: libcurl (HTTP/HTTPS client for URL ingestion and model downloads), OpenSSL libcrypto (sha256 of downloads).
+find_package(CURL 7.85 REQUIRED)
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+set(CLIPDEX_HUB_DEPS CURL::libcurl OpenSSL::Crypto)
