@@ -1,0 +1,139 @@
+// Format sniffing, limits and file loading; the per-format work lives in decode_<format>.cpp.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "image/decoders.h"
+
+namespace clipdex::image {
+namespace detail {
+
+void DecodeContext::fail(ErrorCode code, const std::string& reason) const {
+    throw Error(code, "image '" + std::string(name) + "': " + reason);
+}
+
+void DecodeContext::check_dimensions(int64_t width, int64_t height) const {
+    if (width <= 0 || height <= 0)
+        fail(ErrorCode::Corrupt, "invalid dimensions " + std::to_string(width) + "x" +
+                                     std::to_string(height));
+    // Both factors fit in 32 bits for every format, so the product cannot overflow.
+    const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+    if (pixels > limits.max_pixels || width > (1 << 30) || height > (1 << 30)) {
+        char limit[64];
+        std::snprintf(limit, sizeof limit, "%g megapixels", limits.max_pixels / 1e6);
+        fail(ErrorCode::TooLarge, std::to_string(width) + "x" + std::to_string(height) +
+                                      " pixels exceeds the limit of " + limit);
+    }
+}
+
+void composite_rgba_on_white(const uint8_t* rgba, size_t pixels, uint8_t* rgb) {
+    for (size_t i = 0; i < pixels; ++i, rgba += 4, rgb += 3) {
+        const uint8_t a = rgba[3];
+        rgb[0] = over_white(rgba[0], a);
+        rgb[1] = over_white(rgba[1], a);
+        rgb[2] = over_white(rgba[2], a);
+    }
+}
+
+}  // namespace detail
+
+namespace {
+
+enum class Format { Jpeg, Png, Webp, Gif, Bmp, Svg, Unknown };
+
+bool starts_with(std::span<const uint8_t> b, std::string_view magic, size_t at = 0) {
+    return b.size() >= at + magic.size() && std::memcmp(b.data() + at, magic.data(), magic.size()) == 0;
+}
+
+// SVG is text: skip a BOM and whitespace, then accept an XML declaration, comment or doctype
+// only if "<svg" appears in the first 4 KiB, or a bare <svg root.
+bool looks_like_svg(std::span<const uint8_t> b) {
+    size_t i = starts_with(b, "\xEF\xBB\xBF") ? 3 : 0;
+    while (i < b.size() && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) ++i;
+    const auto rest = b.subspan(i);
+    if (starts_with(rest, "<svg")) return true;
+    if (!starts_with(rest, "<?xml") && !starts_with(rest, "<!--") && !starts_with(rest, "<!DOCTYPE"))
+        return false;
+    const std::string_view head(reinterpret_cast<const char*>(rest.data()), std::min<size_t>(rest.size(), 4096));
+    return head.find("<svg") != std::string_view::npos;
+}
+
+Format sniff(std::span<const uint8_t> b) {
+    if (starts_with(b, "\xFF\xD8\xFF")) return Format::Jpeg;
+    if (starts_with(b, "\x89PNG\r\n\x1A\n")) return Format::Png;
+    if (starts_with(b, "RIFF") && starts_with(b, "WEBP", 8)) return Format::Webp;
+    if (starts_with(b, "GIF87a") || starts_with(b, "GIF89a")) return Format::Gif;
+    if (starts_with(b, "BM")) return Format::Bmp;
+    if (looks_like_svg(b)) return Format::Svg;
+    return Format::Unknown;
+}
+
+// A short printable rendering of the first bytes, so "not an image" says what it was instead.
+std::string describe_start(std::span<const uint8_t> b) {
+    std::string out = "\"";
+    for (size_t i = 0; i < std::min<size_t>(b.size(), 16); ++i) {
+        const uint8_t c = b[i];
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            char hex[8];
+            std::snprintf(hex, sizeof hex, "\\x%02X", c);
+            out += hex;
+        }
+    }
+    return out + (b.size() > 16 ? "\"..." : "\"");
+}
+
+}  // namespace
+
+Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_errors,
+                   const DecodeLimits& limits) {
+    const detail::DecodeContext ctx{name_for_errors, limits};
+    if (bytes.size() > limits.max_file_bytes)
+        ctx.fail(ErrorCode::TooLarge, std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+                                          std::to_string(limits.max_file_bytes) + " bytes");
+    if (bytes.empty()) ctx.fail(ErrorCode::InvalidInput, "not an image (the content is empty)");
+    switch (sniff(bytes)) {
+        case Format::Jpeg: return detail::decode_jpeg(bytes, ctx);
+        case Format::Png: return detail::decode_png(bytes, ctx);
+        case Format::Webp: return detail::decode_webp(bytes, ctx);
+        case Format::Gif: return detail::decode_gif(bytes, ctx);
+        case Format::Bmp: return detail::decode_bmp(bytes, ctx);
+        case Format::Svg: return detail::decode_svg(bytes, ctx);
+        case Format::Unknown: break;
+    }
+    ctx.fail(ErrorCode::InvalidInput,
+             "not an image (content starts with " + describe_start(bytes) +
+                 "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
+}
+
+Image load_image(const std::filesystem::path& path, const DecodeLimits& limits) {
+    const std::string name = path.u8string().empty() ? std::string() :
+        std::string(reinterpret_cast<const char*>(path.u8string().c_str()));
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status))
+        throw Error(ErrorCode::NotFound, "image '" + name + "': no such file");
+    if (std::filesystem::is_directory(status))
+        throw Error(ErrorCode::InvalidInput, "image '" + name + "': is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::Io, "image '" + name + "': cannot open for reading");
+    // Read at most one byte past the limit: enough to refuse without slurping a huge file.
+    std::vector<uint8_t> bytes;
+    constexpr size_t kChunk = 1 << 20;
+    while (bytes.size() <= limits.max_file_bytes) {
+        const size_t old = bytes.size();
+        const uint64_t remaining = limits.max_file_bytes - old;
+        const size_t want = remaining >= kChunk ? kChunk : static_cast<size_t>(remaining) + 1;
+        bytes.resize(old + want);
+        in.read(reinterpret_cast<char*>(bytes.data() + old), static_cast<std::streamsize>(want));
+        const auto got = static_cast<size_t>(in.gcount());
+        bytes.resize(old + got);
+        if (got < want) break;
+    }
+    if (in.bad()) throw Error(ErrorCode::Io, "image '" + name + "': read failed");
+    return decode_image(bytes, name, limits);
+}
+
+}  // namespace clipdex::image

@@ -1,0 +1,69 @@
+// clipdex image pipeline: bytes -> 8-bit RGB -> the model's input tensor.
+//
+// Decoding sniffs the content (JPEG, PNG, WebP, GIF first frame, BMP, SVG) and never trusts a
+// file extension. Every decoder reads the header first and refuses images over the limits
+// before allocating pixel memory. Output is always 8-bit RGB with alpha composited on white
+// and EXIF orientation applied (JPEG APP1, PNG eXIf, WebP EXIF).
+//
+// Preprocessing reproduces open_clip's inference transform bit for bit on opaque images:
+// Pillow's antialiased BICUBIC resize (short side to S), torchvision's CenterCrop, ToTensor
+// and Normalize. Two deliberate differences from `Image.open(p)` + open_clip, both because
+// they give the picture a person sees: open_clip ignores EXIF orientation (Pillow does not
+// transpose on open) and drops alpha (`convert("RGB")` keeps the hidden colour under
+// transparent pixels); clipdex rotates and composites on white. 16-bit greyscale PNGs keep
+// their high byte where Pillow's I;16 -> RGB conversion clips every value above 255 to white.
+//
+// Thread safety: every function is reentrant; no global state.
+//
+// Basic usage:
+//     auto img = clipdex::image::load_image("photos/cat.jpg");
+//     std::vector<float> chw = clipdex::image::preprocess(img, 224, {});  // 3*224*224 floats
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace clipdex::image {
+
+// Row-major, 3 bytes per pixel, no padding: rgb.size() == 3 * width * height.
+struct Image {
+    int width = 0, height = 0;
+    std::vector<uint8_t> rgb;
+};
+
+struct DecodeLimits {
+    uint64_t max_file_bytes = 64ull << 20;  // larger inputs are refused before decoding (TooLarge)
+    uint64_t max_pixels = 100'000'000;      // width*height of the stored image (decompression bombs)
+    int svg_min_size = 224;                 // SVGs are rasterized with this short side, aspect kept
+};
+
+// Throws clipdex::Error naming `name_for_errors`: InvalidInput (not an image), Corrupt
+// (truncated or damaged), TooLarge (a limit), Unsupported (a valid variant not handled).
+Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_errors,
+                   const DecodeLimits& limits = {});
+// Reads the file (Io / NotFound / TooLarge before reading) and decodes it.
+Image load_image(const std::filesystem::path& path, const DecodeLimits& limits = {});
+
+// Pillow's Image.resize(BICUBIC) to exactly out_width x out_height (antialiased when shrinking).
+Image resize_bicubic(const Image& image, int out_width, int out_height);
+// The short side becomes `size`, the long side int(size * long / short) as torchvision computes it.
+Image resize_shortest_bicubic(const Image& image, int size);
+// size x size from the middle, top = round((H - size) / 2) with ties to even like torchvision.
+// An image smaller than `size` is padded with black first, as torchvision does.
+Image center_crop(const Image& image, int size);
+
+struct Normalization {
+    float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};  // OpenAI CLIP
+    float std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+};
+
+// Writes 3*H*W floats, channel-major: out[c*H*W + y*W + x] = (v/255 - mean[c]) / std[c],
+// computed in float32 in the same order as torchvision so results are identical.
+void to_chw_normalized(const Image& image, const Normalization& norm, float* out);
+// open_clip's inference transform for image size `size`: resize shortest, center crop, normalize.
+std::vector<float> preprocess(const Image& image, int size, const Normalization& norm = {});
+
+}  // namespace clipdex::image
