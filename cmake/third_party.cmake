@@ -6,8 +6,9 @@ set(CLIPDEX_TEXT_DEPS "")
 pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux librsvg-2.0)
 find_package(GIF 5 REQUIRED)
 set(CLIPDEX_IMAGE_DEPS PkgConfig::CLIPDEX_IMG GIF::GIF)
-set(CLIPDEX_MODEL_DEPS "")
-# hub: libcurl (HTTP/HTTPS client for URL ingestion and model downloads), OpenSSL libcrypto (sha256 of downloads).
+# model: OpenBLAS (pthread build) for the towers' GEMMs, called single-threaded per worker.
+pkg_check_modules(CLIPDEX_BLAS REQUIRED IMPORTED_TARGET openblas)
+set(CLIPDEX_MODEL_DEPS PkgConfig::CLIPDEX_BLAS)
+# hub: libcurl (HTTP/HTTPS client for URL ingestion and model downloads; sha256 comes from common).
 find_package(CURL 7.85 REQUIRED)
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
-set(CLIPDEX_HUB_DEPS CURL::libcurl OpenSSL::Crypto)
+set(CLIPDEX_HUB_DEPS CURL::libcurl)
