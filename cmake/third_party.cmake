@@ -1,6 +1,9 @@
 # Libraries from Debian's -dev packages, found once here and handed to the modules that use them.
 # The README's "Dependencies" table says why each was chosen.
-set(CLIPDEX_TEXT_DEPS "")
+# text: ICU (icu-uc: NFC, full lower-casing with Final_Sigma, general categories), zlib (bpe .gz).
+pkg_check_modules(CLIPDEX_ICU REQUIRED IMPORTED_TARGET icu-uc)
+find_package(ZLIB REQUIRED)
+set(CLIPDEX_TEXT_DEPS PkgConfig::CLIPDEX_ICU ZLIB::ZLIB)
 # image: libjpeg-turbo, libpng, libwebp (+demux for animations and EXIF), giflib, librsvg (SVG, with
 # cairo and GLib). IMPORTED targets, so their headers are SYSTEM includes.
 pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux librsvg-2.0)

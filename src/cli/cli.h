@@ -1,0 +1,23 @@
+// The clipdex command line: main.cpp owns the global options and the error-to-exit-code edge;
+// each subcommand lives in cmd_<name>.cpp and adds itself to the app with register_<name>().
+// To add a command: write cmd_<name>.cpp with `void register_<name>(CLI::App&, GlobalOptions&)`,
+// declare it below and add it to the table in main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace clipdex::cli {
+
+// Options every subcommand may read; filled by parsing before any callback runs.
+struct GlobalOptions {
+    std::string db = "./clipdex.db";
+    std::string model = "ViT-B-32::openai";
+    std::string encoder;  // URL of a remote encoder service, empty for local
+    std::string token;
+    int threads = 0;      // 0 = all hardware threads
+};
+
+void register_embed(CLI::App& app, GlobalOptions& global);
+
+}  // namespace clipdex::cli

@@ -1,0 +1,56 @@
+#include "model/mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "clipdex/error.h"
+
+namespace clipdex::model {
+
+namespace {
+Error io_error(const std::filesystem::path& path, const char* what) {
+    return Error(ErrorCode::Io, path.string() + ": " + what + ": " + std::strerror(errno));
+}
+}  // namespace
+
+MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) throw Error(ErrorCode::NotFound, path.string() + ": no such file");
+        throw io_error(path, "cannot open");
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        Error err = io_error(path, "cannot stat");
+        ::close(fd);
+        throw err;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw Error(ErrorCode::InvalidInput, path.string() + ": not a regular file");
+    }
+    size_ = static_cast<size_t>(st.st_size);
+    if (size_ == 0) {  // mmap refuses empty ranges; an empty span is all we need
+        ::close(fd);
+        return;
+    }
+    void* addr = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (addr == MAP_FAILED) {
+        Error err = io_error(path, "cannot map");
+        ::close(fd);
+        throw err;
+    }
+    ::close(fd);  // the mapping keeps the file alive
+    data_ = static_cast<const std::byte*>(addr);
+}
+
+MappedFile::~MappedFile() {
+    if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+}  // namespace clipdex::model
