@@ -82,9 +82,16 @@ int run_decoder(PngState* st, const DecodeContext& ctx, std::vector<uint8_t>* rg
     return 0;
 }
 
+uint32_t be32(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
 }  // namespace
 
 Image decode_png(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
+    // IHDR is always the first chunk: refuse oversized images before libpng reads anything else.
+    if (bytes.size() >= 24 && std::memcmp(bytes.data() + 12, "IHDR", 4) == 0)
+        ctx.check_dimensions(be32(bytes.data() + 16), be32(bytes.data() + 20));
     auto st = std::make_unique<PngState>();
     st->bytes = bytes;
     st->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, st.get(), on_error, on_warning);

@@ -50,10 +50,15 @@ Image load_image(const std::filesystem::path& path, const DecodeLimits& limits =
 // Pillow's Image.resize(BICUBIC) to exactly out_width x out_height (antialiased when shrinking).
 Image resize_bicubic(const Image& image, int out_width, int out_height);
 // The short side becomes `size`, the long side int(size * long / short) as torchvision computes it.
+// Outputs over 100 megapixels are refused (TooLarge); preprocess() has no such limit.
 Image resize_shortest_bicubic(const Image& image, int size);
 // size x size from the middle, top = round((H - size) / 2) with ties to even like torchvision.
 // An image smaller than `size` is padded with black first, as torchvision does.
 Image center_crop(const Image& image, int size);
+
+// resize_shortest_bicubic then center_crop, computing only the kept window: identical pixels,
+// less work, and memory bounded by size*size even for 1x100000 strips.
+Image resize_and_center_crop(const Image& image, int size);
 
 struct Normalization {
     float mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};  // OpenAI CLIP
@@ -63,7 +68,7 @@ struct Normalization {
 // Writes 3*H*W floats, channel-major: out[c*H*W + y*W + x] = (v/255 - mean[c]) / std[c],
 // computed in float32 in the same order as torchvision so results are identical.
 void to_chw_normalized(const Image& image, const Normalization& norm, float* out);
-// open_clip's inference transform for image size `size`: resize shortest, center crop, normalize.
+// open_clip's inference transform for image size `size`: resize_and_center_crop, then normalize.
 std::vector<float> preprocess(const Image& image, int size, const Normalization& norm = {});
 
 }  // namespace clipdex::image

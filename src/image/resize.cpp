@@ -7,6 +7,8 @@
 // pass will read, then vertical.
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <utility>
 #include <string>
 
 #include "clipdex/error.h"
@@ -40,19 +42,22 @@ int32_t to_fixed(double w) {
     return static_cast<int32_t>(w < 0 ? scaled - 0.5 : scaled + 0.5);
 }
 
-Taps compute_taps(int in_size, int out_size) {
+// Taps for outputs [out_first, out_first + out_count) of a resize from in_size to out_size:
+// the weights of an output depend only on its index, so a crop of the result can be computed
+// without the rest of it.
+Taps compute_taps(int in_size, int out_size, int out_first, int out_count) {
     // Pillow passes the box edges as float; image sizes are exact in float up to 2^24.
     const double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
     const double filter_scale = std::max(scale, 1.0);
     const double support = kBicubicSupport * filter_scale;
     Taps taps;
     taps.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-    taps.first.resize(out_size);
-    taps.count.resize(out_size);
-    taps.weights.assign(static_cast<size_t>(out_size) * taps.ksize, 0);
+    taps.first.resize(out_count);
+    taps.count.resize(out_count);
+    taps.weights.assign(static_cast<size_t>(out_count) * taps.ksize, 0);
     std::vector<double> w(taps.ksize);
-    for (int o = 0; o < out_size; ++o) {
-        const double center = (o + 0.5) * scale;
+    for (int o = 0; o < out_count; ++o) {
+        const double center = (out_first + o + 0.5) * scale;
         const double inv = 1.0 / filter_scale;
         const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
         const int hi = std::min(static_cast<int>(center + support + 0.5), in_size);
@@ -126,46 +131,83 @@ void require_valid(const Image& image, const char* what) {
 
 }  // namespace
 
-Image resize_bicubic(const Image& image, int out_width, int out_height) {
-    require_valid(image, "resize");
-    if (out_width <= 0 || out_height <= 0)
-        throw Error(ErrorCode::InvalidInput, "resize: target size " + std::to_string(out_width) +
-                                                 "x" + std::to_string(out_height) + " is empty");
-    if (out_width == image.width && out_height == image.height) return image;
+namespace {
 
-    const Taps vert = compute_taps(image.height, out_height);
-    Image out{out_width, out_height, {}};
-    out.rgb.resize(static_cast<size_t>(out_width) * out_height * 3);
-
-    if (out_width == image.width) {
-        vertical_pass(image.rgb.data(), image.width, 0, vert, out_height, out.rgb.data());
-        return out;
-    }
-    // Only the rows the vertical taps touch are resampled horizontally, as Pillow does.
-    const int row0 = vert.first.front();
-    const int row_end = vert.first.back() + vert.count.back();
-    const Taps horiz = compute_taps(image.width, out_width);
-    if (out_height == image.height) {
-        horizontal_pass(image, 0, image.height, horiz, out_width, out.rgb.data());
-        return out;
-    }
-    std::vector<uint8_t> temp(static_cast<size_t>(out_width) * (row_end - row0) * 3);
-    horizontal_pass(image, row0, row_end - row0, horiz, out_width, temp.data());
-    vertical_pass(temp.data(), out_width, row0, vert, out_height, out.rgb.data());
+// The w x h window of `src` at (x0, y0).
+Image crop(const Image& src, int x0, int y0, int w, int h) {
+    Image out{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+    for (int y = 0; y < h; ++y)
+        std::copy_n(&src.rgb[(static_cast<size_t>(y + y0) * src.width + x0) * 3], static_cast<size_t>(w) * 3,
+                    &out.rgb[static_cast<size_t>(y) * w * 3]);
     return out;
 }
 
-Image resize_shortest_bicubic(const Image& image, int size) {
-    require_valid(image, "resize");
+// The window [x0, x0+w) x [y0, y0+h) of Pillow's resize of `image` to out_width x out_height.
+// An axis whose size does not change is copied, as Pillow skips that pass (its identity taps
+// would reproduce the input exactly anyway).
+Image resize_window(const Image& image, int out_width, int out_height, int x0, int y0, int w, int h) {
+    const bool horizontal = out_width != image.width;
+    const bool vertical = out_height != image.height;
+    if (!horizontal && !vertical) return crop(image, x0, y0, w, h);
+    Image out{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
+    if (!horizontal) {
+        const Image cols = x0 == 0 && w == image.width ? Image{} : crop(image, x0, 0, w, image.height);
+        const Image& src = cols.rgb.empty() ? image : cols;
+        const Taps vert = compute_taps(image.height, out_height, y0, h);
+        vertical_pass(src.rgb.data(), w, 0, vert, h, out.rgb.data());
+        return out;
+    }
+    const Taps horiz = compute_taps(image.width, out_width, x0, w);
+    if (!vertical) {
+        horizontal_pass(image, y0, h, horiz, w, out.rgb.data());
+        return out;
+    }
+    // Only the rows the vertical taps touch are resampled horizontally, as Pillow does.
+    const Taps vert = compute_taps(image.height, out_height, y0, h);
+    const int row0 = vert.first.front();
+    const int row_end = vert.first.back() + vert.count.back();
+    std::vector<uint8_t> temp(static_cast<size_t>(w) * (row_end - row0) * 3);
+    horizontal_pass(image, row0, row_end - row0, horiz, w, temp.data());
+    vertical_pass(temp.data(), w, row0, vert, h, out.rgb.data());
+    return out;
+}
+
+// Outputs beyond this are refused: a 1x100000 strip would otherwise become 224x22400000.
+constexpr uint64_t kMaxOutputPixels = 100'000'000;
+
+void check_target(int out_width, int out_height) {
+    if (out_width <= 0 || out_height <= 0)
+        throw Error(ErrorCode::InvalidInput, "resize: target size " + std::to_string(out_width) + "x" +
+                                                 std::to_string(out_height) + " is empty");
+    if (static_cast<uint64_t>(out_width) * static_cast<uint64_t>(out_height) > kMaxOutputPixels)
+        throw Error(ErrorCode::TooLarge, "resize: target size " + std::to_string(out_width) + "x" +
+                                             std::to_string(out_height) + " exceeds 100 megapixels");
+}
+
+// torchvision's Resize(size) target: short side `size`, long side int(size * long / short).
+std::pair<int, int> shortest_side_target(const Image& image, int size) {
     if (size <= 0) throw Error(ErrorCode::InvalidInput, "resize: size must be positive");
     const bool portrait = image.width <= image.height;
     const int short_side = portrait ? image.width : image.height;
     const int long_side = portrait ? image.height : image.width;
     // Python's `int(size * long / short)`: an exact integer product, one rounded division.
     const double exact = static_cast<double>(static_cast<int64_t>(size) * long_side) / short_side;
-    if (exact > 1e8) throw Error(ErrorCode::TooLarge, "resize: the long side would exceed 10^8 pixels");
-    const int new_long = static_cast<int>(exact);
-    return portrait ? resize_bicubic(image, size, new_long) : resize_bicubic(image, new_long, size);
+    const int new_long = exact >= 2e9 ? std::numeric_limits<int>::max() : static_cast<int>(exact);
+    return portrait ? std::pair{size, new_long} : std::pair{new_long, size};
+}
+
+}  // namespace
+
+Image resize_bicubic(const Image& image, int out_width, int out_height) {
+    require_valid(image, "resize");
+    check_target(out_width, out_height);
+    return resize_window(image, out_width, out_height, 0, 0, out_width, out_height);
+}
+
+Image resize_shortest_bicubic(const Image& image, int size) {
+    require_valid(image, "resize");
+    const auto [w, h] = shortest_side_target(image, size);
+    return resize_bicubic(image, w, h);
 }
 
 namespace {
@@ -213,8 +255,17 @@ void to_chw_normalized(const Image& image, const Normalization& norm, float* out
     }
 }
 
+Image resize_and_center_crop(const Image& image, int size) {
+    require_valid(image, "preprocess");
+    const auto [w, h] = shortest_side_target(image, size);
+    // Only the kept window is computed, which is exact (see compute_taps), faster, and bounded
+    // in memory whatever the aspect ratio. The resized image is at least size x size, so
+    // torchvision's padding never applies here.
+    return resize_window(image, w, h, half_to_even(w - size), half_to_even(h - size), size, size);
+}
+
 std::vector<float> preprocess(const Image& image, int size, const Normalization& norm) {
-    const Image cropped = center_crop(resize_shortest_bicubic(image, size), size);
+    const Image cropped = resize_and_center_crop(image, size);
     std::vector<float> out(static_cast<size_t>(3) * size * size);
     to_chw_normalized(cropped, norm, out.data());
     return out;

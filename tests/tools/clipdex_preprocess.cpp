@@ -96,11 +96,10 @@ void process_file(const Options& o, size_t index, const std::string& file) {
         if (o.decoded)
             write_npy(base + ".dec.npy", "|u1", {size_t(img.height), size_t(img.width), 3}, img.rgb.data(), img.rgb.size());
         if (o.size > 0) {
-            const Image crop = clipdex::image::center_crop(clipdex::image::resize_shortest_bicubic(img, o.size), o.size);
+            const Image crop = clipdex::image::resize_and_center_crop(img, o.size);
             const size_t s = static_cast<size_t>(o.size);
             write_npy(base + ".u8.npy", "|u1", {s, s, 3}, crop.rgb.data(), crop.rgb.size());
-            std::vector<float> chw(3 * s * s);
-            clipdex::image::to_chw_normalized(crop, {}, chw.data());
+            const std::vector<float> chw = clipdex::image::preprocess(img, o.size);
             write_npy(base + ".f32.npy", "<f4", {3, s, s}, chw.data(), chw.size() * sizeof(float));
         }
     } catch (const clipdex::Error& e) {
