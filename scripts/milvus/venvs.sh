@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 declare -A PINS=(
-    [lite3]="milvus-lite==3.2.2"
+    [lite3]="milvus-lite==3.2.2 pymilvus==2.6.17"
     [lite25]="milvus-lite==2.5.1"
     [standalone]="milvus==2.3.5"
 )
@@ -21,7 +21,8 @@ make_venv() {
     echo "milvus: preparing $dir ($pin)"
     mkdir -p .cache/milvus
     [ -x "$dir/bin/python" ] || python3 -m venv "$dir"
-    "$dir/bin/pip" install -q --disable-pip-version-check "$pin"
+    # shellcheck disable=SC2086
+    "$dir/bin/pip" install -q --disable-pip-version-check $pin
     echo "$pin" > "$stamp"
 }
 

@@ -326,7 +326,18 @@ private:
         request.set_collection_name(spec.name);
         request.set_field_name(kFieldVector);
         for (const auto& kv : index_params(spec.index)) *request.add_extra_params() = kv;
-        client_.call("CreateIndex", spec.name, &Stub::CreateIndex, request);
+        try {
+            client_.call("CreateIndex", spec.name, &Stub::CreateIndex, request);
+        } catch (const Error& e) {
+            // Milvus Lite searches exhaustively whatever the index and refuses HNSW outright;
+            // FLAT is what it would run anyway, so the collection stays usable as asked.
+            if (spec.index.kind == IndexKind::Flat || std::string(e.what()).find("only support") == std::string::npos) throw;
+            IndexSpec flat = spec.index;
+            flat.kind = IndexKind::Flat;
+            request.clear_extra_params();
+            for (const auto& kv : index_params(flat)) *request.add_extra_params() = kv;
+            client_.call("CreateIndex", spec.name, &Stub::CreateIndex, request);
+        }
     }
 
     pb::DescribeIndexResponse describe_index(const std::string& name, bool* found) {
