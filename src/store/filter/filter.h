@@ -14,8 +14,17 @@
 //   literal := string ('…' or "…", backslash escapes) | integer | float | true | false
 // Fixed schema fields: id (integer), url, description, added_at, updated_at (strings). Any
 // other identifier names a dynamic field (a key of the row's JSON `extra`).
+// Also accepted: `literal cmp field cmp literal` ranges (`1 < x <= 5`), keywords in
+// any case (AND, Or, NOT, In, LIKE), `+`/`-` signs, trailing commas in lists, JSON paths
+// `x["k"][0]`. Not supported: arithmetic, field-to-field comparisons, functions
+// (json_contains, exists, ...), hex/octal integers, keys containing `"`, `\` or control
+// characters.
+// Semantics (see filter_ast.h for the details): a comparison on a missing, null or
+// differently typed value is false, and `not` negates that (two-valued logic, the same in
+// matches() and in the SQL); `x not in [...]` is `not (x in [...])`; `like` is case-sensitive.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>

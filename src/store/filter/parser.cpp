@@ -461,6 +461,11 @@ private:
             (ascending ? (next.op == CompareOp::Lt || next.op == CompareOp::Le)
                        : descending && (next.op == CompareOp::Gt || next.op == CompareOp::Ge));
         if (!same_direction) return left;
+        // The range becomes an `and` node, which canonical text writes in parentheses when it
+        // sits inside another `and`/`or`; charging that level here keeps canonical text within
+        // the depth limit whenever the input was.
+        enter(next.pos);
+        --depth_;
         CompareOp op2 = take().op;
         size_t lit2_pos = peek().pos;
         auto right = compare_node(field, op2, parse_literal(), lit2_pos, field_pos);

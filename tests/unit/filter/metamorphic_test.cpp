@@ -324,7 +324,8 @@ TEST(FilterMetamorphic, LikeIsCaseSensitiveInSql) {
     rows[1].url = "http://h/cat.jpg";
     rows[2].id = 3;
     rows[2].url = "http://h/CAT*.jpg";
-    rows[2].extra = {{"s", "CAT"}};
+    rows[2].extra = {{"s", "CAT"}, {"u", "\xE7\x8C\xAB" "xa"}};
+    rows[1].extra = {{"u", "\xE7\x8C\xAB" "yxa"}};
     for (const store::Row& row : rows) insert(db.get(), row);
     for (const char* pragma : {"PRAGMA case_sensitive_like = OFF", "PRAGMA case_sensitive_like = ON"}) {
         ASSERT_EQ(sqlite3_exec(db.get(), pragma, nullptr, nullptr, nullptr), SQLITE_OK);
@@ -334,6 +335,7 @@ TEST(FilterMetamorphic, LikeIsCaseSensitiveInSql) {
         EXPECT_EQ(select_ids(db.get(), parse("url like '%T_.jpg'")), (std::set<int64_t>{3}));
         EXPECT_EQ(select_ids(db.get(), parse("s like 'cat'")), (std::set<int64_t>{}));
         EXPECT_EQ(select_ids(db.get(), parse("s like 'CAT'")), (std::set<int64_t>{3}));
+        EXPECT_EQ(select_ids(db.get(), parse("u like '%__x%'")), (std::set<int64_t>{2}));
     }
 }
 

@@ -259,7 +259,8 @@ TEST(FilterHostile, CanonicalTextStaysWithinTheDepthLimit) {
     for (int i = 0; i < 32; ++i) text += ")";
     std::string longest;
     for (int i = 0; i < 64; ++i) longest += "not ";
-    for (const std::string& t : {text, longest + "x", std::string(63, '(') + "a or b" + std::string(63, ')')}) {
+    std::string range = std::string(63, '(') + "a or 1 < x < 5" + std::string(63, ')');
+    for (const std::string& t : {text, longest + "x", std::string(63, '(') + "a or b" + std::string(63, ')'), range}) {
         ASSERT_EQ(error_of(t), "");
         expect_round_trip(t);
     }
@@ -333,6 +334,10 @@ TEST(FilterLike, Patterns) {
     EXPECT_TRUE(like_matches("aaaaaaaaaaaaaaaaaaaaaaaaaaaaab", "%a%a%a%a%a%a%a%b"));
     EXPECT_FALSE(like_matches("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "%a%a%a%a%a%a%a%b"));
     EXPECT_TRUE(like_matches("abcabd", "%ab_"));
+    // After a failed try, `%` must give back whole characters: otherwise two `_` could each
+    // take one byte of the three-byte character.
+    EXPECT_FALSE(like_matches("\xE7\x8C\xAB" "xa", "%__x%"));
+    EXPECT_TRUE(like_matches("\xE7\x8C\xAB" "yxa", "%__x%"));
     EXPECT_TRUE(like_matches("x*?[y", "x*?[y"));
     EXPECT_EQ(like_to_glob("a*?[]%_\\%\\_"), "a[*][?][[]]*?%_");
 }
