@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <exception>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -55,10 +57,16 @@ bool is_hex_of_length(std::string_view text, std::size_t length) {
            std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
+// Temporary names unique across processes and threads sharing one cache.
+std::string unique_suffix() {
+    static std::atomic<unsigned> counter{0};
+    return ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
 // Writes through a temporary name and renames, so readers never see half a file.
 void write_atomically(const fs::path& path, const std::string& content) {
     fs::create_directories(path.parent_path());
-    const fs::path temp = path.string() + ".tmp" + std::to_string(::getpid());
+    const fs::path temp = path.string() + unique_suffix();
     {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
         out << content;
@@ -307,6 +315,7 @@ struct Sink {
     DownloadProgress report;
     Clock::time_point started = Clock::now();
     Clock::time_point last_report{};
+    std::exception_ptr callback_error;  // thrown by the progress callback: cancels the transfer
 };
 
 std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user) {
@@ -355,8 +364,15 @@ void report_progress(Sink& sink, bool finished) {
     (*sink.progress)(sink.report);
 }
 
+// Exceptions must not cross libcurl's C frames: they are kept and rethrown after the transfer.
 int on_transfer_info(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    report_progress(*static_cast<Sink*>(user), false);
+    auto* sink = static_cast<Sink*>(user);
+    try {
+        report_progress(*sink, false);
+    } catch (...) {
+        sink->callback_error = std::current_exception();
+        return 1;  // aborts the transfer with CURLE_ABORTED_BY_CALLBACK
+    }
     return 0;
 }
 
@@ -414,6 +430,9 @@ AttemptResult download_attempt(const HubConfig& config, const RepoFileRef& ref, 
     std::fflush(sink.file.get());
     long status = 0;
     curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &status);
+    if (sink.callback_error) {
+        std::rethrow_exception(sink.callback_error);
+    }
     if (sink.write_failed) {
         throw Error(ErrorCode::Io, "cannot write '" + incomplete.string() + "'");
     }
@@ -478,7 +497,7 @@ void fetch_blob(const HubConfig& config, const RepoFileRef& ref, const Metadata&
 void link_snapshot(const fs::path& blob, const fs::path& pointer) {
     fs::create_directories(pointer.parent_path());
     const fs::path target = fs::relative(blob, pointer.parent_path());
-    const fs::path temp = pointer.string() + ".link" + std::to_string(::getpid());
+    const fs::path temp = pointer.string() + unique_suffix();
     std::error_code ignored;
     fs::remove(temp, ignored);
     fs::create_symlink(target, temp);

@@ -44,6 +44,8 @@ struct DownloadProgress {
     double bytes_per_second = 0;
     bool finished = false;    // last call for this file
 };
+// Called about ten times a second per file and once with finished = true. An exception thrown
+// from it cancels the download (the partial file stays for a later resume) and propagates.
 using ProgressCallback = std::function<void(const DownloadProgress&)>;
 
 // A file in a repo at a revision (branch, tag or commit hash).

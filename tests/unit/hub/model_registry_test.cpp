@@ -323,6 +323,18 @@ TEST_F(HubDownloadTest, RetriesWithinOneCall) {
     EXPECT_EQ(read_file(snapshot / "open_clip_model.safetensors"), pseudo_random_bytes(200000));
 }
 
+TEST_F(HubDownloadTest, ThrowingFromProgressCancels) {
+    const auto cancel = [](const DownloadProgress& p) {
+        if (p.file == "open_clip_model.safetensors" && !p.finished) {
+            throw std::runtime_error("cancelled by user");
+        }
+    };
+    EXPECT_THROW(ensure_model("hf-hub:org/tiny", cancel, config_), std::runtime_error);
+    EXPECT_FALSE(fs::exists(blob_path()));
+    const fs::path snapshot = ensure_model("hf-hub:org/tiny", {}, config_);
+    EXPECT_EQ(read_file(snapshot / "open_clip_model.safetensors"), pseudo_random_bytes(200000));
+}
+
 TEST_F(HubDownloadTest, ChecksumMismatchIsRefusedAndDeleted) {
     hub_.corrupt = true;
     try {
