@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <unordered_set>
 
@@ -72,6 +73,7 @@ IndexSpec index_from_params(const google::protobuf::RepeatedPtrField<pbc::KeyVal
             flat[kv.key()] = kv.value();
         }
     }
+    if (flat.contains(kRequestedIndexKey)) flat["index_type"] = flat[kRequestedIndexKey];
     if (flat.contains("index_type")) {
         try {
             index.kind = index_from_text(flat["index_type"].get<std::string>());
@@ -253,6 +255,18 @@ std::vector<pbc::KeyValuePair> index_params(const IndexSpec& index) {
             pair("params", params.dump())};
 }
 
+std::vector<pbc::KeyValuePair> flat_stand_in(const IndexSpec& index) {
+    IndexSpec flat = index;
+    flat.kind = IndexKind::Flat;
+    std::vector<pbc::KeyValuePair> params = index_params(flat);
+    nlohmann::json wanted = nlohmann::json::parse(index_params(index).back().value());
+    wanted[kRequestedIndexKey] = index_text(index.kind);
+    params.back().set_value(wanted.dump());
+    // Milvus Lite keeps unknown top-level index params but not unknown keys inside "params".
+    params.push_back(pair(kRequestedIndexKey, index_text(index.kind)));
+    return params;
+}
+
 CollectionSpec spec_from_description(const pb::DescribeCollectionResponse& collection,
                                      const pb::DescribeIndexResponse* index) {
     CollectionSpec spec;
@@ -306,6 +320,9 @@ std::vector<Row> prepare_rows(const std::string& collection, std::span<const Row
             bad_row(collection, row.id, "vector has " + std::to_string(row.vector.size()) +
                                             " components, the collection expects " +
                                             std::to_string(layout.dim));
+        }
+        for (float x : row.vector) {
+            if (!std::isfinite(x)) bad_row(collection, row.id, "vector has a NaN or infinite component");
         }
         if (row.url.size() > kMaxUrlBytes) bad_row(collection, row.id, "url longer than 2000 bytes");
         if (row.description.size() > size_t(kDescriptionMaxBytes)) {

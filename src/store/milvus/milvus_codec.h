@@ -36,6 +36,10 @@ void check_collection_name(const std::string& name);
 pbs::CollectionSchema build_schema(const CollectionSpec& spec);
 std::vector<pbc::KeyValuePair> collection_properties(const CollectionSpec& spec);
 std::vector<pbc::KeyValuePair> index_params(const IndexSpec& index);
+// A FLAT index standing in for one the server refuses (Milvus Lite knows no HNSW); the index
+// asked for is kept among its params, so that describe reports the collection as created.
+inline constexpr const char* kRequestedIndexKey = "clipdex.index_type";
+std::vector<pbc::KeyValuePair> flat_stand_in(const IndexSpec& index);
 
 // Reads back what build_schema / index_params wrote (or what pymilvus created).
 CollectionSpec spec_from_description(const pb::DescribeCollectionResponse& collection,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <map>
 #include <mutex>
@@ -32,11 +33,6 @@ std::string now_utc() {
                   parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
                   int(millis));
     return text;
-}
-
-std::string render_filter(const std::string& text) {
-    filter::Expression expr = filter::parse(text);
-    return expr.empty() ? std::string() : filter::to_milvus(expr);
 }
 
 void sort_by_id(std::vector<Row>& rows) {
@@ -192,9 +188,9 @@ public:
 
     int64_t remove_where(const std::string& name, const std::string& filter_text) override {
         writable();
-        std::string expr = render_filter(filter_text);
         std::lock_guard write(write_mutex_);
         collection(name);
+        std::string expr = server_filter(name, filter_text);
         std::vector<int64_t> ids;
         for (const Row& row : scan(name, expr, {kFieldId}, 0, -1)) ids.push_back(row.id);
         delete_ids(name, ids);
@@ -229,14 +225,14 @@ public:
         if (request.offset < 0 || request.limit < -1) {
             throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: negative limit or offset");
         }
-        std::string expr = render_filter(request.filter);
         collection(name);
+        std::string expr = server_filter(name, request.filter);
         return scan(name, expr, request.output_fields, request.offset, request.limit);
     }
 
     int64_t count(const std::string& name, const std::string& filter_text) override {
-        std::string expr = render_filter(filter_text);
         collection(name);
+        std::string expr = server_filter(name, filter_text);
         ensure_loaded(name);
         pb::QueryRequest request;
         scope(request);
@@ -262,7 +258,10 @@ public:
                                                      " floats is not a whole number of " +
                                                      std::to_string(dim) + "-d vectors");
         }
-        std::string expr = render_filter(request.filter);
+        for (float x : queries) {
+            if (!std::isfinite(x)) throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: query vector has a NaN or infinite component");
+        }
+        std::string expr = server_filter(name, request.filter);
         ensure_loaded(name);
         OutputPlan plan = plan_output(request.output_fields, info.layout);
         size_t per_call = std::clamp<size_t>(kMaxRequestBytes / (dim * sizeof(float) + 64), 1,
@@ -332,10 +331,8 @@ private:
             // Milvus Lite searches exhaustively whatever the index and refuses HNSW outright;
             // FLAT is what it would run anyway, so the collection stays usable as asked.
             if (spec.index.kind == IndexKind::Flat || std::string(e.what()).find("only support") == std::string::npos) throw;
-            IndexSpec flat = spec.index;
-            flat.kind = IndexKind::Flat;
             request.clear_extra_params();
-            for (const auto& kv : index_params(flat)) *request.add_extra_params() = kv;
+            for (const auto& kv : flat_stand_in(spec.index)) *request.add_extra_params() = kv;
             client_.call("CreateIndex", spec.name, &Stub::CreateIndex, request);
         }
     }
@@ -454,6 +451,28 @@ private:
         if (auto it = cache_.find(name); it != cache_.end()) it->second.loaded = true;
     }
 
+    // The filter as this server can run it. Milvus before 2.4 runs `like` only as a prefix
+    // match; other patterns are evaluated here and sent as the list of matching ids.
+    std::string server_filter(const std::string& name, const std::string& filter_text) {
+        filter::Expression parsed = filter::parse(filter_text);
+        if (parsed.empty()) return {};
+        std::string expr = filter::to_milvus(parsed);
+        if (filter_text.find("like") == std::string::npos) return expr;
+        Collection info = collection(name);
+        ensure_loaded(name);
+        try {
+            query_page(name, info.layout, expr, plan_output({kFieldId}, info.layout), 1, 0);
+            return expr;
+        } catch (const Error& e) {
+            if (std::string(e.what()).find("unsupported pattern") == std::string::npos) throw;
+        }
+        std::vector<int64_t> ids;
+        for (const Row& row : scan(name, "", {}, 0, -1)) {
+            if (filter::matches(parsed, row)) ids.push_back(row.id);
+        }
+        return id_list_expr(ids);
+    }
+
     std::vector<Row> query_page(const std::string& name, const Layout& layout, const std::string& expr,
                                 const OutputPlan& plan, int64_t limit, int64_t offset) {
         pb::QueryRequest request;
@@ -532,16 +551,14 @@ private:
         return present;
     }
 
+    // A replaced row keeps the time it was first added, whatever the caller sent.
     void keep_added_at(const std::string& name, std::vector<Row>& rows) {
         std::vector<int64_t> ids;
-        for (const Row& row : rows) {
-            if (row.added_at.empty()) ids.push_back(row.id);
-        }
-        if (ids.empty()) return;
+        for (const Row& row : rows) ids.push_back(row.id);
         std::unordered_map<int64_t, std::string> added;
         for (Row& row : get(name, ids, {kFieldAddedAt})) added[row.id] = std::move(row.added_at);
         for (Row& row : rows) {
-            if (auto it = added.find(row.id); row.added_at.empty() && it != added.end()) row.added_at = it->second;
+            if (auto it = added.find(row.id); it != added.end() && !it->second.empty()) row.added_at = it->second;
         }
     }
 
