@@ -1,0 +1,497 @@
+#include "store/embedded/ann_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+namespace clipdex::store::embedded {
+
+namespace {
+
+class ByteWriter {
+public:
+    template <typename T>
+    void put(const T& value) {
+        const auto* p = reinterpret_cast<const uint8_t*>(&value);
+        bytes_.insert(bytes_.end(), p, p + sizeof(T));
+    }
+    void put_raw(const void* data, size_t size) {
+        const auto* p = static_cast<const uint8_t*>(data);
+        bytes_.insert(bytes_.end(), p, p + size);
+    }
+    std::vector<uint8_t> take() { return std::move(bytes_); }
+
+private:
+    std::vector<uint8_t> bytes_;
+};
+
+class ByteReader {
+public:
+    ByteReader(std::span<const uint8_t> bytes, std::string what) : bytes_(bytes), what_(std::move(what)) {}
+    template <typename T>
+    T get() {
+        T value;
+        get_raw(&value, sizeof(T));
+        return value;
+    }
+    void get_raw(void* out, size_t size) {
+        if (size > bytes_.size() - pos_) fail("truncated");
+        std::memcpy(out, bytes_.data() + pos_, size);
+        pos_ += size;
+    }
+    bool at_end() const { return pos_ == bytes_.size(); }
+    size_t remaining() const { return bytes_.size() - pos_; }
+    [[noreturn]] void fail(const std::string& why) const {
+        throw Error(ErrorCode::Corrupt, what_ + " snapshot is damaged: " + why + " at byte " + std::to_string(pos_));
+    }
+
+private:
+    std::span<const uint8_t> bytes_;
+    size_t pos_ = 0;
+    std::string what_;
+};
+
+constexpr uint32_t kHnswMagic = 0x31534E48;  // "HNS1"
+constexpr uint32_t kIvfMagic = 0x31465649;   // "IVF1"
+constexpr int kMaxHnswLevel = 64;
+
+// Runs body(begin, end) over [0, n) on up to `threads` threads.
+template <typename Body>
+void parallel_for(size_t n, size_t min_per_thread, Body body) {
+    size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), n / std::max<size_t>(1, min_per_thread)));
+    if (threads <= 1) {
+        body(size_t{0}, n);
+        return;
+    }
+    std::vector<std::thread> pool;
+    size_t step = (n + threads - 1) / threads;
+    for (size_t t = 0; t < threads; ++t) {
+        size_t begin = t * step, end = std::min(n, begin + step);
+        if (begin < end) pool.emplace_back([&body, begin, end] { body(begin, end); });
+    }
+    for (auto& th : pool) th.join();
+}
+
+// ---------------------------------------------------------------------------------------------
+class HnswIndex final : public AnnIndex {
+public:
+    HnswIndex(const IndexSpec& spec, int dim) : metric_(spec.metric), dim_(static_cast<size_t>(dim)) {
+        if (metric_ == Metric::L2)
+            space_ = std::make_unique<hnswlib::L2Space>(dim_);
+        else
+            space_ = std::make_unique<hnswlib::InnerProductSpace>(dim_);
+        m_ = static_cast<size_t>(spec.m);
+        ef_construction_ = static_cast<size_t>(spec.ef_construction);
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), kInitialCapacity, m_, ef_construction_);
+    }
+
+    bool ready() const override { return true; }
+
+    void build(const Arena& arena) override {
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
+        std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
+        std::sort(items.begin(), items.end());
+        parallel_for(items.size(), 2000, [&](size_t begin, size_t end) {
+            std::vector<float> v(dim_);
+            for (size_t i = begin; i < end; ++i) add(items[i].first, arena.vector_at(items[i].second), v);
+        });
+    }
+
+    void upsert(int64_t id, uint32_t slot, const Arena& arena) override {
+        if (graph_->cur_element_count >= graph_->max_elements_) graph_->resizeIndex(graph_->max_elements_ * 2);
+        std::vector<float> v(dim_);
+        add(id, arena.vector_at(slot), v);
+    }
+
+    void reserve(size_t extra) override {
+        size_t needed = graph_->cur_element_count + extra;
+        if (needed > graph_->max_elements_) graph_->resizeIndex(std::max(needed, graph_->max_elements_ * 2));
+    }
+
+    bool concurrent_upserts() const override { return true; }
+
+    void remove(int64_t id) override {
+        auto it = graph_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
+        if (it == graph_->label_lookup_.end() || graph_->isMarkedDeleted(it->second)) return;
+        graph_->markDeletedInternal(it->second);
+    }
+
+    std::vector<Candidate> search(const float* query, size_t k, const SearchParams& params,
+                                  const IdFilter* filter, const Arena&) const override {
+        const auto& g = *graph_;
+        if (g.cur_element_count == 0 || k == 0) return {};
+        size_t ef = std::max<size_t>(static_cast<size_t>(std::max(params.ef, 1)), k);
+        // hnswlib's searchKnn reads the shared ef_ member; this copy of its descent takes ef
+        // per call so concurrent searches with different ef do not race.
+        hnswlib::tableint current = g.enterpoint_node_;
+        float current_distance = g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
+        for (int level = g.maxlevel_; level > 0; --level) {
+            bool changed = true;
+            while (changed) {
+                changed = false;
+                auto* list = g.get_linklist(current, level);
+                int size = g.getListCount(list);
+                auto* links = reinterpret_cast<hnswlib::tableint*>(list + 1);
+                for (int i = 0; i < size; ++i) {
+                    float d = g.fstdistfunc_(query, g.getDataByInternalId(links[i]), g.dist_func_param_);
+                    if (d < current_distance) {
+                        current_distance = d;
+                        current = links[i];
+                        changed = true;
+                    }
+                }
+            }
+        }
+        auto top = g.num_deleted_ ? g.searchBaseLayerST<true>(current, query, ef)
+                                  : g.searchBaseLayerST<false>(current, query, ef);
+        TopK best(k);
+        while (!top.empty()) {
+            auto [distance, internal] = top.top();
+            top.pop();
+            int64_t id = static_cast<int64_t>(g.getExternalLabel(internal));
+            if (filter && !(*filter)(id)) continue;
+            // hnswlib's inner-product distance is 1 - dot; the store's is -dot.
+            best.push(metric_ == Metric::L2 ? distance : distance - 1.0f, id);
+        }
+        return best.take_sorted();
+    }
+
+    std::vector<uint8_t> save() const override {
+        const auto& g = *graph_;
+        ByteWriter w;
+        w.put(kHnswMagic);
+        w.put(static_cast<uint64_t>(dim_));
+        w.put(static_cast<uint64_t>(g.cur_element_count));
+        w.put(static_cast<uint64_t>(g.M_));
+        w.put(static_cast<uint64_t>(g.maxM0_));
+        w.put(static_cast<uint64_t>(g.ef_construction_));
+        w.put(static_cast<int32_t>(g.maxlevel_));
+        w.put(static_cast<uint32_t>(g.enterpoint_node_));
+        for (size_t i = 0; i < g.cur_element_count; ++i) {
+            auto internal = static_cast<hnswlib::tableint>(i);
+            w.put(static_cast<int64_t>(g.getExternalLabel(internal)));
+            w.put(static_cast<int32_t>(g.element_levels_[i]));
+            w.put_raw(g.get_linklist0(internal), g.size_links_level0_);
+            if (g.element_levels_[i] > 0)
+                w.put_raw(g.linkLists_[i], g.size_links_per_element_ * static_cast<size_t>(g.element_levels_[i]));
+        }
+        return w.take();
+    }
+
+    void load(std::span<const uint8_t> bytes, const Arena& arena) {
+        ByteReader r(bytes, "HNSW index");
+        if (r.get<uint32_t>() != kHnswMagic) r.fail("bad magic");
+        if (r.get<uint64_t>() != dim_) r.fail("dimension differs from the collection's");
+        uint64_t count = r.get<uint64_t>();
+        uint64_t m = r.get<uint64_t>(), max_m0 = r.get<uint64_t>(), efc = r.get<uint64_t>();
+        if (m != m_ || max_m0 != 2 * m_ || efc < 1) r.fail("parameters differ from the collection's");
+        int32_t max_level = r.get<int32_t>();
+        uint32_t entry = r.get<uint32_t>();
+        size_t level0_bytes = max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
+        if (count > r.remaining() / (level0_bytes + 12)) r.fail("element count larger than the snapshot");
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
+        auto& g = *graph_;
+        std::vector<float> v(dim_);
+        for (uint64_t i = 0; i < count; ++i) {
+            auto internal = static_cast<hnswlib::tableint>(i);
+            auto label = r.get<int64_t>();
+            int32_t level = r.get<int32_t>();
+            if (level < 0 || level > kMaxHnswLevel || level > max_level) r.fail("bad element level");
+            r.get_raw(g.get_linklist0(internal), level0_bytes);
+            check_links(r, g.get_linklist0(internal), g.maxM0_, count);
+            g.element_levels_[i] = level;
+            g.linkLists_[i] = nullptr;
+            if (level > 0) {
+                size_t upper = g.size_links_per_element_ * static_cast<size_t>(level);
+                if (upper > r.remaining()) r.fail("truncated link lists");
+                g.linkLists_[i] = static_cast<char*>(std::malloc(upper));
+                if (!g.linkLists_[i]) throw std::bad_alloc();
+            }
+            g.cur_element_count = i + 1;  // from here the graph's destructor owns linkLists_[i]
+            if (level > 0) {
+                r.get_raw(g.linkLists_[i], g.size_links_per_element_ * static_cast<size_t>(level));
+                for (int l = 1; l <= level; ++l) check_links(r, g.get_linklist(internal, l), g.maxM_, count);
+            }
+            if (!g.label_lookup_.emplace(static_cast<hnswlib::labeltype>(label), internal).second)
+                r.fail("label " + std::to_string(label) + " appears twice");
+            g.setExternalLabel(internal, static_cast<hnswlib::labeltype>(label));
+            int64_t slot = arena.slot_of(label);
+            // A row deleted since the snapshot keeps a zero vector until the replay marks it.
+            if (slot >= 0)
+                prepare(arena.vector_at(static_cast<uint32_t>(slot)), v);
+            else
+                std::fill(v.begin(), v.end(), 0.0f);
+            std::memcpy(g.getDataByInternalId(internal), v.data(), dim_ * sizeof(float));
+            if (g.isMarkedDeleted(internal)) ++g.num_deleted_;
+        }
+        if (!r.at_end()) r.fail("trailing bytes");
+        if (count == 0) {
+            if (max_level != -1) r.fail("empty graph with levels");
+        } else if (entry >= count || max_level != g.element_levels_[entry]) {
+            r.fail("bad entry point");
+        }
+        g.maxlevel_ = max_level;
+        g.enterpoint_node_ = count == 0 ? static_cast<hnswlib::tableint>(-1) : entry;
+    }
+
+    std::string describe() const override {
+        return "HNSW " + std::to_string(graph_->cur_element_count) + " nodes, " +
+               std::to_string(graph_->num_deleted_) + " deleted";
+    }
+
+private:
+    static constexpr size_t kInitialCapacity = 1024;
+
+    void prepare(const float* raw, std::vector<float>& out) const {
+        std::copy(raw, raw + dim_, out.begin());
+        if (metric_ == Metric::Cosine) normalize(out);
+    }
+
+    void add(int64_t id, const float* raw, std::vector<float>& scratch) {
+        prepare(raw, scratch);
+        graph_->addPoint(scratch.data(), static_cast<hnswlib::labeltype>(id));
+    }
+
+    static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links, uint64_t count) {
+        unsigned short size = *reinterpret_cast<const unsigned short*>(list);
+        if (size > max_links) r.fail("link list longer than M allows");
+        const auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+        for (unsigned short i = 0; i < size; ++i)
+            if (links[i] >= count) r.fail("link to a node that does not exist");
+    }
+
+    Metric metric_;
+    size_t dim_;
+    size_t m_ = 16;
+    size_t ef_construction_ = 200;
+    std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
+};
+
+// ---------------------------------------------------------------------------------------------
+class IvfIndex final : public AnnIndex {
+public:
+    IvfIndex(const IndexSpec& spec, int dim)
+        : metric_(spec.metric), dim_(static_cast<size_t>(dim)), nlist_(static_cast<size_t>(spec.nlist)) {}
+
+    bool ready() const override { return !centroids_.empty(); }
+
+    // Training needs a few rows per cluster; below that exact search is as fast anyway.
+    size_t train_threshold() const { return std::max<size_t>(4 * nlist_, 256); }
+
+    void build(const Arena& arena) override {
+        centroids_.clear();
+        lists_.clear();
+        where_.clear();
+        if (arena.size() < train_threshold()) return;
+        train(arena);
+        std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
+        std::sort(items.begin(), items.end());
+        std::vector<uint32_t> assignment(items.size());
+        parallel_for(items.size(), 1000, [&](size_t begin, size_t end) {
+            std::vector<float> v(dim_);
+            for (size_t i = begin; i < end; ++i) assignment[i] = nearest(arena.vector_at(items[i].second), v);
+        });
+        for (size_t i = 0; i < items.size(); ++i) append(assignment[i], items[i].first, items[i].second);
+    }
+
+    void upsert(int64_t id, uint32_t slot, const Arena& arena) override {
+        if (!ready()) {
+            if (arena.size() >= train_threshold()) build(arena);
+            return;
+        }
+        remove(id);
+        std::vector<float> v(dim_);
+        append(nearest(arena.vector_at(slot), v), id, slot);
+    }
+
+    void remove(int64_t id) override {
+        auto it = where_.find(id);
+        if (it == where_.end()) return;
+        auto [list, pos] = it->second;
+        auto& entries = lists_[list];
+        entries[pos] = entries.back();
+        where_[entries[pos].id].second = pos;
+        entries.pop_back();
+        where_.erase(id);
+    }
+
+    std::vector<Candidate> search(const float* query, size_t k, const SearchParams& params,
+                                  const IdFilter* filter, const Arena& arena) const override {
+        if (!ready()) {
+            TopK top(k);
+            for (const auto& [id, slot] : arena.ids())
+                if (!filter || (*filter)(id)) top.push(arena.distance(query, slot), id);
+            return top.take_sorted();
+        }
+        size_t nlist = lists_.size();
+        size_t nprobe = std::clamp<size_t>(static_cast<size_t>(std::max(params.nprobe, 1)), 1, nlist);
+        TopK probes(nprobe);
+        for (size_t c = 0; c < nlist; ++c) probes.push(centroid_distance(query, c), static_cast<int64_t>(c));
+        TopK top(k);
+        for (const auto& probe : probes.take_sorted())
+            for (const auto& e : lists_[static_cast<size_t>(probe.id)])
+                if (!filter || (*filter)(e.id)) top.push(arena.distance(query, e.slot), e.id);
+        return top.take_sorted();
+    }
+
+    std::vector<uint8_t> save() const override {
+        ByteWriter w;
+        w.put(kIvfMagic);
+        w.put(static_cast<uint64_t>(dim_));
+        w.put(static_cast<uint64_t>(lists_.size()));
+        w.put_raw(centroids_.data(), centroids_.size() * sizeof(float));
+        for (const auto& list : lists_) {
+            w.put(static_cast<uint64_t>(list.size()));
+            for (const auto& e : list) w.put(e.id);
+        }
+        return w.take();
+    }
+
+    void load(std::span<const uint8_t> bytes, const Arena& arena) {
+        ByteReader r(bytes, "IVF_FLAT index");
+        if (r.get<uint32_t>() != kIvfMagic) r.fail("bad magic");
+        if (r.get<uint64_t>() != dim_) r.fail("dimension differs from the collection's");
+        uint64_t nlist = r.get<uint64_t>();
+        if (nlist > nlist_ || nlist > r.remaining() / (dim_ * sizeof(float) + 8)) r.fail("bad list count");
+        centroids_.resize(nlist * dim_);
+        r.get_raw(centroids_.data(), centroids_.size() * sizeof(float));
+        lists_.assign(nlist, {});
+        for (uint64_t c = 0; c < nlist; ++c) {
+            uint64_t size = r.get<uint64_t>();
+            if (size > r.remaining() / 8) r.fail("list longer than the snapshot");
+            for (uint64_t i = 0; i < size; ++i) {
+                auto id = r.get<int64_t>();
+                if (where_.count(id)) r.fail("id " + std::to_string(id) + " in two lists");
+                int64_t slot = arena.slot_of(id);
+                if (slot >= 0) append(static_cast<uint32_t>(c), id, static_cast<uint32_t>(slot));
+            }
+        }
+        if (!r.at_end()) r.fail("trailing bytes");
+    }
+
+    std::string describe() const override {
+        return ready() ? "IVF_FLAT " + std::to_string(lists_.size()) + " lists, " + std::to_string(where_.size()) + " rows"
+                       : "IVF_FLAT untrained (exact search until " + std::to_string(train_threshold()) + " rows)";
+    }
+
+private:
+    struct Entry {
+        int64_t id;
+        uint32_t slot;
+    };
+
+    float centroid_distance(const float* prepared, size_t c) const {
+        const float* centroid = centroids_.data() + c * dim_;
+        return metric_ == Metric::L2 ? l2_squared(prepared, centroid, dim_) : -dot(prepared, centroid, dim_);
+    }
+
+    uint32_t nearest(const float* raw, std::vector<float>& scratch) const {
+        std::copy(raw, raw + dim_, scratch.begin());
+        if (metric_ == Metric::Cosine) normalize(scratch);
+        size_t best = 0;
+        float best_distance = std::numeric_limits<float>::infinity();
+        for (size_t c = 0; c < lists_.size(); ++c) {
+            float d = centroid_distance(scratch.data(), c);
+            if (d < best_distance) best_distance = d, best = c;
+        }
+        return static_cast<uint32_t>(best);
+    }
+
+    void append(uint32_t list, int64_t id, uint32_t slot) {
+        where_[id] = {list, static_cast<uint32_t>(lists_[list].size())};
+        lists_[list].push_back({id, slot});
+    }
+
+    // Lloyd's k-means on a sample of at most 64 rows per list (spherical for COSINE).
+    void train(const Arena& arena) {
+        std::vector<uint32_t> slots;
+        slots.reserve(arena.size());
+        for (const auto& [id, slot] : arena.ids()) slots.push_back(slot);
+        std::sort(slots.begin(), slots.end());
+        std::mt19937_64 rng(42);
+        std::shuffle(slots.begin(), slots.end(), rng);
+        size_t nlist = std::min(nlist_, slots.size());
+        slots.resize(std::min(slots.size(), nlist * 64));
+        size_t n = slots.size();
+        std::vector<float> sample(n * dim_);
+        for (size_t i = 0; i < n; ++i) {
+            std::copy(arena.vector_at(slots[i]), arena.vector_at(slots[i]) + dim_, sample.begin() + static_cast<ptrdiff_t>(i * dim_));
+            if (metric_ == Metric::Cosine) normalize({sample.data() + i * dim_, dim_});
+        }
+        centroids_.assign(sample.begin(), sample.begin() + static_cast<ptrdiff_t>(nlist * dim_));
+        lists_.assign(nlist, {});
+        std::vector<uint32_t> assignment(n);
+        for (int iteration = 0; iteration < 10; ++iteration) {
+            parallel_for(n, 256, [&](size_t begin, size_t end) {
+                std::vector<float> v(dim_);
+                for (size_t i = begin; i < end; ++i) assignment[i] = nearest(sample.data() + i * dim_, v);
+            });
+            std::vector<double> sums(nlist * dim_, 0.0);
+            std::vector<size_t> counts(nlist, 0);
+            for (size_t i = 0; i < n; ++i) {
+                ++counts[assignment[i]];
+                const float* x = sample.data() + i * dim_;
+                double* s = sums.data() + assignment[i] * dim_;
+                for (size_t j = 0; j < dim_; ++j) s[j] += x[j];
+            }
+            std::uniform_int_distribution<size_t> pick(0, n - 1);
+            for (size_t c = 0; c < nlist; ++c) {
+                float* centroid = centroids_.data() + c * dim_;
+                if (counts[c] == 0) {  // an empty cluster restarts at a random sample point
+                    const float* x = sample.data() + pick(rng) * dim_;
+                    std::copy(x, x + dim_, centroid);
+                    continue;
+                }
+                for (size_t j = 0; j < dim_; ++j) centroid[j] = static_cast<float>(sums[c * dim_ + j] / static_cast<double>(counts[c]));
+                if (metric_ == Metric::Cosine) normalize({centroid, dim_});
+            }
+        }
+    }
+
+    Metric metric_;
+    size_t dim_;
+    size_t nlist_;
+    std::vector<float> centroids_;
+    std::vector<std::vector<Entry>> lists_;
+    std::unordered_map<int64_t, std::pair<uint32_t, uint32_t>> where_;  // id -> (list, position)
+};
+
+}  // namespace
+
+std::unique_ptr<AnnIndex> make_index(const IndexSpec& spec, int dim) {
+    switch (spec.kind) {
+        case IndexKind::Flat: return nullptr;
+        case IndexKind::IvfFlat: return std::make_unique<IvfIndex>(spec, dim);
+        case IndexKind::Hnsw:
+        case IndexKind::AutoIndex: return std::make_unique<HnswIndex>(spec, dim);
+    }
+    return nullptr;
+}
+
+std::unique_ptr<AnnIndex> load_index(const IndexSpec& spec, int dim, std::span<const uint8_t> bytes,
+                                     const Arena& arena) {
+    switch (spec.kind) {
+        case IndexKind::Flat: return nullptr;
+        case IndexKind::IvfFlat: {
+            auto index = std::make_unique<IvfIndex>(spec, dim);
+            index->load(bytes, arena);
+            return index;
+        }
+        case IndexKind::Hnsw:
+        case IndexKind::AutoIndex: {
+            auto index = std::make_unique<HnswIndex>(spec, dim);
+            index->load(bytes, arena);
+            return index;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace clipdex::store::embedded

@@ -1,0 +1,159 @@
+#include "store/embedded/vectors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace clipdex::store::embedded {
+
+// 16 independent accumulators let GCC vectorise the loops under -march=native without
+// -ffast-math (a single accumulator would force sequential float adds).
+float dot(const float* a, const float* b, size_t dim) {
+    constexpr size_t kLanes = 16;
+    float acc[kLanes] = {};
+    size_t j = 0;
+    for (; j + kLanes <= dim; j += kLanes)
+        for (size_t l = 0; l < kLanes; ++l) acc[l] += a[j + l] * b[j + l];
+    float sum = 0;
+    for (; j < dim; ++j) sum += a[j] * b[j];
+    for (size_t l = 0; l < kLanes; ++l) sum += acc[l];
+    return sum;
+}
+
+float l2_squared(const float* a, const float* b, size_t dim) {
+    constexpr size_t kLanes = 16;
+    float acc[kLanes] = {};
+    size_t j = 0;
+    for (; j + kLanes <= dim; j += kLanes)
+        for (size_t l = 0; l < kLanes; ++l) {
+            float d = a[j + l] - b[j + l];
+            acc[l] += d * d;
+        }
+    float sum = 0;
+    for (; j < dim; ++j) sum += (a[j] - b[j]) * (a[j] - b[j]);
+    for (size_t l = 0; l < kLanes; ++l) sum += acc[l];
+    return sum;
+}
+
+bool normalize(std::span<float> v) {
+    double sum = 0;
+    for (float x : v) sum += static_cast<double>(x) * x;
+    if (!(sum > 0) || !std::isfinite(sum)) return false;
+    float inv = static_cast<float>(1.0 / std::sqrt(sum));
+    for (float& x : v) x *= inv;
+    return true;
+}
+
+namespace {
+bool worse(const Candidate& a, const Candidate& b) {
+    return a.distance < b.distance || (a.distance == b.distance && a.id < b.id);
+}
+}  // namespace
+
+void TopK::push(float distance, int64_t id) {
+    if (k_ == 0) return;
+    Candidate c{distance, id};
+    if (heap_.size() < k_) {
+        heap_.push_back(c);
+        std::push_heap(heap_.begin(), heap_.end(), worse);
+        return;
+    }
+    if (!worse(c, heap_.front())) return;
+    std::pop_heap(heap_.begin(), heap_.end(), worse);
+    heap_.back() = c;
+    std::push_heap(heap_.begin(), heap_.end(), worse);
+}
+
+float TopK::worst() const {
+    return full() ? heap_.front().distance : std::numeric_limits<float>::infinity();
+}
+
+std::vector<Candidate> TopK::take_sorted() {
+    std::sort_heap(heap_.begin(), heap_.end(), worse);
+    return std::move(heap_);
+}
+
+void Arena::reserve_slots(size_t slots) {
+    if (slots <= ids_.size()) return;
+    data_.resize(slots * dim_, 0.0f);
+    ids_.resize(slots, 0);
+    used_.resize(slots, 0);
+    if (metric_ == Metric::Cosine) inverse_norm_.resize(slots, 0.0f);
+}
+
+void Arena::put(int64_t id, uint32_t slot, const float* vector) {
+    reserve_slots(static_cast<size_t>(slot) + 1);
+    std::copy(vector, vector + dim_, data_.begin() + static_cast<ptrdiff_t>(slot * dim_));
+    adopt(id, slot);
+}
+
+float* Arena::mutable_slots(uint32_t first, size_t count) {
+    reserve_slots(static_cast<size_t>(first) + count);
+    return data_.data() + static_cast<size_t>(first) * dim_;
+}
+
+void Arena::adopt(int64_t id, uint32_t slot) {
+    ids_[slot] = id;
+    used_[slot] = 1;
+    by_id_[id] = slot;
+    if (metric_ == Metric::Cosine) {
+        const float* v = vector_at(slot);
+        double sum = 0;
+        for (size_t j = 0; j < dim_; ++j) sum += static_cast<double>(v[j]) * v[j];
+        inverse_norm_[slot] = sum > 0 ? static_cast<float>(1.0 / std::sqrt(sum)) : 0.0f;
+    }
+}
+
+void Arena::erase(int64_t id) {
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;
+    used_[it->second] = 0;
+    by_id_.erase(it);
+}
+
+int64_t Arena::slot_of(int64_t id) const {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+std::vector<uint32_t> Arena::free_slots(size_t count) const {
+    std::vector<uint32_t> out;
+    out.reserve(count);
+    for (size_t s = 0; s < used_.size() && out.size() < count; ++s)
+        if (!used_[s]) out.push_back(static_cast<uint32_t>(s));
+    for (size_t s = used_.size(); out.size() < count; ++s) out.push_back(static_cast<uint32_t>(s));
+    return out;
+}
+
+float Arena::distance(const float* query, uint32_t slot) const {
+    const float* v = vector_at(slot);
+    switch (metric_) {
+        case Metric::L2: return l2_squared(query, v, dim_);
+        case Metric::InnerProduct: return -dot(query, v, dim_);
+        case Metric::Cosine: return -dot(query, v, dim_) * inverse_norm_[slot];
+    }
+    return 0;
+}
+
+std::vector<Candidate> Arena::exact_search(const float* query, size_t k,
+                                           const std::vector<uint32_t>* slots) const {
+    TopK top(k);
+    if (slots) {
+        for (uint32_t s : *slots)
+            if (used_[s]) top.push(distance(query, s), ids_[s]);
+    } else {
+        for (size_t s = 0; s < used_.size(); ++s)
+            if (used_[s]) top.push(distance(query, static_cast<uint32_t>(s)), ids_[s]);
+    }
+    return top.take_sorted();
+}
+
+std::vector<float> prepare_query(const float* query, size_t dim, Metric metric) {
+    std::vector<float> q(query, query + dim);
+    if (metric == Metric::Cosine) normalize(q);
+    return q;
+}
+
+float to_score(float distance, Metric metric) { return metric == Metric::L2 ? distance : -distance; }
+
+}  // namespace clipdex::store::embedded

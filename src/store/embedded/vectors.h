@@ -1,0 +1,91 @@
+// In-memory vector state of one embedded collection: the arena (every live vector, bit-exact,
+// at its storage slot), exact search kernels, and the top-k collector the indexes share.
+//
+// Distances inside the store are "smaller is closer" for every metric: IP and COSINE use
+// -dot (COSINE over unit vectors), L2 the squared distance. to_score() turns them into the
+// public score (similarity for IP/COSINE, squared distance for L2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "clipdex/store.h"
+
+namespace clipdex::store::embedded {
+
+float dot(const float* a, const float* b, size_t dim);
+float l2_squared(const float* a, const float* b, size_t dim);
+// Scales `v` to unit length; false when its norm is zero or not finite.
+bool normalize(std::span<float> v);
+
+struct Candidate {
+    float distance = 0;
+    int64_t id = 0;
+};
+
+// Keeps the k smallest distances; ties broken by smaller id so results are deterministic.
+class TopK {
+public:
+    explicit TopK(size_t k) : k_(k) {}
+    void push(float distance, int64_t id);
+    float worst() const;  // +inf until k candidates are held
+    bool full() const { return heap_.size() >= k_; }
+    std::vector<Candidate> take_sorted();
+
+private:
+    size_t k_;
+    std::vector<Candidate> heap_;
+};
+
+using IdFilter = std::function<bool(int64_t id)>;
+
+class Arena {
+public:
+    Arena(int dim, Metric metric) : dim_(static_cast<size_t>(dim)), metric_(metric) {}
+
+    size_t dim() const { return dim_; }
+    Metric metric() const { return metric_; }
+    size_t slot_count() const { return ids_.size(); }
+    size_t size() const { return by_id_.size(); }
+
+    void reserve_slots(size_t slots);
+    // Places `id` at `slot` (growing the arena); the slot must be free.
+    void put(int64_t id, uint32_t slot, const float* vector);
+    // Bulk loading: raw storage for `count` slots from `first`, then adopt() marks them live.
+    float* mutable_slots(uint32_t first, size_t count);
+    void adopt(int64_t id, uint32_t slot);
+    void erase(int64_t id);
+    bool contains(int64_t id) const { return by_id_.count(id) != 0; }
+    // Slot of `id` or -1.
+    int64_t slot_of(int64_t id) const;
+    const float* vector_at(uint32_t slot) const { return data_.data() + slot * dim_; }
+    int64_t id_at(uint32_t slot) const { return ids_[slot]; }
+    bool used(uint32_t slot) const { return used_[slot] != 0; }
+    // The `count` smallest free slots.
+    std::vector<uint32_t> free_slots(size_t count) const;
+    const std::unordered_map<int64_t, uint32_t>& ids() const { return by_id_; }
+
+    // Internal distance between a prepared query (unit length for COSINE) and a slot.
+    float distance(const float* query, uint32_t slot) const;
+    // Exact search over every live vector, or over `slots` when given.
+    std::vector<Candidate> exact_search(const float* query, size_t k,
+                                        const std::vector<uint32_t>* slots = nullptr) const;
+
+private:
+    size_t dim_;
+    Metric metric_;
+    std::vector<float> data_;
+    std::vector<float> inverse_norm_;  // COSINE only: 1/|v| so raw vectors stay bit-exact
+    std::vector<int64_t> ids_;
+    std::vector<uint8_t> used_;
+    std::unordered_map<int64_t, uint32_t> by_id_;
+};
+
+// A query in the form the distance functions expect (normalised for COSINE).
+std::vector<float> prepare_query(const float* query, size_t dim, Metric metric);
+float to_score(float distance, Metric metric);
+
+}  // namespace clipdex::store::embedded

@@ -1,0 +1,94 @@
+// Backend selection by URI and the small helpers every backend shares.
+#include "clipdex/store.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "store/embedded/embedded_store.h"
+#if __has_include("store/milvus/milvus_store.h")
+#include "store/milvus/milvus_store.h"
+#define CLIPDEX_HAS_MILVUS 1
+#endif
+
+namespace clipdex::store {
+
+namespace {
+
+std::string upper(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return out;
+}
+
+bool starts_with_ci(std::string_view text, std::string_view prefix) {
+    return text.size() >= prefix.size() && upper(text.substr(0, prefix.size())) == upper(prefix);
+}
+
+}  // namespace
+
+std::string_view metric_name(Metric metric) {
+    switch (metric) {
+        case Metric::Cosine: return "COSINE";
+        case Metric::InnerProduct: return "IP";
+        case Metric::L2: return "L2";
+    }
+    return "COSINE";
+}
+
+Metric parse_metric(std::string_view name) {
+    std::string u = upper(name);
+    if (u == "COSINE") return Metric::Cosine;
+    if (u == "IP") return Metric::InnerProduct;
+    if (u == "L2") return Metric::L2;
+    throw Error(ErrorCode::InvalidInput, "unknown metric `" + std::string(name) + "` (expected COSINE, IP or L2)");
+}
+
+std::string_view index_kind_name(IndexKind kind) {
+    switch (kind) {
+        case IndexKind::Flat: return "FLAT";
+        case IndexKind::IvfFlat: return "IVF_FLAT";
+        case IndexKind::Hnsw: return "HNSW";
+        case IndexKind::AutoIndex: return "AUTOINDEX";
+    }
+    return "HNSW";
+}
+
+IndexKind parse_index_kind(std::string_view name) {
+    std::string u = upper(name);
+    if (u == "FLAT") return IndexKind::Flat;
+    if (u == "IVF_FLAT") return IndexKind::IvfFlat;
+    if (u == "HNSW") return IndexKind::Hnsw;
+    if (u == "AUTOINDEX") return IndexKind::AutoIndex;
+    throw Error(ErrorCode::InvalidInput,
+                "unknown index type `" + std::string(name) + "` (expected FLAT, IVF_FLAT, HNSW or AUTOINDEX)");
+}
+
+std::string utc_timestamp_now() {
+    auto now = std::chrono::system_clock::now();
+    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[96];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis % 1000));
+    return text;
+}
+
+std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options) {
+    if (starts_with_ci(uri, "http://") || starts_with_ci(uri, "https://")) {
+#ifdef CLIPDEX_HAS_MILVUS
+        return milvus::open_milvus_store(uri, options);
+#else
+        throw Error(ErrorCode::Unsupported, "store `" + uri + "`: this build has no Milvus backend");
+#endif
+    }
+    std::string path = starts_with_ci(uri, "file:") ? uri.substr(5) : uri;
+    if (path.empty()) throw Error(ErrorCode::InvalidInput, "store URI is empty: give a database path or an http(s):// Milvus address");
+    return embedded::open_embedded_store(path, options);
+}
+
+}  // namespace clipdex::store
