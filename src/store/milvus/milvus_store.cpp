@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -234,6 +235,10 @@ public:
         collection(name);
         std::string expr = server_filter(name, filter_text);
         ensure_loaded(name);
+        return count_expr(name, expr);
+    }
+
+    int64_t count_expr(const std::string& name, const std::string& expr) {
         pb::QueryRequest request;
         scope(request);
         request.set_collection_name(name);
@@ -496,8 +501,9 @@ private:
         return rows;
     }
 
-    // Rows matching expr in ascending id order, offset and limit applied. Milvus answers at most
-    // kMaxQueryWindow rows per query, so longer scans walk an id cursor.
+    // Rows matching expr in ascending id order, offset and limit applied. One query answers
+    // at most kMaxQueryWindow rows, and not every server returns the lowest ids first (Milvus
+    // Lite 3 does not), so larger reads first collect the matching ids range by range.
     std::vector<Row> scan(const std::string& name, const std::string& expr, const FieldList& fields,
                           int64_t offset, int64_t limit) {
         Collection info = collection(name);
@@ -508,27 +514,66 @@ private:
         if (plan.vector) {
             page = std::clamp<int64_t>(int64_t(kMaxRequestBytes / (size_t(info.layout.dim) * 4 + 256)), 1, page);
         }
-        if (limit > 0 && offset + limit <= page) return query_page(name, info.layout, expr, plan, limit, offset);
-        OutputPlan ids_only = plan_output({kFieldId}, info.layout);
-        std::vector<Row> rows;
-        std::optional<int64_t> cursor;
-        int64_t skip = offset;
-        while (true) {
-            std::string page_expr = cursor ? and_expr(expr, "id > " + std::to_string(*cursor)) : expr;
-            int64_t want = skip > 0 ? std::min<int64_t>(skip, kMaxQueryWindow)
-                                    : (limit < 0 ? page : std::min<int64_t>(page, limit - int64_t(rows.size())));
-            auto part = query_page(name, info.layout, page_expr, skip > 0 ? ids_only : plan, want, 0);
-            if (part.empty()) break;
-            cursor = part.back().id;
-            if (skip > 0) {
-                skip -= int64_t(part.size());
-            } else {
-                for (Row& row : part) rows.push_back(std::move(row));
-                if (limit >= 0 && int64_t(rows.size()) >= limit) break;
-            }
-            if (int64_t(part.size()) < want) break;
+        std::vector<Row> rows = query_page(name, info.layout, expr, plan, page, 0);
+        if (int64_t(rows.size()) < page) return slice(std::move(rows), offset, limit);
+        std::vector<int64_t> ids = scan_ids(name, info.layout, expr, limit < 0 ? -1 : offset + limit);
+        std::vector<int64_t> window;
+        for (size_t i = size_t(offset); i < ids.size() && (limit < 0 || int64_t(window.size()) < limit); ++i) {
+            window.push_back(ids[i]);
+        }
+        rows.clear();
+        size_t chunk_rows = std::min<size_t>(kIdsPerExpression, size_t(page));
+        for (size_t begin = 0; begin < window.size(); begin += chunk_rows) {
+            size_t end = std::min(window.size(), begin + chunk_rows);
+            std::span<const int64_t> chunk(window.data() + begin, end - begin);
+            for (Row& row : query_page(name, info.layout, id_list_expr(chunk), plan, -1, 0)) rows.push_back(std::move(row));
         }
         return rows;
+    }
+
+    static std::vector<Row> slice(std::vector<Row> rows, int64_t offset, int64_t limit) {
+        if (offset >= int64_t(rows.size())) return {};
+        rows.erase(rows.begin(), rows.begin() + offset);
+        if (limit >= 0 && int64_t(rows.size()) > limit) rows.resize(size_t(limit));
+        return rows;
+    }
+
+    static std::string id_range(int64_t lo, int64_t hi) {
+        std::string range;
+        if (lo != std::numeric_limits<int64_t>::min()) range = "id >= " + std::to_string(lo);
+        if (hi != std::numeric_limits<int64_t>::max()) range = and_expr(range, "id <= " + std::to_string(hi));
+        return range;
+    }
+
+    // The ids matching expr, ascending; stops once `want` are known (want < 0: all). A full
+    // answer for [lo, hi] is trusted only when a count confirms nothing below its top is missing;
+    // otherwise the range is halved at the answer's median.
+    std::vector<int64_t> scan_ids(const std::string& name, const Layout& layout, const std::string& expr,
+                                  int64_t want) {
+        OutputPlan ids_only = plan_output({kFieldId}, layout);
+        std::vector<int64_t> ids;
+        std::vector<std::pair<int64_t, int64_t>> ranges{{std::numeric_limits<int64_t>::min(),
+                                                         std::numeric_limits<int64_t>::max()}};
+        while (!ranges.empty() && (want < 0 || int64_t(ids.size()) < want)) {
+            auto [lo, hi] = ranges.back();
+            ranges.pop_back();
+            auto page = query_page(name, layout, and_expr(expr, id_range(lo, hi)), ids_only, kMaxQueryWindow, 0);
+            bool complete = int64_t(page.size()) < kMaxQueryWindow;
+            int64_t top = page.empty() ? hi : page.back().id;
+            if (!complete && count_expr(name, and_expr(expr, id_range(lo, top))) == int64_t(page.size())) {
+                if (top < hi) ranges.emplace_back(top + 1, hi);
+                complete = true;
+            }
+            if (complete) {
+                for (const Row& row : page) ids.push_back(row.id);
+                continue;
+            }
+            int64_t mid = page[page.size() / 2].id;
+            if (mid >= hi || mid < lo) mid = lo / 2 + hi / 2;
+            ranges.emplace_back(mid + 1, hi);
+            ranges.emplace_back(lo, mid);
+        }
+        return ids;
     }
 
     std::vector<int64_t> existing_ids(const std::string& name, std::vector<int64_t> ids) {
