@@ -16,8 +16,15 @@ struct GlobalOptions {
     std::string encoder;  // URL of a remote encoder service, empty for local
     std::string token;
     int threads = 0;      // 0 = all hardware threads
+    std::string collection = "clipdex";
+    bool allow_private_urls = false;
 };
 
 void register_embed(CLI::App& app, GlobalOptions& global);
+void register_index(CLI::App& app, GlobalOptions& global);
+void register_search(CLI::App& app, GlobalOptions& global);
+void register_rows(CLI::App& app, GlobalOptions& global);  // add, remove, list, stats, info
+void register_serve(CLI::App& app, GlobalOptions& global);
+void register_models(CLI::App& app, GlobalOptions& global);
 
 }  // namespace clipdex::cli

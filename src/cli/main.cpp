@@ -11,7 +11,8 @@ namespace {
 using Registrar = void (*)(CLI::App&, clipdex::cli::GlobalOptions&);
 
 constexpr Registrar kCommands[] = {
-    clipdex::cli::register_embed,
+    clipdex::cli::register_index, clipdex::cli::register_search, clipdex::cli::register_rows,
+    clipdex::cli::register_serve, clipdex::cli::register_models, clipdex::cli::register_embed,
 };
 
 int exit_code(clipdex::ErrorCode code) {
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
     app.add_option("--encoder", global.encoder, "URL of a remote encoder service");
     app.add_option("--token", global.token, "token for the Milvus server or encoder service");
     app.add_option("--threads", global.threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+    app.add_option("--collection", global.collection, "collection name")->capture_default_str();
+    app.add_flag("--allow-private-urls", global.allow_private_urls,
+                 "let URL inputs reach loopback and private networks (off: the server is no proxy)");
     for (Registrar add : kCommands) add(app, global);
     try {
         app.parse(argc, argv);

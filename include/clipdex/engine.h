@@ -1,0 +1,139 @@
+// clipdex engine: indexing and search on top of a CLIP encoder and a vector store.
+//
+// Basic usage:
+//   clipdex::EngineOptions options;            // ./clipdex.db, ViT-B-32::openai
+//   options.model = "/path/to/model-dir";
+//   auto engine = clipdex::Engine::open(options);
+//   engine->index_directory("photos/", {});    // incremental: unchanged files are skipped
+//   for (const auto& hit : engine->search("a golden retriever in snow", 5))
+//       std::cout << hit.score << " " << hit.url << "\n";
+//
+// The operation names follow the seeds' Python API (index_directory, add_image_by_url,
+// search, get_all_data, get_database_stats, remove_by_id, ...).
+//
+// Thread safety: one Engine serves many threads. Searches run concurrently with each other and
+// with indexing; writes are serialised by the store.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "clipdex/store.h"
+
+namespace clipdex {
+
+class Encoder;  // the CLIP towers behind one interface: local model or a remote encoder
+
+// Model download progress: file name, bytes done, bytes total (0 = unknown).
+using DownloadProgressFn = std::function<void(const std::string&, uint64_t, uint64_t)>;
+
+struct EngineOptions {
+    std::string db_uri = "./clipdex.db";  // a path (embedded store) or http(s):// (Milvus)
+    std::string collection = "clipdex";
+    std::string model = "ViT-B-32::openai";  // a registry name, hf-hub:ORG/REPO or a directory
+    store::StoreOptions store;
+    store::IndexSpec index;          // used when the collection is created
+    int threads = 0;                 // 0 = all cores
+    bool allow_private_urls = false; // let add_image_by_url reach loopback / private networks
+    uint64_t max_image_bytes = 64ull << 20;
+    uint64_t max_image_pixels = 100'000'000;
+    DownloadProgressFn download_progress;  // called while a missing model downloads
+};
+
+struct SearchHit {
+    int64_t id = 0;
+    std::string url;
+    std::string description;
+    float score = 0;  // COSINE / IP: similarity (higher is closer); L2: squared distance
+    nlohmann::json extra = nlohmann::json::object();
+};
+
+struct IndexProgress {
+    size_t done = 0;      // files finished (added, updated, skipped or failed)
+    size_t total = 0;     // files found so far; final once discovery ends
+    size_t added = 0;
+    size_t updated = 0;
+    size_t unchanged = 0;
+    size_t failed = 0;
+    bool discovery_done = false;
+};
+
+struct IndexFailure {
+    std::string path;
+    std::string reason;
+};
+
+struct IndexReport {
+    IndexProgress counts;
+    size_t pruned = 0;
+    std::vector<IndexFailure> failures;
+    double seconds = 0;
+};
+
+struct IndexOptions {
+    bool recursive = true;
+    bool prune = false;  // remove rows whose files are gone (under the indexed folders)
+    int batch_size = 32;
+    std::function<void(const IndexProgress&)> progress;  // called from the indexing thread
+};
+
+// File name or path -> description (seed 002's descriptions JSON).
+using Descriptions = std::map<std::string, std::string>;
+Descriptions load_descriptions(const std::filesystem::path& json_file);
+
+class Engine {
+public:
+    static std::unique_ptr<Engine> open(const EngineOptions& options);
+    // For tests and tools: an engine over a given encoder and store.
+    static std::unique_ptr<Engine> open(const EngineOptions& options, std::shared_ptr<Encoder> encoder,
+                                        std::shared_ptr<store::Store> store);
+    ~Engine();
+
+    IndexReport index_directory(const std::filesystem::path& dir, const Descriptions& descriptions = {},
+                                const IndexOptions& options = {});
+    IndexReport index_images(std::span<const std::filesystem::path> paths,
+                             const Descriptions& descriptions = {}, const IndexOptions& options = {});
+    // Fetches the URL (http/https, size and time limits) and stores it under `id` (replacing).
+    void add_image_by_url(int64_t id, const std::string& url, const std::string& description = {});
+    void add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
+                   const std::string& description = {});
+
+    std::vector<SearchHit> search(const std::string& text, int top_k = 10,
+                                  const std::string& filter = {});
+    std::vector<std::vector<SearchHit>> search_batch(std::span<const std::string> texts, int top_k = 10,
+                                                     const std::string& filter = {});
+    std::vector<SearchHit> search_by_image_file(const std::filesystem::path& path, int top_k = 10,
+                                                const std::string& filter = {});
+    std::vector<SearchHit> search_by_image_bytes(std::span<const uint8_t> bytes, int top_k = 10,
+                                                 const std::string& filter = {});
+    std::vector<SearchHit> search_by_image_url(const std::string& url, int top_k = 10,
+                                               const std::string& filter = {});
+    std::vector<SearchHit> search_by_vector(std::span<const float> vector, int top_k = 10,
+                                            const std::string& filter = {});
+
+    std::vector<store::Row> get_all_data(bool include_vectors = false, int64_t limit = -1,
+                                         int64_t offset = 0);
+    nlohmann::json get_database_stats();
+    nlohmann::json collection_info();
+    bool remove_by_id(int64_t id);
+    void close();
+
+    int dim() const;
+    const std::string& model_name() const;
+    store::Store& store();
+
+    struct State;  // opaque outside the engine's sources
+
+private:
+    explicit Engine(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace clipdex

@@ -1,0 +1,115 @@
+// Row-level commands: add, remove, list, stats, info.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "cli/engine_access.h"
+
+namespace clipdex::cli {
+
+namespace {
+
+struct RowArgs {
+    int64_t id = 0;
+    std::string url, file, description;
+    std::vector<int64_t> ids;
+    int64_t limit = 20, offset = 0;
+    bool vectors = false;
+    bool json = false;
+};
+
+std::vector<uint8_t> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::NotFound, "cannot read '" + path + "'");
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void run_add(const GlobalOptions& global, const RowArgs& args) {
+    if (args.url.empty() == args.file.empty()) throw Error(ErrorCode::InvalidInput, "add: give --url or --file (one)");
+    auto engine = open_engine(global);
+    if (!args.url.empty()) {
+        engine->add_image_by_url(args.id, args.url, args.description);
+    } else {
+        const std::string absolute = std::filesystem::absolute(args.file).lexically_normal().string();
+        engine->add_image(args.id, read_file(args.file), absolute, args.description);
+    }
+    engine->close();
+    std::printf("added id %lld\n", static_cast<long long>(args.id));
+}
+
+void run_remove(const GlobalOptions& global, const RowArgs& args) {
+    auto engine = open_engine(global);
+    size_t missing = 0;
+    for (int64_t id : args.ids)
+        if (!engine->remove_by_id(id)) {
+            std::fprintf(stderr, "no row with id %lld\n", static_cast<long long>(id));
+            ++missing;
+        }
+    engine->close();
+    std::printf("removed %zu of %zu\n", args.ids.size() - missing, args.ids.size());
+    if (missing > 0) throw CLI::RuntimeError(kExitSomeFailed);
+}
+
+void run_list(const GlobalOptions& global, const RowArgs& args) {
+    auto engine = open_engine(global);
+    const auto rows = engine->get_all_data(args.vectors, args.limit, args.offset);
+    if (args.json) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& row : rows) {
+            nlohmann::json item = {{"id", row.id},           {"url", row.url},
+                                   {"description", row.description}, {"added_at", row.added_at},
+                                   {"updated_at", row.updated_at},   {"extra", row.extra}};
+            if (args.vectors) item["vector"] = row.vector;
+            out.push_back(item);
+        }
+        std::cout << out.dump() << "\n";
+        return;
+    }
+    for (const auto& row : rows)
+        std::printf("%-20lld  %s  %s%s%s\n", static_cast<long long>(row.id), row.added_at.c_str(), row.url.c_str(),
+                    row.description.empty() ? "" : "  — ", row.description.c_str());
+}
+
+void print_object(const nlohmann::json& object, bool json) {
+    if (json) {
+        std::cout << object.dump() << "\n";
+        return;
+    }
+    for (const auto& [key, value] : object.items())
+        std::printf("%-20s %s\n", key.c_str(), value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
+}
+
+}  // namespace
+
+void register_rows(CLI::App& app, GlobalOptions& global) {
+    auto args = std::make_shared<RowArgs>();
+    CLI::App* add = app.add_subcommand("add", "add (or replace) one image under a given id, from a URL or a file");
+    add->add_option("--id", args->id, "row id")->required();
+    add->add_option("--url", args->url, "http(s) URL of the image");
+    add->add_option("--file", args->file, "image file");
+    add->add_option("--description", args->description, "caption stored with the image");
+    add->callback([&global, args] { run_add(global, *args); });
+
+    CLI::App* remove = app.add_subcommand("remove", "remove rows by id");
+    remove->add_option("ids", args->ids, "row ids")->required();
+    remove->callback([&global, args] { run_remove(global, *args); });
+
+    CLI::App* list = app.add_subcommand("list", "list stored rows in id order");
+    list->add_option("--limit", args->limit, "rows to show (-1 = all)")->capture_default_str();
+    list->add_option("--offset", args->offset, "rows to skip")->check(CLI::NonNegativeNumber);
+    list->add_flag("--vectors", args->vectors, "include vectors (with --json)");
+    list->add_flag("--json", args->json, "print JSON");
+    list->callback([&global, args] { run_list(global, *args); });
+
+    CLI::App* stats = app.add_subcommand("stats", "record count, model, dimension, index");
+    stats->add_flag("--json", args->json, "print JSON");
+    stats->callback([&global, args] { print_object(open_engine(global)->get_database_stats(), args->json); });
+
+    CLI::App* info = app.add_subcommand("info", "collection schema, index and metric");
+    info->add_flag("--json", args->json, "print JSON");
+    info->callback([&global, args] { print_object(open_engine(global)->collection_info(), args->json); });
+}
+
+}  // namespace clipdex::cli

@@ -1,0 +1,32 @@
+#include "cli/engine_access.h"
+
+#include <memory>
+
+#include "common/progress.h"
+
+namespace clipdex::cli {
+
+EngineOptions engine_options(const GlobalOptions& global) {
+    EngineOptions options;
+    options.db_uri = global.db;
+    options.model = global.model;
+    options.collection = global.collection;
+    options.threads = global.threads;
+    options.allow_private_urls = global.allow_private_urls;
+    options.store.token = global.token;
+    return options;
+}
+
+std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
+    EngineOptions options = engine_options(global);
+    auto bar = std::make_shared<std::unique_ptr<Progress>>();
+    options.download_progress = [bar, model = global.model](const std::string& file, uint64_t done, uint64_t total) {
+        if (!*bar) *bar = std::make_unique<Progress>("downloading " + model, stderr, Progress::Unit::Bytes);
+        (*bar)->update(done, total, file);
+    };
+    return Engine::open(options);
+}
+
+bool is_url(const std::string& text) { return text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0; }
+
+}  // namespace clipdex::cli

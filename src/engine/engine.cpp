@@ -1,0 +1,239 @@
+#include "engine/engine_state.h"
+
+#include "common/hash.h"
+#include "hub/http_fetch.h"
+
+namespace clipdex {
+
+namespace {
+
+void ensure_collection(Engine::State& state) {
+    auto& store = *state.store;
+    const std::string& name = state.options.collection;
+    if (!store.has_collection(name)) {
+        store::CollectionSpec spec;
+        spec.name = name;
+        spec.dim = state.encoder->dim();
+        spec.index = state.options.index;
+        spec.description = "clipdex image embeddings";
+        spec.properties[kPropertyModel] = state.model_name;
+        spec.properties[kPropertyDim] = std::to_string(spec.dim);
+        store.create_collection(spec);
+        return;
+    }
+    const store::CollectionInfo info = store.describe_collection(name);
+    auto it = info.spec.properties.find(kPropertyModel);
+    if (it != info.spec.properties.end() && it->second != state.model_name)
+        throw Error(ErrorCode::Conflict, "collection '" + name + "' in " + store.uri() + " holds embeddings of model '" +
+                                             it->second + "', not '" + state.model_name +
+                                             "': open it with --model " + it->second +
+                                             " or use another collection");
+    if (info.spec.dim != state.encoder->dim())
+        throw Error(ErrorCode::Conflict, "collection '" + name + "' has vectors of dimension " +
+                                             std::to_string(info.spec.dim) + " but model '" + state.model_name +
+                                             "' makes " + std::to_string(state.encoder->dim()));
+}
+
+}  // namespace
+
+void Engine::State::check_open() const {
+    if (closed) throw Error(ErrorCode::InvalidInput, "the engine was closed");
+}
+
+std::vector<float> Engine::State::embed_image(const image::Image& image) {
+    std::vector<float> pixels = encoder->preprocess(image);
+    return encoder->encode_pixels(pixels, 1);
+}
+
+SearchHit hit_from_store(const store::Hit& hit) {
+    SearchHit out;
+    out.id = hit.row.id;
+    out.url = hit.row.url;
+    out.description = hit.row.description;
+    out.score = hit.score;
+    out.extra = hit.row.extra;
+    return out;
+}
+
+std::vector<SearchHit> Engine::State::search_vector(std::span<const float> vector, int top_k,
+                                                    const std::string& filter) {
+    check_open();
+    if (top_k <= 0) throw Error(ErrorCode::InvalidInput, "top_k must be positive, got " + std::to_string(top_k));
+    store::SearchRequest request;
+    request.k = top_k;
+    request.filter = filter;
+    auto lists = store->search(options.collection, vector, request);
+    std::vector<SearchHit> hits;
+    for (const auto& hit : lists.at(0)) hits.push_back(hit_from_store(hit));
+    return hits;
+}
+
+Engine::Engine(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Engine::~Engine() = default;
+
+std::unique_ptr<Engine> Engine::open(const EngineOptions& options) {
+    auto encoder = make_local_encoder(options.model, options.threads, options.download_progress);
+    std::shared_ptr<store::Store> store = store::open_store(options.db_uri, options.store);
+    return open(options, std::move(encoder), std::move(store));
+}
+
+std::unique_ptr<Engine> Engine::open(const EngineOptions& options, std::shared_ptr<Encoder> encoder,
+                                     std::shared_ptr<store::Store> store) {
+    auto state = std::make_unique<State>();
+    state->options = options;
+    state->encoder = std::move(encoder);
+    state->store = std::move(store);
+    state->model_name = state->encoder->name();
+    state->limits.max_file_bytes = options.max_image_bytes;
+    state->limits.max_pixels = options.max_image_pixels;
+    state->limits.svg_min_size = state->encoder->image_size();
+    ensure_collection(*state);
+    return std::unique_ptr<Engine>(new Engine(std::move(state)));
+}
+
+void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
+                       const std::string& description) {
+    state_->check_open();
+    if (url_or_name.size() > store::kMaxUrlBytes)
+        throw Error(ErrorCode::InvalidInput, "url of image " + std::to_string(id) + " is longer than 2000 bytes");
+    const image::Image decoded = image::decode_image(bytes, url_or_name, state_->limits);
+    store::Row row;
+    row.id = id;
+    row.url = url_or_name;
+    row.description = description;
+    row.vector = state_->embed_image(decoded);
+    row.extra = {{"source", "bytes"}, {"byte_size", bytes.size()}, {"sha256", sha256_hex(bytes)},
+                 {"width", decoded.width}, {"height", decoded.height}};
+    state_->store->upsert(state_->options.collection, std::span<const store::Row>(&row, 1));
+}
+
+void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
+    state_->check_open();
+    hub::FetchOptions fetch;
+    fetch.allow_private = state_->options.allow_private_urls;
+    fetch.max_bytes = state_->options.max_image_bytes;
+    const hub::FetchResult fetched = hub::fetch_url(url, fetch);
+    add_image(id, fetched.body, url, description);
+}
+
+std::vector<SearchHit> Engine::search(const std::string& text, int top_k, const std::string& filter) {
+    state_->check_open();
+    const std::string texts[] = {text};
+    const std::vector<float> vector = state_->encoder->encode_texts(texts);
+    return state_->search_vector(vector, top_k, filter);
+}
+
+std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::string> texts, int top_k,
+                                                         const std::string& filter) {
+    state_->check_open();
+    if (texts.empty()) return {};
+    const std::vector<float> vectors = state_->encoder->encode_texts(texts);
+    store::SearchRequest request;
+    request.k = top_k;
+    request.filter = filter;
+    auto lists = state_->store->search(state_->options.collection, vectors, request);
+    std::vector<std::vector<SearchHit>> out;
+    for (const auto& list : lists) {
+        auto& hits = out.emplace_back();
+        for (const auto& hit : list) hits.push_back(hit_from_store(hit));
+    }
+    return out;
+}
+
+std::vector<SearchHit> Engine::search_by_image_file(const std::filesystem::path& path, int top_k,
+                                                    const std::string& filter) {
+    state_->check_open();
+    const image::Image decoded = image::load_image(path, state_->limits);
+    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+}
+
+std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> bytes, int top_k,
+                                                     const std::string& filter) {
+    state_->check_open();
+    const image::Image decoded = image::decode_image(bytes, "uploaded image", state_->limits);
+    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+}
+
+std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k, const std::string& filter) {
+    state_->check_open();
+    hub::FetchOptions fetch;
+    fetch.allow_private = state_->options.allow_private_urls;
+    fetch.max_bytes = state_->options.max_image_bytes;
+    const hub::FetchResult fetched = hub::fetch_url(url, fetch);
+    const image::Image decoded = image::decode_image(fetched.body, url, state_->limits);
+    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+}
+
+std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k, const std::string& filter) {
+    if (static_cast<int>(vector.size()) != dim())
+        throw Error(ErrorCode::InvalidInput, "query vector has " + std::to_string(vector.size()) +
+                                                 " components, the collection " + std::to_string(dim()));
+    return state_->search_vector(vector, top_k, filter);
+}
+
+std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit, int64_t offset) {
+    state_->check_open();
+    store::QueryRequest request;
+    request.limit = limit;
+    request.offset = offset;
+    if (include_vectors) request.output_fields = {"*"};
+    return state_->store->query(state_->options.collection, request);
+}
+
+nlohmann::json Engine::get_database_stats() {
+    state_->check_open();
+    const auto& collection = state_->options.collection;
+    const store::CollectionStats stats = state_->store->stats(collection);
+    const store::CollectionInfo info = state_->store->describe_collection(collection);
+    return {{"total_records", stats.row_count},
+            {"collection_name", collection},
+            {"model", state_->model_name},
+            {"dimension", info.spec.dim},
+            {"index_type", store::index_kind_name(info.spec.index.kind)},
+            {"metric_type", store::metric_name(info.spec.index.metric)},
+            {"backend", state_->store->backend_name()},
+            {"uri", state_->store->uri()},
+            {"bytes_on_disk", stats.bytes_on_disk},
+            {"index_state", stats.index_state}};
+}
+
+nlohmann::json Engine::collection_info() {
+    state_->check_open();
+    const store::CollectionInfo info = state_->store->describe_collection(state_->options.collection);
+    const auto& spec = info.spec;
+    nlohmann::json fields = nlohmann::json::array({
+        {{"name", "id"}, {"type", "INT64"}, {"is_primary", true}},
+        {{"name", "url"}, {"type", "VARCHAR"}, {"max_length", store::kMaxUrlBytes}},
+        {{"name", "description"}, {"type", "VARCHAR"}},
+        {{"name", "vector"}, {"type", "FLOAT_VECTOR"}, {"dimension", spec.dim}},
+        {{"name", "added_at"}, {"type", "VARCHAR"}, {"max_length", store::kMaxTimestampBytes}},
+        {{"name", "updated_at"}, {"type", "VARCHAR"}, {"max_length", store::kMaxTimestampBytes}},
+    });
+    nlohmann::json index = {{"index_type", store::index_kind_name(spec.index.kind)},
+                            {"metric_type", store::metric_name(spec.index.metric)}};
+    if (spec.index.kind == store::IndexKind::IvfFlat) index["params"] = {{"nlist", spec.index.nlist}};
+    if (spec.index.kind == store::IndexKind::Hnsw)
+        index["params"] = {{"M", spec.index.m}, {"efConstruction", spec.index.ef_construction}};
+    return {{"collection_name", spec.name}, {"description", spec.description},
+            {"fields", fields},              {"enable_dynamic_field", true},
+            {"index", index},                {"num_entities", info.row_count},
+            {"properties", spec.properties}, {"backend", state_->store->backend_name()}};
+}
+
+bool Engine::remove_by_id(int64_t id) {
+    state_->check_open();
+    const int64_t ids[] = {id};
+    return state_->store->remove(state_->options.collection, ids) > 0;
+}
+
+void Engine::close() {
+    if (state_->closed) return;
+    state_->store->flush(state_->options.collection);
+    state_->closed = true;
+}
+
+int Engine::dim() const { return state_->encoder->dim(); }
+const std::string& Engine::model_name() const { return state_->model_name; }
+store::Store& Engine::store() { return *state_->store; }
+
+}  // namespace clipdex

@@ -1,0 +1,33 @@
+// The engine's shared state, visible to its source files only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "clipdex/engine.h"
+#include "engine/encoder.h"
+#include "image/image.h"
+
+namespace clipdex {
+
+// Collection properties a clipdex collection carries.
+inline constexpr const char* kPropertyModel = "clipdex.model";
+inline constexpr const char* kPropertyDim = "clipdex.dim";
+
+struct Engine::State {
+    EngineOptions options;
+    std::shared_ptr<Encoder> encoder;
+    std::shared_ptr<store::Store> store;
+    std::string model_name;
+    image::DecodeLimits limits;
+    bool closed = false;
+
+    void check_open() const;
+    // Decoded image -> preprocessed pixels -> one normalised embedding.
+    std::vector<float> embed_image(const image::Image& image);
+    std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k, const std::string& filter);
+};
+
+SearchHit hit_from_store(const store::Hit& hit);
+
+}  // namespace clipdex
