@@ -9,6 +9,7 @@
 //     such as "cafÃ©" to "café". The conformance test counts and excludes every string on which
 //     ftfy with fix_encoding=False gives a different result.
 //   - not needed: fix_surrogates (decoded UTF-8 never holds surrogates).
+//   - bounded: the repeat-until-unchanged loop stops after 64 passes (see ftfy_fix_segment).
 //
 // Early stop. Everything after ftfy is local to whitespace-separated words, and every ftfy fix
 // is local to runs without U+0020 (no fix consumes or joins across an ASCII space; NFC never
@@ -28,6 +29,7 @@ namespace {
 
 constexpr size_t kFtfyMaxSegment = 1000000;  // ftfy's max_decode_length
 constexpr size_t kBlockMin = 512;            // code points before a block may be cut
+constexpr int kMaxFtfyPasses = 64;
 
 // Windows-1252 as ftfy's "sloppy" codec reads bytes 0x80..0x9F (undefined bytes stay C1).
 constexpr std::array<char32_t, 32> kSloppy1252 = {
@@ -253,7 +255,11 @@ void for_each_clean_word(std::string_view utf8, F&& on_word) {
 }  // namespace
 
 std::u32string ftfy_fix_segment(std::u32string text, bool unescape_html) {
-    while (true) {
+    // ftfy repeats until nothing changes; each pass peels one level of nested escaping
+    // ("&amp;amp;amp;..."), so hostile input makes that quadratic. Real text settles in two or
+    // three passes; the cap keeps the worst case linear and only differs from ftfy beyond
+    // kMaxFtfyPasses levels of nesting inside one space-free run.
+    for (int pass = 0; pass < kMaxFtfyPasses; ++pass) {
         std::u32string next = unescape_html ? ftfy_unescape_html(text) : text;
         next = map_characters(next);
         next = fix_line_breaks(next);
@@ -262,6 +268,7 @@ std::u32string ftfy_fix_segment(std::u32string text, bool unescape_html) {
         if (next == text) return next;
         text = std::move(next);
     }
+    return text;
 }
 
 void for_each_clip_piece(std::string_view utf8,

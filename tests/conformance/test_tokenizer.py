@@ -160,7 +160,8 @@ def test_speed_against_open_clip(tool, reference, gz_path):
     text = ("a photograph of a small brown dog running across a green field of grass next to "
             "a red barn under a blue sky with white clouds, taken with a wide angle lens at "
             "sunset in the countryside of southern england during the summer of twenty twenty, "
-            "with two children and their grandmother watching from a wooden bench nearby")
+            "with two children and their grandmother watching from a wooden bench nearby "
+            "while an old tractor rests beside the gate")
     n_tokens = len(reference.encode(reference.clean_fn(text)))
     reference([text])
     n = 2000

@@ -219,3 +219,20 @@ TEST(BpeTokenizerFiles, CopiesShareTheModel) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(BpeTokenizer, DeeplyNestedEntitiesStayFast) {
+    // ftfy peels one "&amp;" level per pass; a long space-free run of them must not be quadratic.
+    std::string text = "&";
+    for (int i = 0; i < 200000; ++i) text += "amp;";
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int32_t> t = gz_tokenizer().tokenize(text);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(t.front(), 49406);
+    EXPECT_LT(ms, 10000.0);
+    // Shallow nesting is decoded exactly as ftfy + html.unescape: 3 + 2 levels here.
+    EXPECT_EQ(clipdex::text::detail::clean_clip_text("&amp;amp;amp;amp;lt;"), "<");
+}
+
+}  // namespace
