@@ -436,14 +436,13 @@ def test_speed_4000x3000_jpeg(build_dir, tmp_path):
     tf = open_clip_transform.image_transform(224, is_train=False)
     best = [1e9, 1e9]
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0 = time.process_time()  # CPU time on both sides: the build machine is shared
         im = Image.open(p).convert("RGB")
         im.load()
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         tf(im)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         best = [min(best[0], (t1 - t0) * 1e3), min(best[1], (t2 - t1) * 1e3)]
-    FIGURES["speed 4000x3000 JPEG -> 224"] = {"images": 1, "pixels": 0, "exact": 0, "max_u8": 0, "max_f32": 0.0}
-    print(f"\n[speed] 4000x3000 JPEG -> 224: clipdex decode {float(dec_ms):.1f} ms + preprocess {float(pre_ms):.1f} ms; "
+    print(f"\n[speed] 4000x3000 JPEG -> 224, best of 3, CPU ms: clipdex decode {float(dec_ms):.1f} ms + preprocess {float(pre_ms):.1f} ms; "
           f"Pillow decode {best[0]:.1f} ms + open_clip transform {best[1]:.1f} ms")
     (tmp_path / "speed.json").write_text(json.dumps({"clipdex": [dec_ms, pre_ms], "pillow": best}))
