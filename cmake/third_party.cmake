@@ -9,9 +9,14 @@ set(CLIPDEX_TEXT_DEPS PkgConfig::CLIPDEX_ICU ZLIB::ZLIB)
 pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux librsvg-2.0)
 find_package(GIF 5 REQUIRED)
 set(CLIPDEX_IMAGE_DEPS PkgConfig::CLIPDEX_IMG GIF::GIF)
-# model: OpenBLAS (pthread build) for the towers' GEMMs, called single-threaded per worker.
-pkg_check_modules(CLIPDEX_BLAS REQUIRED IMPORTED_TARGET openblas)
-set(CLIPDEX_MODEL_DEPS PkgConfig::CLIPDEX_BLAS)
+# model: BLIS, single-threaded build (libblis-serial-dev): the towers run their own worker threads and
+# call one GEMM per thread. Chosen by measurement: Debian's OpenBLAS 0.3.21 detects this CPU as Prescott.
+find_path(CLIPDEX_BLIS_INCLUDE cblas.h PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/blis-serial NO_DEFAULT_PATH REQUIRED)
+find_library(CLIPDEX_BLIS_LIBRARY blis PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/blis-serial NO_DEFAULT_PATH REQUIRED)
+add_library(clipdex_blis INTERFACE)
+target_include_directories(clipdex_blis SYSTEM INTERFACE ${CLIPDEX_BLIS_INCLUDE})
+target_link_libraries(clipdex_blis INTERFACE ${CLIPDEX_BLIS_LIBRARY})
+set(CLIPDEX_MODEL_DEPS clipdex_blis)
 # hub: libcurl (HTTP/HTTPS client for URL ingestion and model downloads; sha256 comes from common).
 find_package(CURL 7.85 REQUIRED)
 set(CLIPDEX_HUB_DEPS CURL::libcurl)

@@ -1,9 +1,6 @@
 // ClipModel: loads config + weights and runs the two towers over packed batches.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <numeric>
 #include <thread>
 
@@ -218,9 +215,6 @@ ClipModel::ClipModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ClipModel::~ClipModel() = default;
 
 std::unique_ptr<ClipModel> ClipModel::load(const std::filesystem::path& dir, const LoadOptions& options) {
-    // Each worker makes its own single-threaded BLAS calls; BLAS's own threads would fight them.
-    static std::once_flag blas_once;
-    std::call_once(blas_once, [] { openblas_set_num_threads(1); });
     if (options.threads < 0) throw Error(ErrorCode::InvalidInput, "threads must be >= 0");
     auto impl = std::make_unique<Impl>();
     impl->cfg = read_clip_config(dir);
