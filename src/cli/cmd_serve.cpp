@@ -1,6 +1,7 @@
 // `clipdex serve`: the HTTP API on port 5002 (seed 001's endpoints). SIGTERM / SIGINT stop it
 // gracefully: requests in flight finish, then the store is flushed and closed.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <thread>
@@ -12,14 +13,27 @@ namespace clipdex::cli {
 
 namespace {
 
-void run_serve(const GlobalOptions& global, const server::ServerOptions& options) {
-    // Block the stop signals in every thread (they inherit the mask); one thread waits for them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+// The signal handler only writes a byte to a pipe (async-signal-safe); a watcher thread reads
+// it and stops the server. A handler rather than a blocked mask, because threads created before
+// main (OpenBLAS's pool) would otherwise take the signal and its default action.
+int g_stop_pipe[2] = {-1, -1};
 
+extern "C" void on_stop_signal(int signal_number) {
+    const char byte = static_cast<char>(signal_number);
+    [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
+}
+
+void install_stop_handlers() {
+    if (pipe(g_stop_pipe) != 0) throw Error(ErrorCode::Io, "serve: cannot create the signal pipe");
+    struct sigaction action = {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
+}
+
+void run_serve(const GlobalOptions& global, const server::ServerOptions& options) {
+    install_stop_handlers();
     auto engine = open_engine(global);
     server::HttpServer http(*engine, options);
     const int port = http.bind();
@@ -27,14 +41,15 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
                 engine->model_name().c_str(), global.db.c_str());
     std::fflush(stdout);
     std::thread watcher([&] {
-        int signal_number = 0;
-        sigwait(&stop_signals, &signal_number);
-        std::fprintf(stderr, "clipdex serve: signal %d, stopping\n", signal_number);
+        char byte = 0;
+        if (read(g_stop_pipe[0], &byte, 1) == 1 && byte != 0)
+            std::fprintf(stderr, "clipdex serve: signal %d, finishing requests in flight\n", byte);
         http.stop();
     });
     http.run();
-    // run() also returns when stop() came from elsewhere: wake the watcher so it can be joined.
-    pthread_kill(watcher.native_handle(), SIGTERM);
+    // run() also returns when it failed or was stopped elsewhere: wake the watcher to join it.
+    const char wake = 0;
+    [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &wake, 1);
     watcher.join();
     engine->close();
     std::fprintf(stderr, "clipdex serve: stopped\n");

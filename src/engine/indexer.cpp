@@ -41,7 +41,12 @@ std::optional<FileFacts> stat_file(const fs::path& path, std::vector<IndexFailur
     FileFacts facts;
     facts.path = fs::absolute(path, ec).lexically_normal();
     if (!ec) facts.size = fs::file_size(facts.path, ec);
-    if (!ec) facts.mtime_ns = fs::last_write_time(facts.path, ec).time_since_epoch().count();
+    fs::file_time_type mtime;
+    if (!ec) mtime = fs::last_write_time(facts.path, ec);
+    if (!ec) {
+        const auto since_unix_epoch = std::chrono::file_clock::to_sys(mtime).time_since_epoch();
+        facts.mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since_unix_epoch).count();
+    }
     if (ec) {
         failures.push_back({path.string(), ec.message()});
         return std::nullopt;

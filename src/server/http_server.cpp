@@ -279,9 +279,10 @@ struct HttpServer::Impl {
         const int threads = std::max(1, options.threads);
         http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
         http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty()) return;  // a handler already answered with a JSON error
             if (res.status == 404) send_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
             else if (res.status == 413) send_error(res, 413, "too_large", "request body exceeds the size limit");
-            else if (res.body.empty()) send_error(res, res.status, "http_error", "request failed");
+            else send_error(res, res.status, "http_error", "request failed");
         });
     }
 };
