@@ -84,7 +84,7 @@ def test_clipdex_collection_read_by_pymilvus(cli, milvus_server, collection_name
     assert fields == {"id": DataType.INT64, "url": DataType.VARCHAR, "description": DataType.VARCHAR,
                       "vector": DataType.FLOAT_VECTOR, "added_at": DataType.VARCHAR, "updated_at": DataType.VARCHAR}
     assert described["enable_dynamic_field"]
-    got = client.query(collection_name, filter="id >= 0", output_fields=["*"])
+    got = client.query(collection_name, filter="id >= 0", output_fields=["*"], consistency_level="Strong")
     got = sorted(got, key=lambda r: r["id"])
     assert [r["id"] for r in got] == [r["id"] for r in rows]
     for mine, theirs in zip(rows, got):
@@ -128,7 +128,9 @@ def test_pymilvus_seed001_collection_used_by_clipdex(cli, milvus_server, collect
     assert cli.call("insert", collection=collection_name,
                     rows=[{"id": 99, "url": "x", "vector": vectors[0], "extra": {"k": 1}}])["code"] == "invalid_input"
 
-    got = client.query(collection_name, filter="id >= 40", output_fields=["url", "vector", "added_at"])
+    # pymilvus made the collection with its default Bounded consistency; read as of now
+    got = client.query(collection_name, filter="id >= 40", output_fields=["url", "vector", "added_at"],
+                       consistency_level="Strong")
     got = sorted(got, key=lambda r: r["id"])
     assert [r["id"] for r in got] == list(range(40, 50))
     for row, vector in zip(got, vectors[40:]):
