@@ -1,5 +1,9 @@
 #include "store/embedded/ann_index.h"
 
+// Debian's hnswlib 0.6.2 prefetches one entry past the end of its link lists when its manual
+// SSE/AVX code is on (an out-of-bounds read ASan reports). It is switched off, and the graph
+// gets this module's own vectorised distance kernels instead (ProductSpace below).
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -78,14 +82,31 @@ void parallel_for(size_t n, size_t min_per_thread, Body body) {
     for (auto& th : pool) th.join();
 }
 
+// hnswlib distance spaces over vectors.h kernels. Inner product follows hnswlib's convention
+// (1 - dot) so its graph heuristics see the same values as with its own space.
+class ProductSpace final : public hnswlib::SpaceInterface<float> {
+public:
+    ProductSpace(size_t dim, bool l2) : dim_(dim), l2_(l2) {}
+    size_t get_data_size() override { return dim_ * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return l2_ ? &l2 : &inner; }
+    void* get_dist_func_param() override { return &dim_; }
+
+private:
+    static float l2(const void* a, const void* b, const void* param) {
+        return l2_squared(static_cast<const float*>(a), static_cast<const float*>(b), *static_cast<const size_t*>(param));
+    }
+    static float inner(const void* a, const void* b, const void* param) {
+        return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b), *static_cast<const size_t*>(param));
+    }
+    size_t dim_;
+    bool l2_;
+};
+
 // ---------------------------------------------------------------------------------------------
 class HnswIndex final : public AnnIndex {
 public:
     HnswIndex(const IndexSpec& spec, int dim) : metric_(spec.metric), dim_(static_cast<size_t>(dim)) {
-        if (metric_ == Metric::L2)
-            space_ = std::make_unique<hnswlib::L2Space>(dim_);
-        else
-            space_ = std::make_unique<hnswlib::InnerProductSpace>(dim_);
+        space_ = std::make_unique<ProductSpace>(dim_, metric_ == Metric::L2);
         m_ = static_cast<size_t>(spec.m);
         ef_construction_ = static_cast<size_t>(spec.ef_construction);
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), kInitialCapacity, m_, ef_construction_);
