@@ -94,7 +94,7 @@ def inputs_for(cfg, n_text=5, n_image=3):
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-@pytest.mark.parametrize("variant", ["open_clip", "hf", "hf_sharded"])
+@pytest.mark.parametrize("variant", ["open_clip", "hf", "hf_sharded", "bin"])
 def test_small_models_match_open_clip(build_dir, tmp_path, name, variant):
     cfg = SMALL[name]
     ref_model = support.load_open_clip(support.checkpoint(cfg, "open_clip"))

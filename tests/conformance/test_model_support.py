@@ -117,7 +117,7 @@ def _save(sd: dict, path: pathlib.Path, dtype=None):
 
 
 def checkpoint(model_cfg: dict, variant: str = "open_clip") -> pathlib.Path:
-    """Returns a directory holding the model in `variant`: open_clip, hf, f16, bf16 or hf_sharded.
+    """Returns a directory holding the model in `variant`: open_clip, hf, f16, bf16, hf_sharded or bin.
 
     All variants of one config hold the same random weights (rounded for f16/bf16)."""
     import torch
@@ -130,7 +130,10 @@ def checkpoint(model_cfg: dict, variant: str = "open_clip") -> pathlib.Path:
     model = build_open_clip(model_cfg)
     sd = model.state_dict()
     pre = {"mean": OPENAI_MEAN, "std": OPENAI_STD}
-    if variant in ("open_clip", "f16", "bf16"):
+    if variant == "bin":  # the legacy PyTorch zip checkpoint open_clip repos also ship
+        (directory / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": pre}))
+        torch.save({k: v.contiguous() for k, v in sd.items()}, directory / "open_clip_pytorch_model.bin")
+    elif variant in ("open_clip", "f16", "bf16"):
         dtype = {"open_clip": None, "f16": torch.float16, "bf16": torch.bfloat16}[variant]
         (directory / "open_clip_config.json").write_text(json.dumps({"model_cfg": model_cfg, "preprocess_cfg": pre}))
         _save(sd, directory / "open_clip_model.safetensors", dtype)
