@@ -182,9 +182,12 @@ bool split_word(std::u32string_view w, F&& on_piece) {
     while (i < w.size()) {
         const std::u32string_view rest = w.substr(i);
         size_t len = 0;
-        if (starts_with_special(rest, U"<start_of_text>")) len = 15;
-        else if (starts_with_special(rest, U"<end_of_text>")) len = 13;
-        else len = contraction_length(rest);
+        if (w[i] == '<') {
+            if (starts_with_special(rest, U"<start_of_text>")) len = 15;
+            else if (starts_with_special(rest, U"<end_of_text>")) len = 13;
+        } else if (w[i] == '\'') {
+            len = contraction_length(rest);
+        }
         if (len == 0) {
             const CharClass cls = classify(w[i]);
             if (cls == CharClass::Letter) {
@@ -254,7 +257,15 @@ void for_each_clean_word(std::string_view utf8, F&& on_word) {
 
 }  // namespace
 
+// Printable ASCII with tabs and newlines and no '&': no ftfy fix can apply.
+bool ftfy_leaves_unchanged(const std::u32string& text) {
+    for (char32_t c : text)
+        if (!((c >= 0x20 && c <= 0x7E && c != '&') || c == '\t' || c == '\n')) return false;
+    return true;
+}
+
 std::u32string ftfy_fix_segment(std::u32string text, bool unescape_html) {
+    if (ftfy_leaves_unchanged(text)) return text;
     // ftfy repeats until nothing changes; each pass peels one level of nested escaping
     // ("&amp;amp;amp;..."), so hostile input makes that quadratic. Real text settles in two or
     // three passes; the cap keeps the worst case linear and only differs from ftfy beyond

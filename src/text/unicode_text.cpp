@@ -139,8 +139,7 @@ std::string to_utf8(std::u32string_view text) {
     return out;
 }
 
-bool is_python_space(char32_t cp) {
-    if (cp < 0x80) return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20);
+bool is_python_space_slow(char32_t cp) {
     switch (cp) {
         case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
         case 0x3000:
@@ -189,13 +188,7 @@ bool is_decimal_digit(char32_t cp) {
     return u_charType(static_cast<UChar32>(cp)) == U_DECIMAL_DIGIT_NUMBER;
 }
 
-CharClass classify(char32_t cp) {
-    if (cp < 0x80) {
-        if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z')) return CharClass::Letter;
-        if (cp >= '0' && cp <= '9') return CharClass::Number;
-        if (is_python_space(cp)) return CharClass::Space;
-        return CharClass::Other;
-    }
+CharClass classify_slow(char32_t cp) {
     // U+0345 (combining ypogegrammeni) case-folds to the letter iota; under IGNORECASE the
     // `regex` module then matches it with neither [\p{L}] nor the negated class, so it never
     // becomes part of a token (checked against open_clip in the conformance test).
