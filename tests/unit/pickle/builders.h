@@ -67,8 +67,10 @@ struct ZipFile {
     uint16_t method = 0;
 };
 
-// Stored entries, data aligned to 64 bytes like torch.save, classic (non-zip64) end record.
-inline std::string build_zip(const std::vector<ZipFile>& files) {
+// Stored entries, data aligned to 64 bytes like torch.save.
+// With `zip64`, the central directory saturates its 32-bit fields and gives the real values in
+// zip64 extra fields, and a zip64 end record precedes the classic one (as for files > 4 GiB).
+inline std::string build_zip(const std::vector<ZipFile>& files, bool zip64 = false) {
     std::string out;
     std::string central;
     for (const auto& f : files) {
@@ -97,19 +99,43 @@ inline std::string build_zip(const std::vector<ZipFile>& files) {
         put_le(central, f.method, 2);
         put_le(central, 0, 4);
         put_le(central, crc32_of(f.data), 4);
-        put_le(central, f.data.size(), 4);
-        put_le(central, f.data.size(), 4);
+        put_le(central, zip64 ? 0xffffffffu : f.data.size(), 4);
+        put_le(central, zip64 ? 0xffffffffu : f.data.size(), 4);
         put_le(central, f.name.size(), 2);
-        put_le(central, 0, 2);
+        put_le(central, zip64 ? 28 : 0, 2);
         put_le(central, 0, 2);
         put_le(central, 0, 2);
         put_le(central, 0, 2);
         put_le(central, 0, 4);
-        put_le(central, header, 4);
+        put_le(central, zip64 ? 0xffffffffu : header, 4);
         central += f.name;
+        if (zip64) {
+            put_le(central, 0x0001, 2);
+            put_le(central, 24, 2);
+            put_le(central, f.data.size(), 8);
+            put_le(central, f.data.size(), 8);
+            put_le(central, header, 8);
+        }
     }
     const uint64_t cd_offset = out.size();
     out += central;
+    if (zip64) {
+        const uint64_t z64 = out.size();
+        put_le(out, 0x06064b50, 4);
+        put_le(out, 44, 8);
+        put_le(out, 45, 2);
+        put_le(out, 45, 2);
+        put_le(out, 0, 4);
+        put_le(out, 0, 4);
+        put_le(out, files.size(), 8);
+        put_le(out, files.size(), 8);
+        put_le(out, central.size(), 8);
+        put_le(out, cd_offset, 8);
+        put_le(out, 0x07064b50, 4);
+        put_le(out, 0, 4);
+        put_le(out, z64, 8);
+        put_le(out, 1, 4);
+    }
     put_le(out, 0x06054b50, 4);
     put_le(out, 0, 2);
     put_le(out, 0, 2);

@@ -101,6 +101,25 @@ TEST(TorchCheckpoint, ReadsContiguousTransposedAndOffsetViews) {
     EXPECT_EQ(second, -3);
 }
 
+TEST(TorchCheckpoint, Zip64DirectoryIsRead) {
+    const auto file = open_string(build_zip(sample_files(sample_pickle()), true));
+    EXPECT_EQ(read_floats(file->tensors().at("row")), (std::vector<float>{4, 5, 6, 7}));
+}
+
+TEST(TorchCheckpoint, Zip64TruncationsAndFlipsFailCleanly) {
+    const std::string whole = build_zip(sample_files(sample_pickle()), true);
+    const size_t tail = whole.size() - 200;  // the directory and end records
+    for (size_t i = tail; i < whole.size(); ++i) {
+        EXPECT_THROW(open_string(whole.substr(0, i)), Error);
+        std::string damaged = whole;
+        damaged[i] = static_cast<char>(damaged[i] ^ 0xff);
+        try {
+            open_string(damaged);
+        } catch (const Error&) {
+        }
+    }
+}
+
 TEST(TorchCheckpoint, UnwrapsStateDictAndStripsModulePrefix) {
     PickleWriter w;
     w.proto(2).op('}').op('(').str("epoch").integer(3).str("state_dict").ordered_dict().op('(');
