@@ -28,10 +28,11 @@ FIGURES = {}
 
 
 def tool_path(build_dir):
-    path = build_dir / TOOL
-    if not path.exists():
-        pytest.fail(f"{path} is missing: build the {TOOL} target")
-    return path
+    # tests/CMakeLists.txt builds the tools in <build>/tests; accept the build root too.
+    for path in (build_dir / "tests" / TOOL, build_dir / TOOL):
+        if path.exists():
+            return path
+    pytest.fail(f"{TOOL} is missing under {build_dir}: build the {TOOL} target")
 
 
 def run_tool(build_dir, tmp_path, files, size=None, decoded=False, extra=()):
