@@ -147,6 +147,9 @@ def main() -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--data", type=pathlib.Path)
     args = parser.parse_args()
+    # a launcher started in the background inherits an ignored SIGINT; both signals must stop it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with Server(args.kind, args.data, args.port) as server:
         print(server.uri, flush=True)
         try:
