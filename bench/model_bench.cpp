@@ -2,13 +2,13 @@
 // percentiles, peak RSS. Prints one JSON object; bench/model_bench.py runs it beside open_clip.
 //
 // usage: model_bench MODEL_DIR [threads=2] [seconds_per_case=3]
-#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -40,6 +40,16 @@ std::vector<double> time_runs(Fn fn, double budget, int min_runs) {
         runs.push_back(seconds_since(start));
     }
     return runs;
+}
+
+// VmHWM, not getrusage: ru_maxrss survives execve, so a child of a big Python process would
+// report its parent's peak.
+double peak_rss_mb() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    return 0.0;
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -96,9 +106,7 @@ int main(int argc, char** argv) {
             std::printf(", \"%s_p50_ms\": %.3f, \"%s_p99_ms\": %.3f, \"%s_cpu_ms\": %.2f", name, 1e3 * percentile(runs, 0.5),
                         name, 1e3 * percentile(runs, 0.99), name, 1e3 * cpu_per_run);
         }
-        struct rusage usage {};
-        getrusage(RUSAGE_SELF, &usage);
-        std::printf(", \"peak_rss_mb\": %.1f}\n", static_cast<double>(usage.ru_maxrss) / 1024.0);
+        std::printf(", \"peak_rss_mb\": %.1f}\n", peak_rss_mb());
     } catch (const clipdex::Error& e) {
         std::fprintf(stderr, "model_bench: %s\n", e.what());
         return 1;

@@ -8,7 +8,6 @@ import os
 import datetime
 import json
 import pathlib
-import resource
 import subprocess
 import sys
 import time
@@ -72,7 +71,7 @@ with torch.inference_mode():
         out[name + "_cpu_ms"] = 1e3 * (time.process_time() - c0) / len(runs)
         out[name + "_p50_ms"] = 1e3 * runs[len(runs) // 2]
         out[name + "_p99_ms"] = 1e3 * runs[min(len(runs) - 1, int(0.99 * len(runs)))]
-out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+out["peak_rss_mb"] = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024
 print(json.dumps(out))
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
