@@ -46,6 +46,11 @@ install_python() {
     echo "$want" > "$stamp"
 }
 
+install_milvus_servers() {
+    # Real Milvus servers for the integration tests, each in its own venv (their pins clash).
+    scripts/milvus/venvs.sh
+}
+
 install_npm() {
     if ! command -v npm >/dev/null; then
         echo "deps: npm is missing; installing Debian's nodejs and npm"
@@ -66,5 +71,6 @@ install_npm() {
 install_system
 if [ "${1:-}" != "--system" ]; then
     install_python
+    install_milvus_servers
     install_npm
 fi
