@@ -26,6 +26,7 @@ public:
         bytes_.insert(bytes_.end(), p, p + sizeof(T));
     }
     void put_raw(const void* data, size_t size) {
+        if (size == 0) return;  // data may be null for an empty vector
         const auto* p = static_cast<const uint8_t*>(data);
         bytes_.insert(bytes_.end(), p, p + size);
     }
@@ -45,6 +46,7 @@ public:
         return value;
     }
     void get_raw(void* out, size_t size) {
+        if (size == 0) return;  // out may be null for an empty vector
         if (size > bytes_.size() - pos_) fail("truncated");
         std::memcpy(out, bytes_.data() + pos_, size);
         pos_ += size;
