@@ -26,5 +26,6 @@ void register_search(CLI::App& app, GlobalOptions& global);
 void register_rows(CLI::App& app, GlobalOptions& global);  // add, remove, list, stats, info
 void register_serve(CLI::App& app, GlobalOptions& global);
 void register_models(CLI::App& app, GlobalOptions& global);
+void register_migrate(CLI::App& app, GlobalOptions& global);
 
 }  // namespace clipdex::cli
