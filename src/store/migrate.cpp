@@ -1,7 +1,9 @@
 // Collection copy between stores; see migrate.h for the contract.
 #include "store/migrate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -13,6 +15,8 @@ namespace {
 const FieldList kAllFields = {"*"};
 const FieldList kIdOnly = {kFieldId};
 const FieldList kVectorOnly = {kFieldVector};
+// Ids read per source page (8 bytes each).
+constexpr int64_t kIdPage = 100000;
 
 bool same_vector(const std::vector<float>& a, const std::vector<float>& b) {
     // Bits, not values: -0.0 == 0.0 and NaN != NaN would both hide a lossy copy.
@@ -108,17 +112,31 @@ BatchResult copy_batch(Store& dst, const std::string& to, const std::vector<Row>
     return result;
 }
 
+// Calls `visit` with the source's ids in ascending order, `batch` at a time. Ids are read in
+// large pages through an id cursor: every page read costs the Milvus backend a scan of the
+// matching ids, so pages of batch size would make a copy quadratic; rows are then fetched by id.
+template <typename Visit>
+void for_each_id_batch(Store& src, const std::string& collection, int64_t batch, Visit&& visit) {
+    std::optional<int64_t> last;
+    for (;;) {
+        const std::vector<int64_t> ids = ids_of(read_page(src, collection, last, kIdPage, kIdOnly));
+        if (ids.empty()) return;
+        last = ids.back();
+        for (size_t begin = 0; begin < ids.size(); begin += static_cast<size_t>(batch)) {
+            const size_t end = std::min(ids.size(), begin + static_cast<size_t>(batch));
+            visit(std::vector<int64_t>(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                                       ids.begin() + static_cast<std::ptrdiff_t>(end)));
+        }
+    }
+}
+
 // Source ids the destination does not hold, read back after the copy.
 int64_t count_missing(Store& src, Store& dst, const std::string& from, const std::string& to, int64_t batch) {
     int64_t missing = 0;
-    std::optional<int64_t> last;
-    for (;;) {
-        const std::vector<Row> page = read_page(src, from, last, batch, kIdOnly);
-        if (page.empty()) return missing;
-        const std::vector<int64_t> ids = ids_of(page);
+    for_each_id_batch(src, from, batch, [&](const std::vector<int64_t>& ids) {
         missing += static_cast<int64_t>(ids.size() - dst.get(to, ids, kIdOnly).size());
-        last = ids.back();
-    }
+    });
+    return missing;
 }
 
 void check_options(const MigrateOptions& options) {
@@ -147,18 +165,15 @@ MigrateReport migrate_collection(Store& src, Store& dst, const MigrateOptions& o
 
     MigrateProgress progress;
     progress.total = src.count(options.collection);
-    std::optional<int64_t> last;
-    for (;;) {
-        const std::vector<Row> page = read_page(src, options.collection, last, options.batch_size, kAllFields);
-        if (page.empty()) break;
+    for_each_id_batch(src, options.collection, options.batch_size, [&](const std::vector<int64_t>& ids) {
+        const std::vector<Row> page = src.get(options.collection, ids, kAllFields);
         const BatchResult batch = copy_batch(dst, to, page);
-        last = page.back().id;
         progress.copied += batch.copied;
         progress.skipped += batch.skipped;
         progress.done += static_cast<int64_t>(page.size());
         ++progress.batches;
         if (options.progress) options.progress(progress);
-    }
+    });
     dst.flush(to);
 
     report.copied = progress.copied;
