@@ -441,7 +441,7 @@ void Machine::persistent_load() {
         f[3]->kind != Kind::String || f[4]->kind != Kind::Int)
         corrupt("persistent id is not ('storage', <storage type>, key, location, numel)");
     const int64_t numel = f[4]->integer;
-    const auto elem = static_cast<int64_t>(element_size(f[1]->dtype));
+    const auto elem = static_cast<int64_t>(dtype_size(f[1]->dtype));
     if (numel < 0 || numel > std::numeric_limits<int64_t>::max() / elem)
         corrupt("storage '" + f[2]->text + "' has an impossible element count " + std::to_string(numel));
     const std::string& key = f[2]->text;
@@ -535,22 +535,6 @@ void Machine::check_extent(const Value& tensor) {
 }
 
 }  // namespace
-
-size_t element_size(DType dtype) {
-    switch (dtype) {
-        case DType::F64:
-        case DType::I64: return 8;
-        case DType::F32:
-        case DType::I32: return 4;
-        case DType::F16:
-        case DType::BF16:
-        case DType::I16: return 2;
-        case DType::I8:
-        case DType::U8:
-        case DType::Bool: return 1;
-    }
-    return 1;
-}
 
 const char* kind_name(Kind kind) {
     switch (kind) {

@@ -64,9 +64,6 @@ struct Document {
 std::unique_ptr<Document> parse(std::span<const std::byte> pickle, const std::string& label,
                                 const Limits& limits = {});
 
-// Size in bytes of one element of a storage's dtype (kept here so this reader needs nothing
-// else from the model module).
-size_t element_size(DType dtype);
 const char* kind_name(Kind kind);
 
 }  // namespace clipdex::model::pickle

@@ -192,7 +192,7 @@ TensorView TorchCheckpoint::view(const zip::Archive& archive, const std::string&
     const zip::Entry* entry = archive.find(archive_prefix_ + "data/" + storage.text);
     if (entry == nullptr)
         throw Error(ErrorCode::Corrupt, where + ": storage '" + storage.text + "' is missing from the archive");
-    const auto elem = static_cast<int64_t>(pickle::element_size(tensor.dtype));
+    const auto elem = static_cast<int64_t>(dtype_size(tensor.dtype));
     const auto data = archive.data(*entry);
     // The pickle checked the view against the storage's element count; the count itself must
     // fit in the entry (the reader already checked count * elem does not overflow).

@@ -12,23 +12,6 @@
 
 namespace {
 
-const char* dtype_label(clipdex::model::DType dtype) {
-    using clipdex::model::DType;
-    switch (dtype) {
-        case DType::F32: return "F32";
-        case DType::F16: return "F16";
-        case DType::BF16: return "BF16";
-        case DType::F64: return "F64";
-        case DType::I64: return "I64";
-        case DType::I32: return "I32";
-        case DType::I16: return "I16";
-        case DType::I8: return "I8";
-        case DType::U8: return "U8";
-        case DType::Bool: return "BOOL";
-    }
-    return "?";
-}
-
 std::string head_hex(const clipdex::model::TensorView& view) {
     static const char* digits = "0123456789abcdef";
     std::string out;
@@ -44,7 +27,7 @@ nlohmann::json dump(const clipdex::model::WeightFile& file) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const auto& [name, view] : file.tensors()) {
         tensors.push_back({{"name", name},
-                           {"dtype", dtype_label(view.dtype)},
+                           {"dtype", clipdex::model::dtype_name(view.dtype)},
                            {"shape", view.shape},
                            {"nbytes", view.nbytes},
                            {"crc32", clipdex::model::zip::crc32({view.data, view.nbytes})},
