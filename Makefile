@@ -23,7 +23,7 @@ build: deps-system $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 $(ASAN_BUILD)/build.ninja:
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIPDEX_SANITIZE=ON -DCLIPDEX_NATIVE=OFF
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIPDEX_SANITIZE=ON -DCLIPDEX_NATIVE=OFF -DCLIPDEX_BENCH=OFF
 
 build-asan: deps-system $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
