@@ -40,6 +40,13 @@ void Engine::State::check_open() const {
     if (closed) throw Error(ErrorCode::InvalidInput, "the engine was closed");
 }
 
+std::vector<uint8_t> Engine::State::fetch(const std::string& url) const {
+    hub::FetchOptions fetch;
+    fetch.allow_private = options.allow_private_urls;
+    fetch.max_bytes = options.max_image_bytes;
+    return hub::fetch_url(url, fetch).body;
+}
+
 std::vector<float> Engine::State::embed_image(const image::Image& image) {
     std::vector<float> pixels = encoder->preprocess(image);
     return encoder->encode_pixels(pixels, 1);
@@ -109,11 +116,7 @@ void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::st
 
 void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
     state_->check_open();
-    hub::FetchOptions fetch;
-    fetch.allow_private = state_->options.allow_private_urls;
-    fetch.max_bytes = state_->options.max_image_bytes;
-    const hub::FetchResult fetched = hub::fetch_url(url, fetch);
-    add_image(id, fetched.body, url, description);
+    add_image(id, state_->fetch(url), url, description);
 }
 
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k, const std::string& filter) {
@@ -156,11 +159,7 @@ std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> by
 
 std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k, const std::string& filter) {
     state_->check_open();
-    hub::FetchOptions fetch;
-    fetch.allow_private = state_->options.allow_private_urls;
-    fetch.max_bytes = state_->options.max_image_bytes;
-    const hub::FetchResult fetched = hub::fetch_url(url, fetch);
-    const image::Image decoded = image::decode_image(fetched.body, url, state_->limits);
+    const image::Image decoded = image::decode_image(state_->fetch(url), url, state_->limits);
     return state_->search_vector(state_->embed_image(decoded), top_k, filter);
 }
 

@@ -23,6 +23,8 @@ struct Engine::State {
     bool closed = false;
 
     void check_open() const;
+    // An image URL's bytes under the engine's private-address rule and size limit.
+    std::vector<uint8_t> fetch(const std::string& url) const;
     // Decoded image -> preprocessed pixels -> one normalised embedding.
     std::vector<float> embed_image(const image::Image& image);
     std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k, const std::string& filter);
