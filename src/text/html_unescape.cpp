@@ -30,8 +30,7 @@ EntityMap build_map(const EntityEntry* begin, const EntityEntry* end, char32_t p
 }
 
 const EntityMap& html5_entities() {
-    static const EntityMap map =
-        build_map(std::begin(kHtml5Entities), std::end(kHtml5Entities), 0);
+    static const EntityMap map = build_map(std::begin(kHtml5Entities), std::end(kHtml5Entities), 0);
     return map;
 }
 
@@ -49,7 +48,9 @@ const EntityMap& ftfy_entities() {
     return map;
 }
 
-bool is_ascii_digit(char32_t c) { return c >= '0' && c <= '9'; }
+bool is_ascii_digit(char32_t c) {
+    return c >= '0' && c <= '9';
+}
 bool is_hex_digit(char32_t c) {
     return is_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -60,10 +61,9 @@ bool is_ascii_alnum(char32_t c) {
 // html._invalid_charrefs: the Windows-1252 reading of C1 codes, NUL and CR.
 std::optional<char32_t> invalid_charref(uint64_t num) {
     static constexpr char32_t kC1[32] = {
-        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D,   0x017D, 0x8F,
-        0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
+        0x20AC, 0x81,   0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x8D,   0x017D, 0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D,   0x017E, 0x0178};
     if (num == 0) return 0xFFFD;
     if (num == 0x0D) return U'\r';
     if (num >= 0x80 && num <= 0x9F) return kC1[num - 0x80];
@@ -150,16 +150,17 @@ std::optional<size_t> match_ftfy_entity(const std::u32string& text, size_t pos) 
     return std::nullopt;
 }
 
-}  // namespace
-
-std::u32string python_html_unescape(const std::u32string& text) {
+// Copies text, replacing each '&' that `match` recognises by its replacement. `match(text, pos)`
+// returns the replacement and the length it consumed, or nothing to keep the '&' as it is.
+template <typename Matcher>
+std::u32string replace_references(const std::u32string& text, Matcher match) {
     if (text.find(U'&') == std::u32string::npos) return text;
     std::u32string out;
     out.reserve(text.size());
     size_t pos = 0;
     while (pos < text.size()) {
         if (text[pos] == '&') {
-            if (auto m = match_charref(text, pos)) {
+            if (auto m = match(text, pos)) {
                 out += m->first;
                 pos += m->second;
                 continue;
@@ -170,31 +171,30 @@ std::u32string python_html_unescape(const std::u32string& text) {
     return out;
 }
 
+}  // namespace
+
+std::u32string python_html_unescape(const std::u32string& text) {
+    return replace_references(text, match_charref);
+}
+
 std::u32string ftfy_unescape_html(const std::u32string& text) {
-    if (text.find(U'&') == std::u32string::npos) return text;
-    std::u32string out;
-    out.reserve(text.size());
-    size_t pos = 0;
-    while (pos < text.size()) {
-        if (text[pos] == '&') {
-            if (auto len = match_ftfy_entity(text, pos)) {
-                const std::u32string ref = text.substr(pos, *len);
-                const EntityMap& entities = ftfy_entities();
-                if (auto it = entities.find(ref); it != entities.end()) {
-                    out += it->second;
-                } else if (ref.size() > 1 && ref[1] == '#') {
-                    const std::u32string decoded = python_html_unescape(ref);
-                    out += decoded.find(U';') == std::u32string::npos ? decoded : ref;
-                } else {
-                    out += ref;
-                }
-                pos += *len;
-                continue;
+    return replace_references(
+        text,
+        [](const std::u32string& s,
+           size_t pos) -> std::optional<std::pair<std::u32string, size_t>> {
+            const auto len = match_ftfy_entity(s, pos);
+            if (!len) return std::nullopt;
+            const std::u32string ref = s.substr(pos, *len);
+            const EntityMap& entities = ftfy_entities();
+            if (auto it = entities.find(ref); it != entities.end())
+                return std::make_pair(it->second, *len);
+            if (ref.size() > 1 && ref[1] == '#') {
+                const std::u32string decoded = python_html_unescape(ref);
+                return std::make_pair(decoded.find(U';') == std::u32string::npos ? decoded : ref,
+                                      *len);
             }
-        }
-        out.push_back(text[pos++]);
-    }
-    return out;
+            return std::make_pair(ref, *len);
+        });
 }
 
 }  // namespace clipdex::text::detail
