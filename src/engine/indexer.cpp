@@ -32,6 +32,15 @@ struct Prepared {
     std::vector<float> pixels;
     int width = 0;
     int height = 0;
+    bool same_content = false;  // only the file's mtime changed: no need to encode it again
+    std::string error;          // why the file could not be read or decoded
+};
+
+// What a file's row gets when the file itself needs no encoding: a new mtime, a new description.
+struct MetadataPatch {
+    int64_t id = 0;
+    std::optional<int64_t> mtime_ns;
+    std::optional<std::string> description;
 };
 
 enum class Verdict { New, Changed, Unchanged };
@@ -45,7 +54,8 @@ std::optional<FileFacts> stat_file(const fs::path& path, std::vector<IndexFailur
     if (!ec) mtime = fs::last_write_time(facts.path, ec);
     if (!ec) {
         const auto since_unix_epoch = std::chrono::file_clock::to_sys(mtime).time_since_epoch();
-        facts.mtime_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since_unix_epoch).count();
+        facts.mtime_ns =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(since_unix_epoch).count();
     }
     if (ec) {
         failures.push_back({path.string(), ec.message()});
@@ -58,17 +68,21 @@ std::optional<FileFacts> stat_file(const fs::path& path, std::vector<IndexFailur
 Verdict judge(const FileFacts& file, const store::Row* existing) {
     if (existing == nullptr) return Verdict::New;
     const auto& extra = existing->extra;
-    const bool same = existing->url == file.path.string() && extra.value("file_size", uint64_t{0}) == file.size &&
+    const bool same = existing->url == file.path.string() &&
+                      extra.value("file_size", uint64_t{0}) == file.size &&
                       extra.value("mtime_ns", int64_t{0}) == file.mtime_ns;
     return same ? Verdict::Unchanged : Verdict::Changed;
 }
 
 class Indexer {
-public:
+  public:
     Indexer(Engine::State& state, const Descriptions& descriptions, const IndexOptions& options)
-        : state_(state), descriptions_(descriptions), options_(options),
-          pool_(std::max(1, state.options.threads > 0 ? state.options.threads
-                                                       : static_cast<int>(std::thread::hardware_concurrency()))) {}
+        : state_(state),
+          descriptions_(descriptions),
+          options_(options),
+          pool_(std::max(1, state.options.threads > 0
+                                ? state.options.threads
+                                : static_cast<int>(std::thread::hardware_concurrency()))) {}
 
     void run(std::span<const fs::path> paths, const fs::path& root) {
         root_ = root;
@@ -83,7 +97,7 @@ public:
 
     IndexReport& report() { return report_; }
 
-private:
+  private:
     void process_chunk(std::span<const fs::path> paths) {
         std::vector<FileFacts> files;
         for (const auto& path : paths) {
@@ -96,60 +110,117 @@ private:
         }
         std::vector<int64_t> ids;
         for (const auto& file : files) ids.push_back(file.id);
-        const auto existing_rows = state_.store->get(state_.options.collection, ids, {"url", "file_size", "mtime_ns"});
+        const auto existing_rows =
+            state_.store->get(state_.options.collection, ids,
+                              {"url", "file_size", "mtime_ns", "sha256", "description"});
         std::unordered_map<int64_t, const store::Row*> existing;
         for (const auto& row : existing_rows) existing[row.id] = &row;
+        std::vector<MetadataPatch> described;
         for (const auto& file : files) {
             auto it = existing.find(file.id);
-            const Verdict verdict = judge(file, it == existing.end() ? nullptr : it->second);
+            const store::Row* row = it == existing.end() ? nullptr : it->second;
+            const Verdict verdict = judge(file, row);
             if (verdict == Verdict::Unchanged) {
-                ++report_.counts.unchanged;
-                ++report_.counts.done;
+                // A descriptions file given now may name a file indexed before without one.
+                std::string description = engine::find_description(descriptions_, file.path, root_);
+                if (!description.empty() && description != row->description) {
+                    described.push_back({file.id, std::nullopt, std::move(description)});
+                } else {
+                    ++report_.counts.unchanged;
+                    ++report_.counts.done;
+                }
                 continue;
             }
             (verdict == Verdict::New ? new_ids_ : changed_ids_).insert(file.id);
-            pending_.push_back(pool_.submit([this, file] { return prepare(file); }));
-            if (pending_.size() >= static_cast<size_t>(options_.batch_size) * 2) encode_ready(options_.batch_size);
+            // Same size, new mtime (a copy, a checkout, `touch`): the content hash decides.
+            std::string known_sha256;
+            if (row != nullptr && row->extra.value("file_size", uint64_t{0}) == file.size)
+                known_sha256 = row->extra.value("sha256", std::string());
+            pending_.push_back(
+                pool_.submit([this, file, known_sha256] { return prepare(file, known_sha256); }));
+            if (pending_.size() >= static_cast<size_t>(options_.batch_size) * 2)
+                encode_ready(options_.batch_size);
+        }
+        if (!described.empty()) {
+            patch_rows(described);
+            report_.counts.updated += described.size();
+            report_.counts.done += described.size();
         }
         notify();
     }
 
-    Prepared prepare(const FileFacts& file) const {
+    // Runs on a worker: hashes, then decodes and preprocesses unless the content is known.
+    Prepared prepare(const FileFacts& file, const std::string& known_sha256) const {
         Prepared out;
         out.file = file;
-        const image::Image decoded = image::load_image(file.path, state_.limits);
-        out.width = decoded.width;
-        out.height = decoded.height;
-        out.pixels = state_.encoder->preprocess(decoded);
-        out.sha256 = sha256_file_hex(file.path);
+        try {
+            out.sha256 = sha256_file_hex(file.path);
+            if (!known_sha256.empty() && out.sha256 == known_sha256) {
+                out.same_content = true;
+                return out;
+            }
+            const image::Image decoded = image::load_image(file.path, state_.limits);
+            out.width = decoded.width;
+            out.height = decoded.height;
+            out.pixels = state_.encoder->preprocess(decoded);
+        } catch (const std::exception& e) {
+            out.error = e.what();
+        }
         return out;
+    }
+
+    // Rewrites rows whose vectors stay: fetched whole, changed, written back in one call.
+    void patch_rows(const std::vector<MetadataPatch>& patches) {
+        std::vector<int64_t> ids;
+        for (const auto& patch : patches) ids.push_back(patch.id);
+        std::vector<store::Row> rows = state_.store->get(state_.options.collection, ids, {"*"});
+        std::unordered_map<int64_t, const MetadataPatch*> by_id;
+        for (const auto& patch : patches) by_id[patch.id] = &patch;
+        for (auto& row : rows) {
+            const MetadataPatch& patch = *by_id.at(row.id);
+            if (patch.mtime_ns) row.extra["mtime_ns"] = *patch.mtime_ns;
+            if (patch.description) row.description = *patch.description;
+            row.updated_at.clear();
+        }
+        state_.store->upsert(state_.options.collection, rows);
     }
 
     // Takes up to `count` finished items off the front of the queue, in order, and writes them.
     void encode_ready(int count) {
         std::vector<Prepared> batch;
+        std::vector<MetadataPatch> touched;
         while (!pending_.empty() && static_cast<int>(batch.size()) < count) {
-            auto future = std::move(pending_.front());
+            Prepared item = pending_.front().get();
             pending_.pop_front();
-            try {
-                batch.push_back(future.get());
-            } catch (const std::exception& e) {
-                record_failure(e.what());
+            if (!item.error.empty()) {
+                report_.failures.push_back({item.file.path.string(), item.error});
+                ++report_.counts.failed;
+                ++report_.counts.done;
+            } else if (item.same_content) {
+                touched.push_back({item.file.id, item.file.mtime_ns, described_as(item.file)});
+            } else {
+                batch.push_back(std::move(item));
             }
+        }
+        if (!touched.empty()) {
+            patch_rows(touched);
+            report_.counts.unchanged += touched.size();
+            report_.counts.done += touched.size();
         }
         if (!batch.empty()) write_batch(batch);
     }
 
-    void record_failure(const std::string& reason) {
-        report_.failures.push_back({"", reason});
-        ++report_.counts.failed;
-        ++report_.counts.done;
+    std::optional<std::string> described_as(const FileFacts& file) const {
+        std::string description = engine::find_description(descriptions_, file.path, root_);
+        if (description.empty()) return std::nullopt;
+        return description;
     }
 
     void write_batch(std::vector<Prepared>& batch) {
         const int dim = state_.encoder->dim();
         std::vector<float> pixels;
-        for (const auto& item : batch) pixels.insert(pixels.end(), item.pixels.begin(), item.pixels.end());
+        for (const auto& item : batch)
+            pixels.insert(pixels.end(), item.pixels.begin(), item.pixels.end());
         const std::vector<float> vectors = state_.encoder->encode_pixels(pixels, batch.size());
         std::vector<store::Row> rows(batch.size());
         for (size_t i = 0; i < batch.size(); ++i) {
@@ -160,8 +231,12 @@ private:
             row.description = engine::find_description(descriptions_, item.file.path, root_);
             row.vector.assign(vectors.begin() + static_cast<ptrdiff_t>(i) * dim,
                               vectors.begin() + static_cast<ptrdiff_t>(i + 1) * dim);
-            row.extra = {{"source", "file"},         {"file_size", item.file.size}, {"mtime_ns", item.file.mtime_ns},
-                         {"sha256", item.sha256},    {"width", item.width},        {"height", item.height}};
+            row.extra = {{"source", "file"},
+                         {"file_size", item.file.size},
+                         {"mtime_ns", item.file.mtime_ns},
+                         {"sha256", item.sha256},
+                         {"width", item.width},
+                         {"height", item.height}};
         }
         state_.store->upsert(state_.options.collection, rows);
         for (const auto& row : rows) {
@@ -198,19 +273,11 @@ size_t prune_missing(Engine::State& state, const fs::path& root) {
     std::vector<int64_t> gone;
     for (const auto& row : state.store->query(state.options.collection, request)) {
         std::error_code ec;
-        if (row.url.rfind(prefix, 0) == 0 && !fs::exists(fs::path(row.url), ec)) gone.push_back(row.id);
+        if (row.url.rfind(prefix, 0) == 0 && !fs::exists(fs::path(row.url), ec))
+            gone.push_back(row.id);
     }
-    return gone.empty() ? 0 : static_cast<size_t>(state.store->remove(state.options.collection, gone));
-}
-
-// Failures of decode tasks carry only the exception text, which names the file already.
-void fill_failure_paths(IndexReport& report) {
-    for (auto& failure : report.failures)
-        if (failure.path.empty()) {
-            const auto start = failure.reason.find('\'');
-            const auto end = start == std::string::npos ? start : failure.reason.find('\'', start + 1);
-            if (end != std::string::npos) failure.path = failure.reason.substr(start + 1, end - start - 1);
-        }
+    return gone.empty() ? 0
+                        : static_cast<size_t>(state.store->remove(state.options.collection, gone));
 }
 
 }  // namespace
@@ -222,8 +289,8 @@ IndexReport Engine::index_images(std::span<const fs::path> paths, const Descript
     Indexer indexer(*state_, descriptions, options);
     indexer.run(paths, fs::current_path());
     IndexReport report = std::move(indexer.report());
-    fill_failure_paths(report);
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
 }
 
@@ -239,8 +306,8 @@ IndexReport Engine::index_directory(const fs::path& dir, const Descriptions& des
     IndexReport report = std::move(indexer.report());
     report.failures.insert(report.failures.end(), scan_failures.begin(), scan_failures.end());
     if (options.prune) report.pruned = prune_missing(*state_, root);
-    fill_failure_paths(report);
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
 }
 
