@@ -13,40 +13,53 @@ namespace {
 
 int http_status(ErrorCode code) {
     switch (code) {
-        case ErrorCode::InvalidInput: return 400;
-        case ErrorCode::NotFound: return 404;
+        case ErrorCode::InvalidInput:
+            return 400;
+        case ErrorCode::NotFound:
+            return 404;
         case ErrorCode::AlreadyExists:
-        case ErrorCode::Conflict: return 409;
-        case ErrorCode::TooLarge: return 413;
-        case ErrorCode::Corrupt: return 422;
-        case ErrorCode::Unsupported: return 501;
-        case ErrorCode::Unavailable: return 503;
+        case ErrorCode::Conflict:
+            return 409;
+        case ErrorCode::TooLarge:
+            return 413;
+        case ErrorCode::Corrupt:
+            return 422;
+        case ErrorCode::Unsupported:
+            return 501;
+        case ErrorCode::Unavailable:
+            return 503;
         case ErrorCode::Io:
-        case ErrorCode::Internal: return 500;
+        case ErrorCode::Internal:
+            return 500;
     }
     return 500;
 }
 
 void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json; charset=utf-8");
+    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                    "application/json; charset=utf-8");
 }
 
-void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+void send_error(httplib::Response& res, int status, const std::string& code,
+                const std::string& message) {
     send_json(res, status, {{"success", false}, {"error", message}, {"code", code}});
 }
 
 json parse_body(const httplib::Request& req) {
-    if (req.body.empty()) throw Error(ErrorCode::InvalidInput, "request body is empty: a JSON object is expected");
+    if (req.body.empty())
+        throw Error(ErrorCode::InvalidInput, "request body is empty: a JSON object is expected");
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded()) throw Error(ErrorCode::InvalidInput, "request body is not valid JSON");
-    if (!body.is_object()) throw Error(ErrorCode::InvalidInput, "request body must be a JSON object");
+    if (!body.is_object())
+        throw Error(ErrorCode::InvalidInput, "request body must be a JSON object");
     return body;
 }
 
 int64_t require_id(const json& body, const char* where) {
     auto it = body.find("id");
-    if (it == body.end()) throw Error(ErrorCode::InvalidInput, std::string(where) + ": field 'id' is required");
+    if (it == body.end())
+        throw Error(ErrorCode::InvalidInput, std::string(where) + ": field 'id' is required");
     if (it->is_number_integer()) return it->get<int64_t>();
     if (it->is_string()) {
         const std::string text = it->get<std::string>();
@@ -63,7 +76,8 @@ int64_t require_id(const json& body, const char* where) {
 std::string optional_string(const json& body, const char* key) {
     auto it = body.find(key);
     if (it == body.end() || it->is_null()) return {};
-    if (!it->is_string()) throw Error(ErrorCode::InvalidInput, std::string("field '") + key + "' must be a string");
+    if (!it->is_string())
+        throw Error(ErrorCode::InvalidInput, std::string("field '") + key + "' must be a string");
     return it->get<std::string>();
 }
 
@@ -84,7 +98,8 @@ json row_json(const store::Row& row, bool include_vector) {
     return out;
 }
 
-int64_t query_int(const httplib::Request& req, const char* key, int64_t fallback, int64_t min, int64_t max) {
+int64_t query_int(const httplib::Request& req, const char* key, int64_t fallback, int64_t min,
+                  int64_t max) {
     if (!req.has_param(key)) return fallback;
     const std::string text = req.get_param_value(key);
     try {
@@ -93,8 +108,9 @@ int64_t query_int(const httplib::Request& req, const char* key, int64_t fallback
         if (used == text.size() && value >= min && value <= max) return value;
     } catch (const std::exception&) {
     }
-    throw Error(ErrorCode::InvalidInput, std::string("query parameter '") + key + "' must be an integer in [" +
-                                             std::to_string(min) + ", " + std::to_string(max) + "], got '" + text + "'");
+    throw Error(ErrorCode::InvalidInput, std::string("query parameter '") + key +
+                                             "' must be an integer in [" + std::to_string(min) +
+                                             ", " + std::to_string(max) + "], got '" + text + "'");
 }
 
 bool query_bool(const httplib::Request& req, const char* key) {
@@ -102,7 +118,8 @@ bool query_bool(const httplib::Request& req, const char* key) {
     const std::string text = req.get_param_value(key);
     if (text == "true" || text == "1" || text == "True") return true;
     if (text == "false" || text == "0" || text == "False" || text.empty()) return false;
-    throw Error(ErrorCode::InvalidInput, std::string("query parameter '") + key + "' must be true or false");
+    throw Error(ErrorCode::InvalidInput,
+                std::string("query parameter '") + key + "' must be true or false");
 }
 
 }  // namespace
@@ -127,7 +144,8 @@ struct HttpServer::Impl {
             try {
                 handler(req, res);
             } catch (const Error& e) {
-                send_error(res, http_status(e.code()), std::string(error_code_name(e.code())), e.what());
+                send_error(res, http_status(e.code()), std::string(error_code_name(e.code())),
+                           e.what());
             } catch (const json::exception& e) {
                 send_error(res, 400, "invalid_input", std::string("bad JSON value: ") + e.what());
             } catch (const std::exception& e) {
@@ -142,7 +160,8 @@ struct HttpServer::Impl {
     }
 
     void health(const httplib::Request&, httplib::Response& res) {
-        send_json(res, 200, {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine.model_name()}});
+        send_json(res, 200,
+                  {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine.model_name()}});
     }
 
     void stats(const httplib::Request&, httplib::Response& res) {
@@ -157,23 +176,27 @@ struct HttpServer::Impl {
         const std::string url = optional_string(body, "url");
         if (url.empty()) throw Error(ErrorCode::InvalidInput, "add: field 'url' is required");
         engine.add_image_by_url(id, url, optional_string(body, "description"));
-        send_json(res, 200, {{"success", true}, {"id", id}, {"url", url}, {"message", "image added"}});
+        send_json(res, 200,
+                  {{"success", true}, {"id", id}, {"url", url}, {"message", "image added"}});
     }
 
     void batch_add(const httplib::Request& req, httplib::Response& res) {
         const json body = parse_body(req);
         auto images = body.find("images");
         if (images == body.end() || !images->is_array())
-            throw Error(ErrorCode::InvalidInput, "batch/add: field 'images' must be an array of {id, url}");
+            throw Error(ErrorCode::InvalidInput,
+                        "batch/add: field 'images' must be an array of {id, url}");
         if (images->size() > options.max_batch_items)
             throw Error(ErrorCode::TooLarge, "batch/add: " + std::to_string(images->size()) +
-                                                 " images exceed the limit of " + std::to_string(options.max_batch_items));
+                                                 " images exceed the limit of " +
+                                                 std::to_string(options.max_batch_items));
         json results = json::array();
         size_t succeeded = 0;
         for (const auto& item : *images) {
             json result = {{"success", false}};
             try {
-                if (!item.is_object()) throw Error(ErrorCode::InvalidInput, "each image must be an object");
+                if (!item.is_object())
+                    throw Error(ErrorCode::InvalidInput, "each image must be an object");
                 const int64_t id = require_id(item, "batch/add");
                 result["id"] = id;
                 const std::string url = optional_string(item, "url");
@@ -187,11 +210,12 @@ struct HttpServer::Impl {
             }
             results.push_back(result);
         }
-        send_json(res, 200, {{"success", succeeded == images->size()},
-                             {"total", images->size()},
-                             {"succeeded", succeeded},
-                             {"failed", images->size() - succeeded},
-                             {"results", results}});
+        send_json(res, 200,
+                  {{"success", succeeded == images->size()},
+                   {"total", images->size()},
+                   {"succeeded", succeeded},
+                   {"failed", images->size() - succeeded},
+                   {"results", results}});
     }
 
     void data(const httplib::Request& req, httplib::Response& res) {
@@ -199,13 +223,19 @@ struct HttpServer::Impl {
         const int64_t limit = query_int(req, "limit", 100, 0, 100000);
         const int64_t offset = query_int(req, "offset", 0, 0, INT64_MAX / 2);
         json rows = json::array();
-        for (const auto& row : engine.get_all_data(vectors, limit, offset)) rows.push_back(row_json(row, vectors));
-        send_json(res, 200, {{"success", true}, {"count", rows.size()}, {"limit", limit}, {"offset", offset},
-                             {"data", rows}});
+        for (const auto& row : engine.get_all_data(vectors, limit, offset))
+            rows.push_back(row_json(row, vectors));
+        send_json(res, 200,
+                  {{"success", true},
+                   {"count", rows.size()},
+                   {"limit", limit},
+                   {"offset", offset},
+                   {"data", rows}});
     }
 
     int top_k_of(const json& body) const {
-        const json& k = body.contains("k") ? body["k"] : (body.contains("top_k") ? body["top_k"] : json(10));
+        const json& k =
+            body.contains("k") ? body["k"] : (body.contains("top_k") ? body["top_k"] : json(10));
         if (!k.is_number_integer() || k.get<int64_t>() < 1 || k.get<int64_t>() > options.max_top_k)
             throw Error(ErrorCode::InvalidInput, "search: 'k' must be an integer in [1, " +
                                                      std::to_string(options.max_top_k) + "]");
@@ -220,8 +250,10 @@ struct HttpServer::Impl {
         const std::string text = optional_string(body, "text");
         const std::string image_url = optional_string(body, "image_url");
         if (text.empty() == image_url.empty())
-            throw Error(ErrorCode::InvalidInput, "search: give exactly one of 'text' or 'image_url' (or upload an image)");
-        const auto hits = text.empty() ? engine.search_by_image_url(image_url, k, filter) : engine.search(text, k, filter);
+            throw Error(ErrorCode::InvalidInput,
+                        "search: give exactly one of 'text' or 'image_url' (or upload an image)");
+        const auto hits = text.empty() ? engine.search_by_image_url(image_url, k, filter)
+                                       : engine.search(text, k, filter);
         json results = json::array();
         for (const auto& hit : hits) results.push_back(hit_json(hit));
         json out = {{"success", true}, {"k", k}, {"count", results.size()}, {"results", results}};
@@ -231,23 +263,32 @@ struct HttpServer::Impl {
 
     void search_upload(const httplib::Request& req, httplib::Response& res) {
         if (!req.has_file("image"))
-            throw Error(ErrorCode::InvalidInput, "search: multipart upload needs a file field named 'image'");
+            throw Error(ErrorCode::InvalidInput,
+                        "search: multipart upload needs a file field named 'image'");
         const auto file = req.get_file_value("image");
         int k = 10;
-        if (req.has_file("k")) k = top_k_of({{"k", std::atoi(req.get_file_value("k").content.c_str())}});
-        const std::string filter = req.has_file("filter") ? req.get_file_value("filter").content : "";
+        if (req.has_file("k"))
+            k = top_k_of({{"k", std::atoi(req.get_file_value("k").content.c_str())}});
+        const std::string filter =
+            req.has_file("filter") ? req.get_file_value("filter").content : "";
         const auto* bytes = reinterpret_cast<const uint8_t*>(file.content.data());
         const auto hits = engine.search_by_image_bytes({bytes, file.content.size()}, k, filter);
         json results = json::array();
         for (const auto& hit : hits) results.push_back(hit_json(hit));
-        send_json(res, 200, {{"success", true}, {"k", k}, {"count", results.size()}, {"filename", file.filename},
-                             {"results", results}});
+        send_json(res, 200,
+                  {{"success", true},
+                   {"k", k},
+                   {"count", results.size()},
+                   {"filename", file.filename},
+                   {"results", results}});
     }
 
     void remove(const httplib::Request& req, httplib::Response& res) {
         json body;
-        if (req.body.empty() && req.has_param("id")) body = {{"id", req.get_param_value("id")}};
-        else body = parse_body(req);
+        if (req.body.empty() && req.has_param("id"))
+            body = {{"id", req.get_param_value("id")}};
+        else
+            body = parse_body(req);
         const int64_t id = require_id(body, "delete");
         if (!engine.remove_by_id(id))
             throw Error(ErrorCode::NotFound, "delete: no image with id " + std::to_string(id));
@@ -277,12 +318,17 @@ struct HttpServer::Impl {
         route("/v1");
         http.set_payload_max_length(options.max_body_bytes);
         const int threads = std::max(1, options.threads);
-        http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+        http.new_task_queue = [threads] {
+            return new httplib::ThreadPool(static_cast<size_t>(threads));
+        };
         http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
             if (!res.body.empty()) return;  // a handler already answered with a JSON error
-            if (res.status == 404) send_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
-            else if (res.status == 413) send_error(res, 413, "too_large", "request body exceeds the size limit");
-            else send_error(res, res.status, "http_error", "request failed");
+            if (res.status == 404)
+                send_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
+            else if (res.status == 413)
+                send_error(res, 413, "too_large", "request body exceeds the size limit");
+            else
+                send_error(res, res.status, "http_error", "request failed");
         });
     }
 };
@@ -297,15 +343,21 @@ HttpServer::~HttpServer() = default;
 int HttpServer::bind() {
     auto& http = impl_->http;
     const auto& o = impl_->options;
-    impl_->bound_port = o.port == 0 ? http.bind_to_any_port(o.host) : (http.bind_to_port(o.host, o.port) ? o.port : -1);
+    impl_->bound_port = o.port == 0 ? http.bind_to_any_port(o.host)
+                                    : (http.bind_to_port(o.host, o.port) ? o.port : -1);
     if (impl_->bound_port <= 0)
-        throw Error(ErrorCode::Unavailable, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
+        throw Error(ErrorCode::Unavailable, "cannot listen on " + o.host + ":" +
+                                                std::to_string(o.port) +
                                                 " (address in use or not available)");
     return impl_->bound_port;
 }
 
-void HttpServer::run() { impl_->http.listen_after_bind(); }
+void HttpServer::run() {
+    impl_->http.listen_after_bind();
+}
 
-void HttpServer::stop() { impl_->http.stop(); }
+void HttpServer::stop() {
+    impl_->http.stop();
+}
 
 }  // namespace clipdex::server
