@@ -1,0 +1,160 @@
+// The engine with the emoji model of ../shared and Twemoji drawings from npm: one engine shared
+// by threads that index, add, search and read at the same time; rows and answers stay coherent.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "clipdex/engine.h"
+#include "clipdex/error.h"
+
+namespace fs = std::filesystem;
+
+namespace clipdex {
+namespace {
+
+const fs::path kModel = fs::path(CLIPDEX_SHARED_DIR) / "models" / "emoji-clip-tiny";
+const fs::path kTwemoji =
+    fs::path(CLIPDEX_SOURCE_DIR) / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg";
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class EngineTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!fs::is_directory(kTwemoji))
+            GTEST_FAIL() << "npm test data missing: run scripts/deps.sh (" << kTwemoji << ")";
+        dir_ = fs::temp_directory_path() /
+               ("clipdex-engine-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    std::unique_ptr<Engine> open_engine(const fs::path& model = kModel) {
+        EngineOptions options;
+        options.db_uri = (dir_ / "engine.db").string();
+        options.model = model.string();
+        options.threads = 2;
+        return Engine::open(options);
+    }
+
+    // The first `count` Twemoji drawings in name order, plus the red heart.
+    std::vector<fs::path> drawings(size_t count) const {
+        std::vector<fs::path> all;
+        for (const auto& entry : fs::directory_iterator(kTwemoji)) all.push_back(entry.path());
+        std::sort(all.begin(), all.end());
+        all.resize(std::min(count, all.size()));
+        all.push_back(kTwemoji / "2764.svg");
+        return all;
+    }
+
+    fs::path dir_;
+};
+
+TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {
+    auto engine = open_engine();
+    const std::vector<fs::path> files = drawings(240);
+    std::atomic<bool> indexing{true};
+    std::atomic<int> searches{0}, failures{0};
+
+    std::thread indexer([&] {
+        IndexOptions options;
+        options.batch_size = 16;
+        const IndexReport report = engine->index_images(files, {}, options);
+        EXPECT_EQ(report.counts.added, files.size());
+        EXPECT_TRUE(report.failures.empty());
+        indexing = false;
+    });
+    auto searcher = [&](const std::string& text) {
+        while (indexing) {
+            try {
+                const auto hits = engine->search(text, 5);
+                EXPECT_LE(hits.size(), 5u);
+                for (size_t i = 1; i < hits.size(); ++i)
+                    EXPECT_GE(hits[i - 1].score, hits[i].score);
+                const auto stats = engine->get_database_stats();
+                EXPECT_LE(stats.at("total_records").get<int64_t>(),
+                          static_cast<int64_t>(files.size()) + 8);
+                ++searches;
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << "search during indexing failed: " << e.what();
+                ++failures;
+                return;
+            }
+        }
+    };
+    std::thread english(searcher, "red heart");
+    std::thread chinese(searcher, "红色的心");
+    std::thread adder([&] {
+        const auto bytes = read_bytes(kTwemoji / "1f436.svg");
+        for (int64_t id = 1; id <= 8; ++id)
+            engine->add_image(id, bytes, "dog-" + std::to_string(id) + ".svg");
+    });
+    indexer.join();
+    adder.join();
+    english.join();
+    chinese.join();
+
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_GT(searches.load(), 0);
+    EXPECT_EQ(engine->get_database_stats().at("total_records").get<int64_t>(),
+              static_cast<int64_t>(files.size()) + 8);
+    const auto hits = engine->search("red heart", 5);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(fs::path(hits.front().url).filename(), "2764.svg");
+}
+
+TEST_F(EngineTest, ImageSearchFindsTheSameDrawingFirst) {
+    auto engine = open_engine();
+    engine->index_images(drawings(60));
+    const auto hits = engine->search_by_image_file(kTwemoji / "2764.svg", 3);
+    ASSERT_FALSE(hits.empty());
+    EXPECT_EQ(fs::path(hits.front().url).filename(), "2764.svg");
+    EXPECT_NEAR(hits.front().score, 1.0f, 1e-4f);
+}
+
+TEST_F(EngineTest, RemovedRowsLeaveSearchResultsAtOnce) {
+    auto engine = open_engine();
+    engine->index_images(drawings(30));
+    const auto before = engine->search("red heart", 1);
+    ASSERT_EQ(before.size(), 1u);
+    EXPECT_TRUE(engine->remove_by_id(before.front().id));
+    EXPECT_FALSE(engine->remove_by_id(before.front().id));
+    for (const auto& hit : engine->search("red heart", 31)) EXPECT_NE(hit.id, before.front().id);
+}
+
+TEST_F(EngineTest, BadFilesAreReportedWithTheirPathAndSkipped) {
+    auto engine = open_engine();
+    const fs::path fake = dir_ / "not an image 图.jpg";
+    std::ofstream(fake) << "plain text";
+    const std::vector<fs::path> files = {fake, kTwemoji / "2764.svg"};
+    const IndexReport report = engine->index_images(files);
+    EXPECT_EQ(report.counts.added, 1u);
+    EXPECT_EQ(report.counts.failed, 1u);
+    ASSERT_EQ(report.failures.size(), 1u);
+    EXPECT_EQ(fs::path(report.failures.front().path).filename(), fake.filename());
+    EXPECT_FALSE(report.failures.front().reason.empty());
+}
+
+TEST_F(EngineTest, AnotherModelIsRefusedOnTheSameCollection) {
+    open_engine()->close();
+    const fs::path renamed = dir_ / "other-model";
+    fs::copy(kModel, renamed, fs::copy_options::recursive);
+    try {
+        open_engine(renamed);
+        FAIL() << "opening the collection with another model must be refused";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("emoji-clip-tiny"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace clipdex
