@@ -1,9 +1,15 @@
 #include "store/embedded/ann_index.h"
 
 // Debian's hnswlib 0.6.2 prefetches one entry past the end of its link lists when its manual
-// SSE/AVX code is on (an out-of-bounds read ASan reports). It is switched off, and the graph
-// gets this module's own vectorised distance kernels instead (ProductSpace below).
+// SSE/AVX code is on: a harmless read in practice, but one ASan reports. Only sanitizer builds
+// switch that code (and so the prefetch) off; every other build keeps hnswlib's search speed.
+#if defined(__SANITIZE_ADDRESS__)
 #define NO_MANUAL_VECTORIZATION
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NO_MANUAL_VECTORIZATION
+#endif
+#endif
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -19,7 +25,7 @@ namespace clipdex::store::embedded {
 namespace {
 
 class ByteWriter {
-public:
+  public:
     template <typename T>
     void put(const T& value) {
         const auto* p = reinterpret_cast<const uint8_t*>(&value);
@@ -32,13 +38,14 @@ public:
     }
     std::vector<uint8_t> take() { return std::move(bytes_); }
 
-private:
+  private:
     std::vector<uint8_t> bytes_;
 };
 
 class ByteReader {
-public:
-    ByteReader(std::span<const uint8_t> bytes, std::string what) : bytes_(bytes), what_(std::move(what)) {}
+  public:
+    ByteReader(std::span<const uint8_t> bytes, std::string what)
+        : bytes_(bytes), what_(std::move(what)) {}
     template <typename T>
     T get() {
         T value;
@@ -54,10 +61,11 @@ public:
     bool at_end() const { return pos_ == bytes_.size(); }
     size_t remaining() const { return bytes_.size() - pos_; }
     [[noreturn]] void fail(const std::string& why) const {
-        throw Error(ErrorCode::Corrupt, what_ + " snapshot is damaged: " + why + " at byte " + std::to_string(pos_));
+        throw Error(ErrorCode::Corrupt,
+                    what_ + " snapshot is damaged: " + why + " at byte " + std::to_string(pos_));
     }
 
-private:
+  private:
     std::span<const uint8_t> bytes_;
     size_t pos_ = 0;
     std::string what_;
@@ -70,7 +78,8 @@ constexpr int kMaxHnswLevel = 64;
 // Runs body(begin, end) over [0, n) on up to `threads` threads.
 template <typename Body>
 void parallel_for(size_t n, size_t min_per_thread, Body body) {
-    size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), n / std::max<size_t>(1, min_per_thread)));
+    size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(),
+                                                          n / std::max<size_t>(1, min_per_thread)));
     if (threads <= 1) {
         body(size_t{0}, n);
         return;
@@ -87,18 +96,20 @@ void parallel_for(size_t n, size_t min_per_thread, Body body) {
 // hnswlib distance spaces over vectors.h kernels. Inner product follows hnswlib's convention
 // (1 - dot) so its graph heuristics see the same values as with its own space.
 class ProductSpace final : public hnswlib::SpaceInterface<float> {
-public:
+  public:
     ProductSpace(size_t dim, bool l2) : dim_(dim), l2_(l2) {}
     size_t get_data_size() override { return dim_ * sizeof(float); }
     hnswlib::DISTFUNC<float> get_dist_func() override { return l2_ ? &l2 : &inner; }
     void* get_dist_func_param() override { return &dim_; }
 
-private:
+  private:
     static float l2(const void* a, const void* b, const void* param) {
-        return l2_squared(static_cast<const float*>(a), static_cast<const float*>(b), *static_cast<const size_t*>(param));
+        return l2_squared(static_cast<const float*>(a), static_cast<const float*>(b),
+                          *static_cast<const size_t*>(param));
     }
     static float inner(const void* a, const void* b, const void* param) {
-        return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b), *static_cast<const size_t*>(param));
+        return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b),
+                          *static_cast<const size_t*>(param));
     }
     size_t dim_;
     bool l2_;
@@ -106,35 +117,41 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 class HnswIndex final : public AnnIndex {
-public:
-    HnswIndex(const IndexSpec& spec, int dim) : metric_(spec.metric), dim_(static_cast<size_t>(dim)) {
+  public:
+    HnswIndex(const IndexSpec& spec, int dim)
+        : metric_(spec.metric), dim_(static_cast<size_t>(dim)) {
         space_ = std::make_unique<ProductSpace>(dim_, metric_ == Metric::L2);
         m_ = static_cast<size_t>(spec.m);
         ef_construction_ = static_cast<size_t>(spec.ef_construction);
-        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), kInitialCapacity, m_, ef_construction_);
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), kInitialCapacity,
+                                                                   m_, ef_construction_);
     }
 
     bool ready() const override { return true; }
 
     void build(const Arena& arena) override {
-        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+            space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
         std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
         std::sort(items.begin(), items.end());
         parallel_for(items.size(), 2000, [&](size_t begin, size_t end) {
             std::vector<float> v(dim_);
-            for (size_t i = begin; i < end; ++i) add(items[i].first, arena.vector_at(items[i].second), v);
+            for (size_t i = begin; i < end; ++i)
+                add(items[i].first, arena.vector_at(items[i].second), v);
         });
     }
 
     void upsert(int64_t id, uint32_t slot, const Arena& arena) override {
-        if (graph_->cur_element_count >= graph_->max_elements_) graph_->resizeIndex(graph_->max_elements_ * 2);
+        if (graph_->cur_element_count >= graph_->max_elements_)
+            graph_->resizeIndex(graph_->max_elements_ * 2);
         std::vector<float> v(dim_);
         add(id, arena.vector_at(slot), v);
     }
 
     void reserve(size_t extra) override {
         size_t needed = graph_->cur_element_count + extra;
-        if (needed > graph_->max_elements_) graph_->resizeIndex(std::max(needed, graph_->max_elements_ * 2));
+        if (needed > graph_->max_elements_)
+            graph_->resizeIndex(std::max(needed, graph_->max_elements_ * 2));
     }
 
     bool concurrent_upserts() const override { return true; }
@@ -153,7 +170,8 @@ public:
         // hnswlib's searchKnn reads the shared ef_ member; this copy of its descent takes ef
         // per call so concurrent searches with different ef do not race.
         hnswlib::tableint current = g.enterpoint_node_;
-        float current_distance = g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
+        float current_distance =
+            g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
         for (int level = g.maxlevel_; level > 0; --level) {
             bool changed = true;
             while (changed) {
@@ -162,7 +180,8 @@ public:
                 int size = g.getListCount(list);
                 auto* links = reinterpret_cast<hnswlib::tableint*>(list + 1);
                 for (int i = 0; i < size; ++i) {
-                    float d = g.fstdistfunc_(query, g.getDataByInternalId(links[i]), g.dist_func_param_);
+                    float d =
+                        g.fstdistfunc_(query, g.getDataByInternalId(links[i]), g.dist_func_param_);
                     if (d < current_distance) {
                         current_distance = d;
                         current = links[i];
@@ -202,7 +221,8 @@ public:
             w.put(static_cast<int32_t>(g.element_levels_[i]));
             w.put_raw(g.get_linklist0(internal), g.size_links_level0_);
             if (g.element_levels_[i] > 0)
-                w.put_raw(g.linkLists_[i], g.size_links_per_element_ * static_cast<size_t>(g.element_levels_[i]));
+                w.put_raw(g.linkLists_[i],
+                          g.size_links_per_element_ * static_cast<size_t>(g.element_levels_[i]));
         }
         return w.take();
     }
@@ -213,19 +233,23 @@ public:
         if (r.get<uint64_t>() != dim_) r.fail("dimension differs from the collection's");
         uint64_t count = r.get<uint64_t>();
         uint64_t m = r.get<uint64_t>(), max_m0 = r.get<uint64_t>(), efc = r.get<uint64_t>();
-        if (m != m_ || max_m0 != 2 * m_ || efc < 1) r.fail("parameters differ from the collection's");
+        if (m != m_ || max_m0 != 2 * m_ || efc < 1)
+            r.fail("parameters differ from the collection's");
         int32_t max_level = r.get<int32_t>();
         uint32_t entry = r.get<uint32_t>();
         size_t level0_bytes = max_m0 * sizeof(hnswlib::tableint) + sizeof(hnswlib::linklistsizeint);
-        if (count > r.remaining() / (level0_bytes + 12)) r.fail("element count larger than the snapshot");
-        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
+        if (count > r.remaining() / (level0_bytes + 12))
+            r.fail("element count larger than the snapshot");
+        graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+            space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
         auto& g = *graph_;
         std::vector<float> v(dim_);
         for (uint64_t i = 0; i < count; ++i) {
             auto internal = static_cast<hnswlib::tableint>(i);
             auto label = r.get<int64_t>();
             int32_t level = r.get<int32_t>();
-            if (level < 0 || level > kMaxHnswLevel || level > max_level) r.fail("bad element level");
+            if (level < 0 || level > kMaxHnswLevel || level > max_level)
+                r.fail("bad element level");
             r.get_raw(g.get_linklist0(internal), level0_bytes);
             check_links(r, g.get_linklist0(internal), g.maxM0_, count);
             g.element_levels_[i] = level;
@@ -239,7 +263,8 @@ public:
             g.cur_element_count = i + 1;  // from here the graph's destructor owns linkLists_[i]
             if (level > 0) {
                 r.get_raw(g.linkLists_[i], g.size_links_per_element_ * static_cast<size_t>(level));
-                for (int l = 1; l <= level; ++l) check_links(r, g.get_linklist(internal, l), g.maxM_, count);
+                for (int l = 1; l <= level; ++l)
+                    check_links(r, g.get_linklist(internal, l), g.maxM_, count);
             }
             if (!g.label_lookup_.emplace(static_cast<hnswlib::labeltype>(label), internal).second)
                 r.fail("label " + std::to_string(label) + " appears twice");
@@ -268,7 +293,7 @@ public:
                std::to_string(graph_->num_deleted_) + " deleted";
     }
 
-private:
+  private:
     static constexpr size_t kInitialCapacity = 1024;
 
     void prepare(const float* raw, std::vector<float>& out) const {
@@ -281,7 +306,8 @@ private:
         graph_->addPoint(scratch.data(), static_cast<hnswlib::labeltype>(id));
     }
 
-    static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links, uint64_t count) {
+    static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links,
+                            uint64_t count) {
         unsigned short size = *reinterpret_cast<const unsigned short*>(list);
         if (size > max_links) r.fail("link list longer than M allows");
         const auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
@@ -299,9 +325,11 @@ private:
 
 // ---------------------------------------------------------------------------------------------
 class IvfIndex final : public AnnIndex {
-public:
+  public:
     IvfIndex(const IndexSpec& spec, int dim)
-        : metric_(spec.metric), dim_(static_cast<size_t>(dim)), nlist_(static_cast<size_t>(spec.nlist)) {}
+        : metric_(spec.metric),
+          dim_(static_cast<size_t>(dim)),
+          nlist_(static_cast<size_t>(spec.nlist)) {}
 
     bool ready() const override { return !centroids_.empty(); }
 
@@ -319,9 +347,11 @@ public:
         std::vector<uint32_t> assignment(items.size());
         parallel_for(items.size(), 1000, [&](size_t begin, size_t end) {
             std::vector<float> v(dim_);
-            for (size_t i = begin; i < end; ++i) assignment[i] = nearest(arena.vector_at(items[i].second), v);
+            for (size_t i = begin; i < end; ++i)
+                assignment[i] = nearest(arena.vector_at(items[i].second), v);
         });
-        for (size_t i = 0; i < items.size(); ++i) append(assignment[i], items[i].first, items[i].second);
+        for (size_t i = 0; i < items.size(); ++i)
+            append(assignment[i], items[i].first, items[i].second);
     }
 
     void upsert(int64_t id, uint32_t slot, const Arena& arena) override {
@@ -354,9 +384,11 @@ public:
             return top.take_sorted();
         }
         size_t nlist = lists_.size();
-        size_t nprobe = std::clamp<size_t>(static_cast<size_t>(std::max(params.nprobe, 1)), 1, nlist);
+        size_t nprobe =
+            std::clamp<size_t>(static_cast<size_t>(std::max(params.nprobe, 1)), 1, nlist);
         TopK probes(nprobe);
-        for (size_t c = 0; c < nlist; ++c) probes.push(centroid_distance(query, c), static_cast<int64_t>(c));
+        for (size_t c = 0; c < nlist; ++c)
+            probes.push(centroid_distance(query, c), static_cast<int64_t>(c));
         TopK top(k);
         for (const auto& probe : probes.take_sorted())
             for (const auto& e : lists_[static_cast<size_t>(probe.id)])
@@ -382,7 +414,8 @@ public:
         if (r.get<uint32_t>() != kIvfMagic) r.fail("bad magic");
         if (r.get<uint64_t>() != dim_) r.fail("dimension differs from the collection's");
         uint64_t nlist = r.get<uint64_t>();
-        if (nlist > nlist_ || nlist > r.remaining() / (dim_ * sizeof(float) + 8)) r.fail("bad list count");
+        if (nlist > nlist_ || nlist > r.remaining() / (dim_ * sizeof(float) + 8))
+            r.fail("bad list count");
         centroids_.resize(nlist * dim_);
         r.get_raw(centroids_.data(), centroids_.size() * sizeof(float));
         lists_.assign(nlist, {});
@@ -400,11 +433,13 @@ public:
     }
 
     std::string describe() const override {
-        return ready() ? "IVF_FLAT " + std::to_string(lists_.size()) + " lists, " + std::to_string(where_.size()) + " rows"
-                       : "IVF_FLAT untrained (exact search until " + std::to_string(train_threshold()) + " rows)";
+        return ready() ? "IVF_FLAT " + std::to_string(lists_.size()) + " lists, " +
+                             std::to_string(where_.size()) + " rows"
+                       : "IVF_FLAT untrained (exact search until " +
+                             std::to_string(train_threshold()) + " rows)";
     }
 
-private:
+  private:
     struct Entry {
         int64_t id;
         uint32_t slot;
@@ -412,7 +447,8 @@ private:
 
     float centroid_distance(const float* prepared, size_t c) const {
         const float* centroid = centroids_.data() + c * dim_;
-        return metric_ == Metric::L2 ? l2_squared(prepared, centroid, dim_) : -dot(prepared, centroid, dim_);
+        return metric_ == Metric::L2 ? l2_squared(prepared, centroid, dim_)
+                                     : -dot(prepared, centroid, dim_);
     }
 
     uint32_t nearest(const float* raw, std::vector<float>& scratch) const {
@@ -445,7 +481,8 @@ private:
         size_t n = slots.size();
         std::vector<float> sample(n * dim_);
         for (size_t i = 0; i < n; ++i) {
-            std::copy(arena.vector_at(slots[i]), arena.vector_at(slots[i]) + dim_, sample.begin() + static_cast<ptrdiff_t>(i * dim_));
+            std::copy(arena.vector_at(slots[i]), arena.vector_at(slots[i]) + dim_,
+                      sample.begin() + static_cast<ptrdiff_t>(i * dim_));
             if (metric_ == Metric::Cosine) normalize({sample.data() + i * dim_, dim_});
         }
         centroids_.assign(sample.begin(), sample.begin() + static_cast<ptrdiff_t>(nlist * dim_));
@@ -454,7 +491,8 @@ private:
         for (int iteration = 0; iteration < 10; ++iteration) {
             parallel_for(n, 256, [&](size_t begin, size_t end) {
                 std::vector<float> v(dim_);
-                for (size_t i = begin; i < end; ++i) assignment[i] = nearest(sample.data() + i * dim_, v);
+                for (size_t i = begin; i < end; ++i)
+                    assignment[i] = nearest(sample.data() + i * dim_, v);
             });
             std::vector<double> sums(nlist * dim_, 0.0);
             std::vector<size_t> counts(nlist, 0);
@@ -472,7 +510,9 @@ private:
                     std::copy(x, x + dim_, centroid);
                     continue;
                 }
-                for (size_t j = 0; j < dim_; ++j) centroid[j] = static_cast<float>(sums[c * dim_ + j] / static_cast<double>(counts[c]));
+                for (size_t j = 0; j < dim_; ++j)
+                    centroid[j] =
+                        static_cast<float>(sums[c * dim_ + j] / static_cast<double>(counts[c]));
                 if (metric_ == Metric::Cosine) normalize({centroid, dim_});
             }
         }
@@ -490,10 +530,13 @@ private:
 
 std::unique_ptr<AnnIndex> make_index(const IndexSpec& spec, int dim) {
     switch (spec.kind) {
-        case IndexKind::Flat: return nullptr;
-        case IndexKind::IvfFlat: return std::make_unique<IvfIndex>(spec, dim);
+        case IndexKind::Flat:
+            return nullptr;
+        case IndexKind::IvfFlat:
+            return std::make_unique<IvfIndex>(spec, dim);
         case IndexKind::Hnsw:
-        case IndexKind::AutoIndex: return std::make_unique<HnswIndex>(spec, dim);
+        case IndexKind::AutoIndex:
+            return std::make_unique<HnswIndex>(spec, dim);
     }
     return nullptr;
 }
@@ -501,7 +544,8 @@ std::unique_ptr<AnnIndex> make_index(const IndexSpec& spec, int dim) {
 std::unique_ptr<AnnIndex> load_index(const IndexSpec& spec, int dim, std::span<const uint8_t> bytes,
                                      const Arena& arena) {
     switch (spec.kind) {
-        case IndexKind::Flat: return nullptr;
+        case IndexKind::Flat:
+            return nullptr;
         case IndexKind::IvfFlat: {
             auto index = std::make_unique<IvfIndex>(spec, dim);
             index->load(bytes, arena);

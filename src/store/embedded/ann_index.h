@@ -23,7 +23,7 @@
 namespace clipdex::store::embedded {
 
 class AnnIndex {
-public:
+  public:
     virtual ~AnnIndex() = default;
     // False while an IVF index has too few rows to train; searches are then exact.
     virtual bool ready() const = 0;

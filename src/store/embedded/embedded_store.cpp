@@ -50,8 +50,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -69,33 +69,39 @@ constexpr int kPageSize = 65536;
 constexpr int64_t kSnapshotPartBytes = 256LL << 20;
 constexpr int kMaxDim = 32768;
 constexpr int kMaxTopK = 16384;
+// Query counts from which a search call uses the batched exact kernel / several threads.
+constexpr size_t kBatchExactMin = 8;
+constexpr size_t kParallelQueriesMin = 16;
 constexpr const char* kFormat = "clipdex-embedded";
 constexpr const char* kFormatVersion = "1";
 
 // ---------------------------------------------------------------------------------------------
 // Process-level writer lock.
 class FileLock {
-public:
+  public:
     explicit FileLock(const std::string& db_path) : path_(db_path + ".lock") {
         fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
         if (fd_ < 0)
-            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot create lock file " + path_ + ": " +
-                                           std::strerror(errno));
+            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot create lock file " +
+                                           path_ + ": " + std::strerror(errno));
         if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
             int err = errno;
             ::close(fd_);
             if (err == EWOULDBLOCK)
-                throw Error(ErrorCode::Conflict, "embedded store " + db_path +
-                                                     " is already open for writing by another process or handle "
-                                                     "(lock " + path_ + " is held); open it read-only or close the other writer");
-            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot lock " + path_ + ": " + std::strerror(err));
+                throw Error(ErrorCode::Conflict,
+                            "embedded store " + db_path +
+                                " is already open for writing by another process or handle "
+                                "(lock " +
+                                path_ + " is held); open it read-only or close the other writer");
+            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot lock " + path_ +
+                                           ": " + std::strerror(err));
         }
     }
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
     ~FileLock() { ::close(fd_); }
 
-private:
+  private:
     std::string path_;
     int fd_ = -1;
 };
@@ -115,19 +121,24 @@ nlohmann::json spec_to_json(const CollectionSpec& spec) {
 }
 
 void validate_spec(const CollectionSpec& spec, ErrorCode code) {
-    auto bad = [&](const std::string& why) { throw Error(code, "collection `" + spec.name + "`: " + why); };
+    auto bad = [&](const std::string& why) {
+        throw Error(code, "collection `" + spec.name + "`: " + why);
+    };
     if (spec.name.empty() || spec.name.size() > 255) bad("name must have 1 to 255 characters");
     if (!(std::isalpha(static_cast<unsigned char>(spec.name[0])) || spec.name[0] == '_'))
         bad("name must start with a letter or '_'");
     for (char c : spec.name)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_'))
             bad("name may hold only letters, digits and '_'");
-    if (spec.dim < 1 || spec.dim > kMaxDim) bad("dim " + std::to_string(spec.dim) + " is outside 1.." + std::to_string(kMaxDim));
+    if (spec.dim < 1 || spec.dim > kMaxDim)
+        bad("dim " + std::to_string(spec.dim) + " is outside 1.." + std::to_string(kMaxDim));
     if (spec.index.kind == IndexKind::IvfFlat && (spec.index.nlist < 1 || spec.index.nlist > 65536))
         bad("nlist " + std::to_string(spec.index.nlist) + " is outside 1..65536");
     if ((spec.index.kind == IndexKind::Hnsw || spec.index.kind == IndexKind::AutoIndex) &&
-        (spec.index.m < 2 || spec.index.m > 512 || spec.index.ef_construction < 1 || spec.index.ef_construction > 100000))
-        bad("HNSW needs M in 2..512 and efConstruction in 1..100000 (got M=" + std::to_string(spec.index.m) +
+        (spec.index.m < 2 || spec.index.m > 512 || spec.index.ef_construction < 1 ||
+         spec.index.ef_construction > 100000))
+        bad("HNSW needs M in 2..512 and efConstruction in 1..100000 (got M=" +
+            std::to_string(spec.index.m) +
             ", efConstruction=" + std::to_string(spec.index.ef_construction) + ")");
 }
 
@@ -146,9 +157,11 @@ CollectionSpec spec_from_json(const std::string& name, const std::string& text) 
         spec.description = j.at("description").get<std::string>();
         spec.properties = j.at("properties").get<std::map<std::string, std::string>>();
     } catch (const Error& e) {
-        throw Error(ErrorCode::Corrupt, "collection `" + name + "`: stored schema is damaged: " + e.what());
+        throw Error(ErrorCode::Corrupt,
+                    "collection `" + name + "`: stored schema is damaged: " + e.what());
     } catch (const std::exception& e) {
-        throw Error(ErrorCode::Corrupt, "collection `" + name + "`: stored schema is damaged: " + e.what());
+        throw Error(ErrorCode::Corrupt,
+                    "collection `" + name + "`: stored schema is damaged: " + e.what());
     }
     validate_spec(spec, ErrorCode::Corrupt);
     return spec;
@@ -160,6 +173,11 @@ struct Projection {
     bool url = true, description = true, added_at = true, updated_at = true, vector = false;
     bool all_extra = true;
     std::vector<std::string> extra_keys;
+    // Only the id is asked for: the index answers alone, without reading rows from SQLite.
+    bool id_only() const {
+        return !url && !description && !added_at && !updated_at && !vector && !all_extra &&
+               extra_keys.empty();
+    }
 };
 
 Projection make_projection(const FieldList& fields) {
@@ -172,13 +190,20 @@ Projection make_projection(const FieldList& fields) {
             return p;
         }
         if (f == kFieldId) continue;
-        if (f == kFieldUrl) p.url = true;
-        else if (f == kFieldDescription) p.description = true;
-        else if (f == kFieldAddedAt) p.added_at = true;
-        else if (f == kFieldUpdatedAt) p.updated_at = true;
-        else if (f == kFieldVector) p.vector = true;
-        else if (f == "$meta") p.all_extra = true;
-        else p.extra_keys.push_back(f);
+        if (f == kFieldUrl)
+            p.url = true;
+        else if (f == kFieldDescription)
+            p.description = true;
+        else if (f == kFieldAddedAt)
+            p.added_at = true;
+        else if (f == kFieldUpdatedAt)
+            p.updated_at = true;
+        else if (f == kFieldVector)
+            p.vector = true;
+        else if (f == "$meta")
+            p.all_extra = true;
+        else
+            p.extra_keys.push_back(f);
     }
     return p;
 }
@@ -192,15 +217,22 @@ void bind_where(Statement& stmt, const filter::SqlWhere& where, int first) {
     int i = first;
     for (const auto& p : where.params) {
         switch (p.kind) {
-            case filter::SqlValue::Kind::Integer: stmt.bind(i++, p.integer); break;
-            case filter::SqlValue::Kind::Real: stmt.bind(i++, p.real); break;
-            case filter::SqlValue::Kind::Text: stmt.bind(i++, std::string_view(p.text)); break;
+            case filter::SqlValue::Kind::Integer:
+                stmt.bind(i++, p.integer);
+                break;
+            case filter::SqlValue::Kind::Real:
+                stmt.bind(i++, p.real);
+                break;
+            case filter::SqlValue::Kind::Text:
+                stmt.bind(i++, std::string_view(p.text));
+                break;
         }
     }
 }
 
 std::string row_context(const std::string& collection, size_t index, int64_t id) {
-    return "collection `" + collection + "`: row " + std::to_string(index) + " (id " + std::to_string(id) + ")";
+    return "collection `" + collection + "`: row " + std::to_string(index) + " (id " +
+           std::to_string(id) + ")";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -215,8 +247,11 @@ struct Collection {
     int64_t changes_since_snapshot = 0;
     bool snapshot_damaged = false;
 
-    Collection(int64_t id, CollectionSpec s) : cid(id), spec(std::move(s)), arena(spec.dim, spec.index.metric) {}
-    std::string table(const char* kind) const { return std::string(kind) + "_" + std::to_string(cid); }
+    Collection(int64_t id, CollectionSpec s)
+        : cid(id), spec(std::move(s)), arena(spec.dim, spec.index.metric) {}
+    std::string table(const char* kind) const {
+        return std::string(kind) + "_" + std::to_string(cid);
+    }
 };
 
 struct CollectionRecord {
@@ -228,26 +263,31 @@ struct CollectionRecord {
 };
 
 std::optional<CollectionRecord> read_record(Db& db, const std::string& name) {
-    Statement stmt(db, "SELECT cid, spec, generation, snapshot_gen, tomb_floor FROM collections WHERE name = ?");
+    Statement stmt(
+        db,
+        "SELECT cid, spec, generation, snapshot_gen, tomb_floor FROM collections WHERE name = ?");
     stmt.bind(1, std::string_view(name));
     if (!stmt.step()) return std::nullopt;
-    return CollectionRecord{stmt.column_int(0), stmt.column_text(1), stmt.column_int(2), stmt.column_int(3), stmt.column_int(4)};
+    return CollectionRecord{stmt.column_int(0), stmt.column_text(1), stmt.column_int(2),
+                            stmt.column_int(3), stmt.column_int(4)};
 }
 
 // A change since some generation: rows written (with their slots) and ids deleted.
 struct ChangeSet {
     std::vector<std::pair<int64_t, uint32_t>> rows;  // (id, slot)
-    std::vector<float> vectors;                       // rows.size() * dim
+    std::vector<float> vectors;                      // rows.size() * dim
     std::vector<int64_t> tombs;
 };
 
 // ---------------------------------------------------------------------------------------------
 class EmbeddedStore final : public Store {
-public:
-    EmbeddedStore(std::string path, const StoreOptions& options) : path_(std::move(path)), read_only_(options.read_only) {
+  public:
+    EmbeddedStore(std::string path, const StoreOptions& options)
+        : path_(std::move(path)), read_only_(options.read_only) {
         if (read_only_) {
             if (!std::filesystem::exists(path_))
-                throw Error(ErrorCode::NotFound, "embedded store " + path_ + " does not exist (cannot open read-only)");
+                throw Error(ErrorCode::NotFound,
+                            "embedded store " + path_ + " does not exist (cannot open read-only)");
             auto db = std::make_unique<Db>(path_, SQLITE_OPEN_READONLY);
             check_format(*db);
             pool_.push_back(std::move(db));
@@ -293,18 +333,31 @@ public:
         std::lock_guard write(write_mutex_);
         Transaction tx(*writer_, true);
         if (read_record(*writer_, spec.name))
-            throw Error(ErrorCode::AlreadyExists, "collection `" + spec.name + "` already exists in " + path_);
-        Statement insert(*writer_, "INSERT INTO collections(name, spec, generation, snapshot_gen, tomb_floor) VALUES (?, ?, 0, 0, 0)");
-        insert.bind(1, std::string_view(spec.name)).bind(2, std::string_view(spec_to_json(spec).dump()));
+            throw Error(ErrorCode::AlreadyExists,
+                        "collection `" + spec.name + "` already exists in " + path_);
+        Statement insert(*writer_,
+                         "INSERT INTO collections(name, spec, generation, snapshot_gen, "
+                         "tomb_floor) VALUES (?, ?, 0, 0, 0)");
+        insert.bind(1, std::string_view(spec.name))
+            .bind(2, std::string_view(spec_to_json(spec).dump()));
         insert.run();
         std::string n = std::to_string(sqlite3_last_insert_rowid(writer_->handle()));
         writer_->exec("CREATE TABLE rows_" + n +
-                      "(id INTEGER PRIMARY KEY, url TEXT NOT NULL, description TEXT NOT NULL, added_at TEXT NOT NULL, "
-                      "updated_at TEXT NOT NULL, extra TEXT NOT NULL, slot INTEGER NOT NULL, generation INTEGER NOT NULL);"
-                      "CREATE INDEX rows_" + n + "_generation ON rows_" + n + "(generation, slot);"
-                      "CREATE TABLE chunks_" + n + "(chunk INTEGER PRIMARY KEY, data BLOB NOT NULL);"
-                      "CREATE TABLE tombs_" + n + "(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);"
-                      "CREATE TABLE snapshots_" + n + "(part INTEGER PRIMARY KEY, data BLOB NOT NULL);");
+                      "(id INTEGER PRIMARY KEY, url TEXT NOT NULL, description TEXT NOT NULL, "
+                      "added_at TEXT NOT NULL, "
+                      "updated_at TEXT NOT NULL, extra TEXT NOT NULL, slot INTEGER NOT NULL, "
+                      "generation INTEGER NOT NULL);"
+                      "CREATE INDEX rows_" +
+                      n + "_generation ON rows_" + n +
+                      "(generation, slot);"
+                      "CREATE TABLE chunks_" +
+                      n +
+                      "(chunk INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+                      "CREATE TABLE tombs_" +
+                      n +
+                      "(id INTEGER PRIMARY KEY, generation INTEGER NOT NULL);"
+                      "CREATE TABLE snapshots_" +
+                      n + "(part INTEGER PRIMARY KEY, data BLOB NOT NULL);");
         tx.commit();
     }
 
@@ -316,7 +369,8 @@ public:
         if (!record) throw not_found(name);
         std::string n = std::to_string(record->cid);
         writer_->exec("DROP TABLE IF EXISTS rows_" + n + "; DROP TABLE IF EXISTS chunks_" + n +
-                      "; DROP TABLE IF EXISTS tombs_" + n + "; DROP TABLE IF EXISTS snapshots_" + n + ";");
+                      "; DROP TABLE IF EXISTS tombs_" + n + "; DROP TABLE IF EXISTS snapshots_" +
+                      n + ";");
         Statement del(*writer_, "DELETE FROM collections WHERE cid = ?");
         del.bind(1, record->cid).run();
         tx.commit();
@@ -354,25 +408,35 @@ public:
         else if (!c->index->ready())
             s.index_state = c->index->describe();
         else if (c->generation != c->snapshot_generation)
-            s.index_state = "ready, snapshot stale (" + std::to_string(c->generation - c->snapshot_generation) + " writes behind)";
+            s.index_state = "ready, snapshot stale (" +
+                            std::to_string(c->generation - c->snapshot_generation) +
+                            " writes behind)";
         else
             s.index_state = "ready";
         return s;
     }
 
-    void insert(const std::string& collection, std::span<const Row> rows) override { write_rows(collection, rows, false); }
-    void upsert(const std::string& collection, std::span<const Row> rows) override { write_rows(collection, rows, true); }
+    void insert(const std::string& collection, std::span<const Row> rows) override {
+        write_rows(collection, rows, false);
+    }
+    void upsert(const std::string& collection, std::span<const Row> rows) override {
+        write_rows(collection, rows, true);
+    }
 
     int64_t remove(const std::string& collection, std::span<const int64_t> ids) override {
-        return remove_ids(collection, [&](Db&, const Collection&) { return std::vector<int64_t>(ids.begin(), ids.end()); });
+        return remove_ids(collection, [&](Db&, const Collection&) {
+            return std::vector<int64_t>(ids.begin(), ids.end());
+        });
     }
 
     int64_t remove_where(const std::string& collection, const std::string& filter_text) override {
         auto expr = parse_filter(collection, filter_text);
-        return remove_ids(collection, [&](Db& db, const Collection& c) { return matching_ids(db, c.cid, expr); });
+        return remove_ids(
+            collection, [&](Db& db, const Collection& c) { return matching_ids(db, c.cid, expr); });
     }
 
-    std::vector<Row> get(const std::string& collection, std::span<const int64_t> ids, const FieldList& output_fields) override {
+    std::vector<Row> get(const std::string& collection, std::span<const int64_t> ids,
+                         const FieldList& output_fields) override {
         auto projection = make_projection(output_fields);
         auto c = projection.vector ? current(collection) : shell(collection);
         auto fetched = fetch_rows(*c, std::vector<int64_t>(ids.begin(), ids.end()), projection);
@@ -386,8 +450,12 @@ public:
     }
 
     std::vector<Row> query(const std::string& collection, const QueryRequest& request) override {
-        if (request.limit < -1) throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: query limit must be -1 (none) or >= 0");
-        if (request.offset < 0) throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: query offset must be >= 0");
+        if (request.limit < -1)
+            throw Error(ErrorCode::InvalidInput,
+                        "collection `" + collection + "`: query limit must be -1 (none) or >= 0");
+        if (request.offset < 0)
+            throw Error(ErrorCode::InvalidInput,
+                        "collection `" + collection + "`: query offset must be >= 0");
         auto expr = parse_filter(collection, request.filter);
         auto projection = make_projection(request.output_fields);
         auto c = projection.vector ? current(collection) : shell(collection);
@@ -395,8 +463,9 @@ public:
         std::vector<Row> out;
         {
             auto db = lease();
-            Statement stmt(*db, "SELECT id, url, description, added_at, updated_at, extra FROM " + c->table("rows") +
-                                    " WHERE (" + where.sql + ") ORDER BY id LIMIT ? OFFSET ?");
+            Statement stmt(*db, "SELECT id, url, description, added_at, updated_at, extra FROM " +
+                                    c->table("rows") + " WHERE (" + where.sql +
+                                    ") ORDER BY id LIMIT ? OFFSET ?");
             bind_where(stmt, where, 1);
             int next = static_cast<int>(where.params.size()) + 1;
             stmt.bind(next, request.limit).bind(next + 1, request.offset);
@@ -412,13 +481,15 @@ public:
         auto record = read_record(*db, collection);
         if (!record) throw not_found(collection);
         auto where = filter::to_sql(expr);
-        Statement stmt(*db, "SELECT count(*) FROM rows_" + std::to_string(record->cid) + " WHERE (" + where.sql + ")");
+        Statement stmt(*db, "SELECT count(*) FROM rows_" + std::to_string(record->cid) +
+                                " WHERE (" + where.sql + ")");
         bind_where(stmt, where, 1);
         stmt.step();
         return stmt.column_int(0);
     }
 
-    std::vector<std::vector<Hit>> search(const std::string& collection, std::span<const float> queries,
+    std::vector<std::vector<Hit>> search(const std::string& collection,
+                                         std::span<const float> queries,
                                          const SearchRequest& request) override;
 
     void flush(const std::string& collection) override {
@@ -428,7 +499,7 @@ public:
         if (snapshot_stale(*c)) save_snapshot(*c);
     }
 
-private:
+  private:
     // --- connections -------------------------------------------------------------------------
     struct Lease {
         EmbeddedStore* owner;
@@ -453,7 +524,8 @@ private:
                 return Lease(this, std::move(db));
             }
         }
-        return Lease(this, std::make_unique<Db>(path_, read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE));
+        return Lease(this, std::make_unique<Db>(
+                               path_, read_only_ ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE));
     }
 
     void initialise(Db& db) {
@@ -468,15 +540,22 @@ private:
             Statement stmt(db, "PRAGMA journal_mode=WAL");
             stmt.step();
             if (stmt.column_text(0) != "wal")
-                throw Error(ErrorCode::Io, "embedded store " + path_ + ": cannot switch to WAL journaling (the file system may not support it)");
+                throw Error(
+                    ErrorCode::Io,
+                    "embedded store " + path_ +
+                        ": cannot switch to WAL journaling (the file system may not support it)");
         }
         db.exec("PRAGMA synchronous=FULL");
         if (fresh) {
             Transaction tx(db, true);
-            db.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                    "CREATE TABLE IF NOT EXISTS collections(cid INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, "
-                    "spec TEXT NOT NULL, generation INTEGER NOT NULL, snapshot_gen INTEGER NOT NULL, tomb_floor INTEGER NOT NULL);");
-            Statement meta(db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('format', ?), ('version', ?)");
+            db.exec(
+                "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                "CREATE TABLE IF NOT EXISTS collections(cid INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "name TEXT UNIQUE NOT NULL, "
+                "spec TEXT NOT NULL, generation INTEGER NOT NULL, snapshot_gen INTEGER NOT NULL, "
+                "tomb_floor INTEGER NOT NULL);");
+            Statement meta(
+                db, "INSERT OR REPLACE INTO meta(key, value) VALUES ('format', ?), ('version', ?)");
             meta.bind(1, std::string_view(kFormat)).bind(2, std::string_view(kFormatVersion)).run();
             tx.commit();
         }
@@ -487,22 +566,30 @@ private:
         std::string format, version;
         try {
             Statement stmt(db, "SELECT key, value FROM meta WHERE key IN ('format', 'version')");
-            while (stmt.step()) (stmt.column_text(0) == "format" ? format : version) = stmt.column_text(1);
-            Statement probe(db, "SELECT cid, name, spec, generation, snapshot_gen, tomb_floor FROM collections LIMIT 0");
+            while (stmt.step())
+                (stmt.column_text(0) == "format" ? format : version) = stmt.column_text(1);
+            Statement probe(db,
+                            "SELECT cid, name, spec, generation, snapshot_gen, tomb_floor FROM "
+                            "collections LIMIT 0");
             probe.run();
         } catch (const Error& e) {
             if (e.code() == ErrorCode::Corrupt) throw;
-            throw Error(ErrorCode::Corrupt, "embedded store " + path_ + " is not a clipdex database: " + e.what());
+            throw Error(ErrorCode::Corrupt,
+                        "embedded store " + path_ + " is not a clipdex database: " + e.what());
         }
         if (format != kFormat)
-            throw Error(ErrorCode::Corrupt, "embedded store " + path_ + " is not a clipdex database (no format marker)");
+            throw Error(ErrorCode::Corrupt, "embedded store " + path_ +
+                                                " is not a clipdex database (no format marker)");
         if (version != kFormatVersion)
-            throw Error(ErrorCode::Unsupported, "embedded store " + path_ + " has format version " + version +
-                                                    "; this build reads version " + kFormatVersion);
+            throw Error(ErrorCode::Unsupported, "embedded store " + path_ + " has format version " +
+                                                    version + "; this build reads version " +
+                                                    kFormatVersion);
     }
 
     void require_writable(const std::string& what) const {
-        if (read_only_) throw Error(ErrorCode::Unsupported, "embedded store " + path_ + " is open read-only: cannot " + what);
+        if (read_only_)
+            throw Error(ErrorCode::Unsupported,
+                        "embedded store " + path_ + " is open read-only: cannot " + what);
     }
 
     Error not_found(const std::string& name) const {
@@ -525,7 +612,8 @@ private:
 
     std::vector<int64_t> matching_ids(Db& db, int64_t cid, const filter::Expression& expr) {
         auto where = filter::to_sql(expr);
-        Statement stmt(db, "SELECT id FROM rows_" + std::to_string(cid) + " WHERE (" + where.sql + ") ORDER BY id");
+        Statement stmt(db, "SELECT id FROM rows_" + std::to_string(cid) + " WHERE (" + where.sql +
+                               ") ORDER BY id");
         bind_where(stmt, where, 1);
         std::vector<int64_t> ids;
         while (stmt.step()) ids.push_back(stmt.column_int(0));
@@ -596,7 +684,8 @@ private:
         try {
             load_arena(*db, *c);
         } catch (const std::bad_alloc&) {
-            throw Error(ErrorCode::Corrupt, "collection `" + name + "` in " + path_ + ": vector storage too large to load");
+            throw Error(ErrorCode::Corrupt, "collection `" + name + "` in " + path_ +
+                                                ": vector storage too large to load");
         }
         load_index(*db, *c, *record);
         return c;
@@ -607,35 +696,46 @@ private:
         const int64_t chunk_bytes = kChunkSlots * static_cast<int64_t>(dim) * 4;
         std::vector<int64_t> capacity;  // slots available per chunk
         {
-            Statement stmt(db, "SELECT chunk, length(data) FROM " + c.table("chunks") + " ORDER BY chunk");
+            Statement stmt(
+                db, "SELECT chunk, length(data) FROM " + c.table("chunks") + " ORDER BY chunk");
             while (stmt.step()) {
                 int64_t chunk = stmt.column_int(0), bytes = stmt.column_int(1);
-                if (chunk != static_cast<int64_t>(capacity.size()) || bytes <= 0 || bytes > chunk_bytes ||
-                    bytes % static_cast<int64_t>(dim * 4) != 0)
-                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "` in " + path_ + ": vector chunk " +
-                                                        std::to_string(chunk) + " is damaged");
+                if (chunk != static_cast<int64_t>(capacity.size()) || bytes <= 0 ||
+                    bytes > chunk_bytes || bytes % static_cast<int64_t>(dim * 4) != 0)
+                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "` in " + path_ +
+                                                        ": vector chunk " + std::to_string(chunk) +
+                                                        " is damaged");
                 capacity.push_back(bytes / static_cast<int64_t>(dim * 4));
             }
         }
         if (!capacity.empty()) {
-            size_t total = static_cast<size_t>(kChunkSlots) * (capacity.size() - 1) + static_cast<size_t>(capacity.back());
+            size_t total = static_cast<size_t>(kChunkSlots) * (capacity.size() - 1) +
+                           static_cast<size_t>(capacity.back());
             c.arena.reserve_slots(total);
             Statement stmt(db, "SELECT chunk, data FROM " + c.table("chunks") + " ORDER BY chunk");
             while (stmt.step()) {
                 auto chunk = static_cast<size_t>(stmt.column_int(0));
                 auto blob = stmt.column_blob(1);
-                if (chunk >= capacity.size() || blob.size() != static_cast<size_t>(capacity[chunk]) * dim * 4)
-                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "`: vector chunk " + std::to_string(chunk) + " changed size");
-                std::memcpy(c.arena.mutable_slots(static_cast<uint32_t>(chunk * kChunkSlots), static_cast<size_t>(capacity[chunk])),
+                if (chunk >= capacity.size() ||
+                    blob.size() != static_cast<size_t>(capacity[chunk]) * dim * 4)
+                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name +
+                                                        "`: vector chunk " + std::to_string(chunk) +
+                                                        " changed size");
+                std::memcpy(c.arena.mutable_slots(static_cast<uint32_t>(chunk * kChunkSlots),
+                                                  static_cast<size_t>(capacity[chunk])),
                             blob.data(), blob.size());
             }
         }
-        Statement rows(db, "SELECT id, slot FROM " + c.table("rows") + " INDEXED BY " + c.table("rows") + "_generation");
+        Statement rows(db, "SELECT id, slot FROM " + c.table("rows") + " INDEXED BY " +
+                               c.table("rows") + "_generation");
         while (rows.step()) {
             int64_t id = rows.column_int(0), slot = rows.column_int(1);
-            if (slot < 0 || static_cast<size_t>(slot) >= c.arena.slot_count() || c.arena.used(static_cast<uint32_t>(slot)))
-                throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "` in " + path_ + ": row id " + std::to_string(id) +
-                                                    " points at vector slot " + std::to_string(slot) + " which is missing or shared");
+            if (slot < 0 || static_cast<size_t>(slot) >= c.arena.slot_count() ||
+                c.arena.used(static_cast<uint32_t>(slot)))
+                throw Error(ErrorCode::Corrupt,
+                            "collection `" + c.spec.name + "` in " + path_ + ": row id " +
+                                std::to_string(id) + " points at vector slot " +
+                                std::to_string(slot) + " which is missing or shared");
             c.arena.adopt(id, static_cast<uint32_t>(slot));
         }
     }
@@ -673,14 +773,17 @@ private:
         if (bytes.empty() && c.arena.size() == 0) c.snapshot_generation = c.generation;
     }
 
-    std::unique_ptr<AnnIndex> load_index_snapshot(const Collection& c, const std::vector<uint8_t>& bytes) {
+    std::unique_ptr<AnnIndex> load_index_snapshot(const Collection& c,
+                                                  const std::vector<uint8_t>& bytes) {
         try {
             return embedded::load_index(c.spec.index, c.spec.dim, bytes, c.arena);
         } catch (const std::bad_alloc&) {
-            throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "`: index snapshot too large");
+            throw Error(ErrorCode::Corrupt,
+                        "collection `" + c.spec.name + "`: index snapshot too large");
         } catch (const std::runtime_error& e) {
             if (dynamic_cast<const Error*>(&e)) throw;
-            throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "`: index snapshot rejected: " + e.what());
+            throw Error(ErrorCode::Corrupt,
+                        "collection `" + c.spec.name + "`: index snapshot rejected: " + e.what());
         }
     }
 
@@ -694,7 +797,9 @@ private:
             while (stmt.step()) {
                 int64_t slot = stmt.column_int(1);
                 if (slot < 0 || slot > std::numeric_limits<uint32_t>::max())
-                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "`: row id " + std::to_string(stmt.column_int(0)) + " has a bad slot");
+                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name + "`: row id " +
+                                                        std::to_string(stmt.column_int(0)) +
+                                                        " has a bad slot");
                 changes.rows.emplace_back(stmt.column_int(0), static_cast<uint32_t>(slot));
             }
         }
@@ -743,17 +848,20 @@ private:
             for (const auto& [id, slot] : changes.rows) c.arena.erase(id);
             for (size_t i = 0; i < changes.rows.size(); ++i) {
                 auto [id, slot] = changes.rows[i];
-                if (slot < c.arena.slot_count() && c.arena.used(slot)) return false;  // inconsistent: reload
+                if (slot < c.arena.slot_count() && c.arena.used(slot))
+                    return false;  // inconsistent: reload
                 c.arena.put(id, slot, changes.vectors.data() + i * dim);
             }
             if (c.index) c.index->reserve(changes.rows.size());
             c.generation = generation;
-            c.changes_since_snapshot += static_cast<int64_t>(changes.rows.size() + changes.tombs.size());
+            c.changes_since_snapshot +=
+                static_cast<int64_t>(changes.rows.size() + changes.tombs.size());
             if (!c.index || !c.index->concurrent_upserts()) {
                 if (c.index) {
                     bool was_ready = c.index->ready();
                     for (const auto& [id, slot] : changes.rows) c.index->upsert(id, slot, c.arena);
-                    if (!was_ready && c.index->ready()) c.changes_since_snapshot = std::numeric_limits<int32_t>::max();
+                    if (!was_ready && c.index->ready())
+                        c.changes_since_snapshot = std::numeric_limits<int32_t>::max();
                 }
                 return true;
             }
@@ -762,7 +870,8 @@ private:
         std::shared_lock state(state_mutex_);
         std::atomic<size_t> next{0};
         auto worker = [&] {
-            for (size_t i = next++; i < changes.rows.size(); i = next++) c.index->upsert(changes.rows[i].first, changes.rows[i].second, c.arena);
+            for (size_t i = next++; i < changes.rows.size(); i = next++)
+                c.index->upsert(changes.rows[i].first, changes.rows[i].second, c.arena);
         };
         if (changes.rows.size() >= 2000) {
             std::thread helper(worker);
@@ -792,7 +901,8 @@ private:
             return;
         }
         int64_t threshold = std::max<int64_t>(50000, static_cast<int64_t>(c->arena.size()) / 4);
-        if (c->index && c->index->ready() && c->changes_since_snapshot > threshold) save_snapshot(*c);
+        if (c->index && c->index->ready() && c->changes_since_snapshot > threshold)
+            save_snapshot(*c);
     }
 
     static bool snapshot_stale(const Collection& c) {
@@ -809,15 +919,19 @@ private:
         }
         Transaction tx(*writer_, true);
         writer_->exec("DELETE FROM " + c.table("snapshots"));
-        Statement insert(*writer_, "INSERT INTO " + c.table("snapshots") + "(part, data) VALUES (?, ?)");
-        for (int64_t offset = 0, part = 0; offset < static_cast<int64_t>(bytes.size()); offset += kSnapshotPartBytes, ++part) {
-            size_t size = std::min<size_t>(static_cast<size_t>(kSnapshotPartBytes), bytes.size() - static_cast<size_t>(offset));
+        Statement insert(*writer_,
+                         "INSERT INTO " + c.table("snapshots") + "(part, data) VALUES (?, ?)");
+        for (int64_t offset = 0, part = 0; offset < static_cast<int64_t>(bytes.size());
+             offset += kSnapshotPartBytes, ++part) {
+            size_t size = std::min<size_t>(static_cast<size_t>(kSnapshotPartBytes),
+                                           bytes.size() - static_cast<size_t>(offset));
             insert.reset();
             insert.bind(1, part).bind_blob(2, {bytes.data() + offset, size}).run();
         }
         Statement tombs(*writer_, "DELETE FROM " + c.table("tombs") + " WHERE generation <= ?");
         tombs.bind(1, c.generation).run();
-        Statement meta(*writer_, "UPDATE collections SET snapshot_gen = ?, tomb_floor = ? WHERE cid = ?");
+        Statement meta(*writer_,
+                       "UPDATE collections SET snapshot_gen = ?, tomb_floor = ? WHERE cid = ?");
         meta.bind(1, c.generation).bind(2, c.generation).bind(3, c.cid).run();
         tx.commit();
         c.snapshot_generation = c.generation;
@@ -831,28 +945,38 @@ private:
         const size_t dim = static_cast<size_t>(c.spec.dim);
         for (size_t i = 0; i < rows.size(); ++i) {
             const Row& r = rows[i];
-            auto bad = [&](const std::string& why) { throw Error(ErrorCode::InvalidInput, row_context(name, i, r.id) + ": " + why); };
+            auto bad = [&](const std::string& why) {
+                throw Error(ErrorCode::InvalidInput, row_context(name, i, r.id) + ": " + why);
+            };
             if (r.vector.size() != dim)
-                bad("field `vector` has " + std::to_string(r.vector.size()) + " values but the collection's dimension is " + std::to_string(dim));
+                bad("field `vector` has " + std::to_string(r.vector.size()) +
+                    " values but the collection's dimension is " + std::to_string(dim));
             double norm = 0;
             for (size_t j = 0; j < dim; ++j) {
                 if (!std::isfinite(r.vector[j]))
-                    bad("field `vector` value " + std::to_string(j) + " is " + (std::isnan(r.vector[j]) ? "NaN" : "infinite"));
+                    bad("field `vector` value " + std::to_string(j) + " is " +
+                        (std::isnan(r.vector[j]) ? "NaN" : "infinite"));
                 norm += static_cast<double>(r.vector[j]) * r.vector[j];
             }
-            if (c.spec.index.metric == Metric::Cosine && !(norm > 0)) bad("field `vector` is all zeros, which COSINE cannot normalise");
+            if (c.spec.index.metric == Metric::Cosine && !(norm > 0))
+                bad("field `vector` is all zeros, which COSINE cannot normalise");
             if (r.url.size() > kMaxUrlBytes)
-                bad("field `url` has " + std::to_string(r.url.size()) + " bytes (limit " + std::to_string(kMaxUrlBytes) + ")");
-            if (r.added_at.size() > kMaxTimestampBytes) bad("field `added_at` is longer than 50 bytes");
-            if (r.updated_at.size() > kMaxTimestampBytes) bad("field `updated_at` is longer than 50 bytes");
+                bad("field `url` has " + std::to_string(r.url.size()) + " bytes (limit " +
+                    std::to_string(kMaxUrlBytes) + ")");
+            if (r.added_at.size() > kMaxTimestampBytes)
+                bad("field `added_at` is longer than 50 bytes");
+            if (r.updated_at.size() > kMaxTimestampBytes)
+                bad("field `updated_at` is longer than 50 bytes");
             if (!r.extra.is_object()) bad("dynamic fields must be a JSON object");
             for (const auto& [key, value] : r.extra.items())
-                if (is_fixed_field(key) || key.empty() || key == "$meta") bad("dynamic field `" + key + "` clashes with a schema field");
+                if (is_fixed_field(key) || key.empty() || key == "$meta")
+                    bad("dynamic field `" + key + "` clashes with a schema field");
         }
     }
 
     void write_rows(const std::string& collection, std::span<const Row> rows, bool replace) {
-        require_writable(std::string(replace ? "upsert into" : "insert into") + " collection `" + collection + "`");
+        require_writable(std::string(replace ? "upsert into" : "insert into") + " collection `" +
+                         collection + "`");
         std::lock_guard write(write_mutex_);
         auto c = current_locked(collection);
         validate_rows(*c, rows);
@@ -862,9 +986,11 @@ private:
         {
             Transaction tx(*writer_, true);
             int64_t generation = next_generation(*c);
-            Statement find(*writer_, "SELECT slot, added_at FROM " + c->table("rows") + " WHERE id = ?");
+            Statement find(*writer_,
+                           "SELECT slot, added_at FROM " + c->table("rows") + " WHERE id = ?");
             Statement put(*writer_, "INSERT OR REPLACE INTO " + c->table("rows") +
-                                        "(id, url, description, added_at, updated_at, extra, slot, generation) VALUES (?,?,?,?,?,?,?,?)");
+                                        "(id, url, description, added_at, updated_at, extra, slot, "
+                                        "generation) VALUES (?,?,?,?,?,?,?,?)");
             auto free_slots = c->arena.free_slots(rows.size());
             size_t next_free = 0;
             std::vector<std::pair<uint32_t, const float*>> writes;
@@ -876,16 +1002,23 @@ private:
                 uint32_t slot = 0;
                 std::string added_at = r.added_at.empty() ? now : r.added_at;
                 if (find.step()) {
-                    if (!replace) throw Error(ErrorCode::AlreadyExists, row_context(collection, i, r.id) + ": id already exists");
+                    if (!replace)
+                        throw Error(ErrorCode::AlreadyExists,
+                                    row_context(collection, i, r.id) + ": id already exists");
                     slot = static_cast<uint32_t>(find.column_int(0));
                     added_at = find.column_text(1);
                 } else {
                     slot = free_slots[next_free++];
                 }
                 put.reset();
-                put.bind(1, r.id).bind(2, std::string_view(r.url)).bind(3, std::string_view(r.description));
-                put.bind(4, std::string_view(added_at)).bind(5, std::string_view(r.updated_at.empty() ? now : r.updated_at));
-                put.bind(6, std::string_view(r.extra.dump())).bind(7, static_cast<int64_t>(slot)).bind(8, generation);
+                put.bind(1, r.id)
+                    .bind(2, std::string_view(r.url))
+                    .bind(3, std::string_view(r.description));
+                put.bind(4, std::string_view(added_at))
+                    .bind(5, std::string_view(r.updated_at.empty() ? now : r.updated_at));
+                put.bind(6, std::string_view(r.extra.dump()))
+                    .bind(7, static_cast<int64_t>(slot))
+                    .bind(8, generation);
                 put.run();
                 writes.emplace_back(slot, r.vector.data());
             }
@@ -896,7 +1029,9 @@ private:
     }
 
     int64_t next_generation(const Collection& c) {
-        Statement bump(*writer_, "UPDATE collections SET generation = generation + 1 WHERE cid = ? RETURNING generation");
+        Statement bump(*writer_,
+                       "UPDATE collections SET generation = generation + 1 WHERE cid = ? RETURNING "
+                       "generation");
         bump.bind(1, c.cid);
         if (!bump.step()) throw not_found(c.spec.name);
         return bump.column_int(0);
@@ -905,25 +1040,33 @@ private:
     // Writes vectors into their chunk blobs, growing a chunk (doubling, up to kChunkSlots) when a
     // slot lies past its end. Consecutive slots go out in one blob write; when one id comes twice
     // in a batch its slot repeats and the last vector wins, as the row does.
-    void write_vectors(const Collection& c, std::vector<std::pair<uint32_t, const float*>>& writes, size_t dim) {
-        std::stable_sort(writes.begin(), writes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    void write_vectors(const Collection& c, std::vector<std::pair<uint32_t, const float*>>& writes,
+                       size_t dim) {
+        std::stable_sort(writes.begin(), writes.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
         std::vector<std::pair<uint32_t, const float*>> unique;
         for (const auto& w : writes) {
-            if (!unique.empty() && unique.back().first == w.first) unique.back() = w;
-            else unique.push_back(w);
+            if (!unique.empty() && unique.back().first == w.first)
+                unique.back() = w;
+            else
+                unique.push_back(w);
         }
         const std::string chunks = c.table("chunks");
         std::vector<uint8_t> buffer;
         for (size_t i = 0; i < unique.size();) {
             int64_t chunk = unique[i].first / kChunkSlots;
             size_t j = i;
-            while (j + 1 < unique.size() && unique[j + 1].first == unique[j].first + 1 && unique[j + 1].first / kChunkSlots == chunk) ++j;
+            while (j + 1 < unique.size() && unique[j + 1].first == unique[j].first + 1 &&
+                   unique[j + 1].first / kChunkSlots == chunk)
+                ++j;
             uint32_t first = unique[i].first;
             size_t count = j - i + 1;
             ensure_chunk(c, chunk, (first % kChunkSlots) + static_cast<int64_t>(count), dim);
             buffer.resize(count * dim * 4);
-            for (size_t k = 0; k < count; ++k) std::memcpy(buffer.data() + k * dim * 4, unique[i + k].second, dim * 4);
-            writer_->blob_write(chunks, "data", chunk, static_cast<int64_t>((first % kChunkSlots) * dim * 4), buffer);
+            for (size_t k = 0; k < count; ++k)
+                std::memcpy(buffer.data() + k * dim * 4, unique[i + k].second, dim * 4);
+            writer_->blob_write(chunks, "data", chunk,
+                                static_cast<int64_t>((first % kChunkSlots) * dim * 4), buffer);
             i = j + 1;
         }
     }
@@ -962,7 +1105,8 @@ private:
             if (ids.empty()) return 0;
             int64_t generation = next_generation(*c);
             Statement del(*writer_, "DELETE FROM " + c->table("rows") + " WHERE id = ?");
-            Statement tomb(*writer_, "INSERT OR REPLACE INTO " + c->table("tombs") + "(id, generation) VALUES (?, ?)");
+            Statement tomb(*writer_, "INSERT OR REPLACE INTO " + c->table("tombs") +
+                                         "(id, generation) VALUES (?, ?)");
             for (int64_t id : ids) {
                 del.reset();
                 del.bind(1, id).run();
@@ -997,11 +1141,14 @@ private:
             try {
                 extra = nlohmann::json::parse(stmt.column_text(5));
             } catch (const std::exception& e) {
-                throw Error(ErrorCode::Corrupt, "collection `" + collection + "`: row id " + std::to_string(row.id) +
-                                                    ": stored dynamic fields are damaged: " + e.what());
+                throw Error(ErrorCode::Corrupt,
+                            "collection `" + collection + "`: row id " + std::to_string(row.id) +
+                                ": stored dynamic fields are damaged: " + e.what());
             }
             if (!extra.is_object())
-                throw Error(ErrorCode::Corrupt, "collection `" + collection + "`: row id " + std::to_string(row.id) + ": dynamic fields are not an object");
+                throw Error(ErrorCode::Corrupt, "collection `" + collection + "`: row id " +
+                                                    std::to_string(row.id) +
+                                                    ": dynamic fields are not an object");
             if (p.all_extra) {
                 row.extra = std::move(extra);
             } else {
@@ -1013,8 +1160,9 @@ private:
     }
 
     // `state_locked`: the caller already holds state_mutex_ (shared), which is not recursive.
-    std::unordered_map<int64_t, Row> fetch_rows(const Collection& c, const std::vector<int64_t>& ids, const Projection& p,
-                                                bool state_locked = false) {
+    std::unordered_map<int64_t, Row> fetch_rows(const Collection& c,
+                                                const std::vector<int64_t>& ids,
+                                                const Projection& p, bool state_locked = false) {
         std::unordered_map<int64_t, Row> out;
         {
             auto db = lease();
@@ -1025,8 +1173,9 @@ private:
                 size_t n = std::min(kBatch, ids.size() - start);
                 placeholders.clear();
                 for (size_t i = 0; i < n; ++i) placeholders += i ? ",?" : "?";
-                Statement stmt(*db, "SELECT id, url, description, added_at, updated_at, extra FROM " + c.table("rows") +
-                                        " WHERE id IN (" + placeholders + ")");
+                Statement stmt(*db,
+                               "SELECT id, url, description, added_at, updated_at, extra FROM " +
+                                   c.table("rows") + " WHERE id IN (" + placeholders + ")");
                 for (size_t i = 0; i < n; ++i) stmt.bind(static_cast<int>(i + 1), ids[start + i]);
                 while (stmt.step()) {
                     Row row = read_row(stmt, p, c.spec.name);
@@ -1068,22 +1217,68 @@ private:
     std::map<std::string, std::shared_ptr<Collection>> collections_;
 };
 
-std::vector<std::vector<Hit>> EmbeddedStore::search(const std::string& collection, std::span<const float> queries,
+// Runs body(q) for every query; many queries are split over threads (the index and the arena
+// are read-only under the caller's shared lock).
+template <typename Body>
+void parallel_queries(size_t nq, size_t threads, Body body) {
+    threads = std::min(threads, nq / kParallelQueriesMin);
+    if (threads <= 1) {
+        for (size_t q = 0; q < nq; ++q) body(q);
+        return;
+    }
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+        for (size_t q = next++; q < nq; q = next++) body(q);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& th : pool) th.join();
+}
+
+// One prepared query. `slots` and `accept` describe a filter (null without one).
+std::vector<Candidate> search_one(const Collection& c, const float* prepared, size_t k,
+                                  SearchParams params, bool exact,
+                                  const std::vector<uint32_t>* slots, const IdFilter* accept) {
+    const Arena& arena = c.arena;
+    if (exact) return arena.exact_search(prepared, k, slots);
+    const size_t live = arena.size();
+    const size_t reachable = slots ? slots->size() : live;
+    size_t fetch = k;
+    if (slots) {
+        // Over-fetch in proportion to the filter's selectivity.
+        double ratio =
+            static_cast<double>(live) / static_cast<double>(std::max<size_t>(1, slots->size()));
+        fetch = std::min(live, static_cast<size_t>(static_cast<double>(k) * ratio * 2) + k);
+        params.ef = std::max(params.ef, static_cast<int>(std::min<size_t>(fetch, 1 << 20)));
+    }
+    auto hits = c.index->search(prepared, fetch, params, accept, arena);
+    if (hits.size() > k) hits.resize(k);
+    if (hits.size() < std::min(k, reachable)) hits = arena.exact_search(prepared, k, slots);
+    return hits;
+}
+
+std::vector<std::vector<Hit>> EmbeddedStore::search(const std::string& collection,
+                                                    std::span<const float> queries,
                                                     const SearchRequest& request) {
     if (request.k < 1 || request.k > kMaxTopK)
-        throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: search k " + std::to_string(request.k) +
-                                                 " is outside 1.." + std::to_string(kMaxTopK));
+        throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: search k " +
+                                                 std::to_string(request.k) + " is outside 1.." +
+                                                 std::to_string(kMaxTopK));
     auto expr = parse_filter(collection, request.filter);
     auto c = current(collection);
     const size_t dim = static_cast<size_t>(c->spec.dim);
     const Metric metric = c->spec.index.metric;
     if (queries.size() % dim != 0)
-        throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: search got " + std::to_string(queries.size()) +
-                                                 " query values, not a multiple of the dimension " + std::to_string(dim));
+        throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: search got " +
+                                                 std::to_string(queries.size()) +
+                                                 " query values, not a multiple of the dimension " +
+                                                 std::to_string(dim));
     for (size_t j = 0; j < queries.size(); ++j)
         if (!std::isfinite(queries[j]))
-            throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: query " + std::to_string(j / dim) +
-                                                     " value " + std::to_string(j % dim) + " is not finite");
+            throw Error(ErrorCode::InvalidInput, "collection `" + collection + "`: query " +
+                                                     std::to_string(j / dim) + " value " +
+                                                     std::to_string(j % dim) + " is not finite");
     const size_t nq = queries.size() / dim;
     const size_t k = static_cast<size_t>(request.k);
 
@@ -1108,44 +1303,54 @@ std::vector<std::vector<Hit>> EmbeddedStore::search(const std::string& collectio
             }
         }
         const size_t live = arena.size();
-        const size_t reachable = matched ? slots.size() : live;
         // Exact search costs |slots| distances; below this the index would not save work.
         const bool exact = !c->index || !c->index->ready() ||
                            (matched && slots.size() <= std::max<size_t>(4096, live / 16));
-        IdFilter accept = [&](int64_t id) { return std::binary_search(matched->begin(), matched->end(), id); };
-        for (size_t q = 0; q < nq; ++q) {
-            auto prepared = prepare_query(queries.data() + q * dim, dim, metric);
-            if (exact) {
-                found[q] = arena.exact_search(prepared.data(), k, matched ? &slots : nullptr);
-                continue;
-            }
-            size_t fetch = k;
-            SearchParams params = request.params;
-            if (matched) {
-                // Over-fetch in proportion to the filter's selectivity.
-                double ratio = static_cast<double>(live) / static_cast<double>(std::max<size_t>(1, slots.size()));
-                fetch = std::min(live, static_cast<size_t>(static_cast<double>(k) * ratio * 2) + k);
-                params.ef = std::max(params.ef, static_cast<int>(std::min<size_t>(fetch, 1 << 20)));
-            }
-            auto hits = c->index->search(prepared.data(), fetch, params, matched ? &accept : nullptr, arena);
-            if (hits.size() > k) hits.resize(k);
-            if (hits.size() < std::min(k, reachable)) hits = arena.exact_search(prepared.data(), k, matched ? &slots : nullptr);
-            found[q] = std::move(hits);
+        IdFilter accept = [&](int64_t id) {
+            return std::binary_search(matched->begin(), matched->end(), id);
+        };
+        const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+        if (exact && !matched && metric != Metric::L2 && nq >= kBatchExactMin) {
+            std::vector<float> prepared(queries.begin(), queries.end());
+            if (metric == Metric::Cosine)
+                for (size_t q = 0; q < nq; ++q) normalize({prepared.data() + q * dim, dim});
+            found = arena.exact_search_batch(prepared.data(), nq, k, threads);
+        } else {
+            parallel_queries(nq, threads, [&](size_t q) {
+                auto prepared = prepare_query(queries.data() + q * dim, dim, metric);
+                found[q] = search_one(*c, prepared.data(), k, request.params, exact,
+                                      matched ? &slots : nullptr, matched ? &accept : nullptr);
+            });
         }
     }
 
+    std::vector<std::vector<Hit>> out(nq);
+    const Projection projection = make_projection(request.output_fields);
+    if (projection.id_only()) {
+        // The arena and the rows change together under state_mutex_, so every id found has a row.
+        for (size_t q = 0; q < nq; ++q) {
+            out[q].reserve(found[q].size());
+            for (const auto& cand : found[q]) {
+                Hit hit;
+                hit.row.id = cand.id;
+                hit.score = to_score(cand.distance, metric);
+                out[q].push_back(std::move(hit));
+            }
+        }
+        return out;
+    }
     std::vector<int64_t> ids;
     for (const auto& list : found)
         for (const auto& cand : list) ids.push_back(cand.id);
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    auto rows = fetch_rows(*c, ids, make_projection(request.output_fields), true);
+    auto rows = fetch_rows(*c, ids, projection, true);
     state.unlock();
-    std::vector<std::vector<Hit>> out(nq);
     for (size_t q = 0; q < nq; ++q) {
         for (const auto& cand : found[q]) {
             auto it = rows.find(cand.id);
-            if (it == rows.end()) continue;  // deleted by another process since this one's last refresh
+            if (it == rows.end())
+                continue;  // deleted by another process since this one's last refresh
             out[q].push_back(Hit{it->second, to_score(cand.distance, metric)});
         }
     }

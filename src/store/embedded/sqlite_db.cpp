@@ -10,16 +10,23 @@ ErrorCode code_for(int rc) {
     switch (rc & 0xff) {
         case SQLITE_CORRUPT:
         case SQLITE_NOTADB:
-        case SQLITE_FORMAT: return ErrorCode::Corrupt;
+        case SQLITE_FORMAT:
+            return ErrorCode::Corrupt;
         case SQLITE_BUSY:
-        case SQLITE_LOCKED: return ErrorCode::Unavailable;
-        case SQLITE_CANTOPEN: return ErrorCode::Io;
-        case SQLITE_TOOBIG: return ErrorCode::TooLarge;
-        case SQLITE_READONLY: return ErrorCode::Unsupported;
+        case SQLITE_LOCKED:
+            return ErrorCode::Unavailable;
+        case SQLITE_CANTOPEN:
+            return ErrorCode::Io;
+        case SQLITE_TOOBIG:
+            return ErrorCode::TooLarge;
+        case SQLITE_READONLY:
+            return ErrorCode::Unsupported;
         case SQLITE_CONSTRAINT:
         case SQLITE_MISMATCH:
-        case SQLITE_RANGE: return ErrorCode::InvalidInput;
-        default: return ErrorCode::Io;
+        case SQLITE_RANGE:
+            return ErrorCode::InvalidInput;
+        default:
+            return ErrorCode::Io;
     }
 }
 
@@ -64,13 +71,14 @@ struct BlobCloser {
 
 }  // namespace
 
-void Db::blob_read(std::string_view table, std::string_view column, int64_t rowid,
-                   int64_t offset, std::span<uint8_t> out) {
+void Db::blob_read(std::string_view table, std::string_view column, int64_t rowid, int64_t offset,
+                   std::span<uint8_t> out) {
     std::string t(table), c(column);
     sqlite3_blob* raw = nullptr;
     int rc = sqlite3_blob_open(db_.get(), "main", t.c_str(), c.c_str(), rowid, 0, &raw);
     std::unique_ptr<sqlite3_blob, BlobCloser> blob(raw);
-    if (rc != SQLITE_OK) fail(rc, "cannot open blob " + t + "." + c + " row " + std::to_string(rowid));
+    if (rc != SQLITE_OK)
+        fail(rc, "cannot open blob " + t + "." + c + " row " + std::to_string(rowid));
     if (offset < 0 || offset + static_cast<int64_t>(out.size()) > sqlite3_blob_bytes(raw))
         throw Error(ErrorCode::Corrupt, "embedded store " + path_ + ": blob " + t + " row " +
                                             std::to_string(rowid) + " is shorter than expected");
@@ -78,20 +86,23 @@ void Db::blob_read(std::string_view table, std::string_view column, int64_t rowi
     if (rc != SQLITE_OK) fail(rc, "cannot read blob " + t + " row " + std::to_string(rowid));
 }
 
-void Db::blob_write(std::string_view table, std::string_view column, int64_t rowid,
-                    int64_t offset, std::span<const uint8_t> bytes) {
+void Db::blob_write(std::string_view table, std::string_view column, int64_t rowid, int64_t offset,
+                    std::span<const uint8_t> bytes) {
     std::string t(table), c(column);
     sqlite3_blob* raw = nullptr;
     int rc = sqlite3_blob_open(db_.get(), "main", t.c_str(), c.c_str(), rowid, 1, &raw);
     std::unique_ptr<sqlite3_blob, BlobCloser> blob(raw);
-    if (rc != SQLITE_OK) fail(rc, "cannot open blob " + t + "." + c + " row " + std::to_string(rowid));
-    rc = sqlite3_blob_write(raw, bytes.data(), static_cast<int>(bytes.size()), static_cast<int>(offset));
+    if (rc != SQLITE_OK)
+        fail(rc, "cannot open blob " + t + "." + c + " row " + std::to_string(rowid));
+    rc = sqlite3_blob_write(raw, bytes.data(), static_cast<int>(bytes.size()),
+                            static_cast<int>(offset));
     if (rc != SQLITE_OK) fail(rc, "cannot write blob " + t + " row " + std::to_string(rowid));
 }
 
 Statement::Statement(Db& db, std::string_view sql) : db_(db) {
     sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+    int rc =
+        sqlite3_prepare_v2(db.handle(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
     stmt_.reset(raw);
     if (rc != SQLITE_OK) db.fail(rc, "cannot prepare `" + std::string(sql) + "`");
 }
@@ -116,7 +127,8 @@ Statement& Statement::bind(int index, std::string_view text) {
 }
 
 Statement& Statement::bind_blob(int index, std::span<const uint8_t> bytes) {
-    int rc = sqlite3_bind_blob64(stmt_.get(), index, bytes.empty() ? "" : static_cast<const void*>(bytes.data()),
+    int rc = sqlite3_bind_blob64(stmt_.get(), index,
+                                 bytes.empty() ? "" : static_cast<const void*>(bytes.data()),
                                  bytes.size(), SQLITE_TRANSIENT);
     if (rc != SQLITE_OK) db_.fail(rc, "bind");
     return *this;
@@ -151,13 +163,18 @@ void Statement::reset() {
     sqlite3_clear_bindings(stmt_.get());
 }
 
-int64_t Statement::column_int(int column) { return sqlite3_column_int64(stmt_.get(), column); }
-double Statement::column_double(int column) { return sqlite3_column_double(stmt_.get(), column); }
+int64_t Statement::column_int(int column) {
+    return sqlite3_column_int64(stmt_.get(), column);
+}
+double Statement::column_double(int column) {
+    return sqlite3_column_double(stmt_.get(), column);
+}
 
 std::string Statement::column_text(int column) {
     const unsigned char* text = sqlite3_column_text(stmt_.get(), column);
     int size = sqlite3_column_bytes(stmt_.get(), column);
-    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size)) : std::string();
+    return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
+                : std::string();
 }
 
 std::span<const uint8_t> Statement::column_blob(int column) {
@@ -167,9 +184,13 @@ std::span<const uint8_t> Statement::column_blob(int column) {
     return {static_cast<const uint8_t*>(data), static_cast<size_t>(size)};
 }
 
-bool Statement::column_is_null(int column) { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
+bool Statement::column_is_null(int column) {
+    return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
+}
 
-Transaction::Transaction(Db& db, bool write) : db_(db) { db_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN"); }
+Transaction::Transaction(Db& db, bool write) : db_(db) {
+    db_.exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
 
 Transaction::~Transaction() {
     if (open_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);

@@ -17,7 +17,7 @@ namespace clipdex::store::embedded {
 class Db;
 
 class Statement {
-public:
+  public:
     Statement(Db& db, std::string_view sql);
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
@@ -40,7 +40,7 @@ public:
     std::span<const uint8_t> column_blob(int column);
     bool column_is_null(int column);
 
-private:
+  private:
     struct Finalizer {
         void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
     };
@@ -49,7 +49,7 @@ private:
 };
 
 class Db {
-public:
+  public:
     // flags: SQLITE_OPEN_* flags. Throws Error(Io / NotFound / Corrupt) naming `path`.
     Db(const std::string& path, int flags);
     Db(const Db&) = delete;
@@ -68,10 +68,10 @@ public:
     // Incremental blob access for the vector chunks (no whole-blob copies on write).
     void blob_read(std::string_view table, std::string_view column, int64_t rowid, int64_t offset,
                    std::span<uint8_t> out);
-    void blob_write(std::string_view table, std::string_view column, int64_t rowid,
-                    int64_t offset, std::span<const uint8_t> bytes);
+    void blob_write(std::string_view table, std::string_view column, int64_t rowid, int64_t offset,
+                    std::span<const uint8_t> bytes);
 
-private:
+  private:
     struct Closer {
         void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
     };
@@ -81,14 +81,14 @@ private:
 
 // RAII transaction: rolls back unless commit() was called.
 class Transaction {
-public:
+  public:
     Transaction(Db& db, bool write);
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction();
     void commit();
 
-private:
+  private:
     Db& db_;
     bool open_ = true;
 };

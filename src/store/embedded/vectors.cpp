@@ -1,8 +1,11 @@
 #include "store/embedded/vectors.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 namespace clipdex::store::embedded {
 
@@ -128,9 +131,12 @@ std::vector<uint32_t> Arena::free_slots(size_t count) const {
 float Arena::distance(const float* query, uint32_t slot) const {
     const float* v = vector_at(slot);
     switch (metric_) {
-        case Metric::L2: return l2_squared(query, v, dim_);
-        case Metric::InnerProduct: return -dot(query, v, dim_);
-        case Metric::Cosine: return -dot(query, v, dim_) * inverse_norm_[slot];
+        case Metric::L2:
+            return l2_squared(query, v, dim_);
+        case Metric::InnerProduct:
+            return -dot(query, v, dim_);
+        case Metric::Cosine:
+            return -dot(query, v, dim_) * inverse_norm_[slot];
     }
     return 0;
 }
@@ -148,12 +154,61 @@ std::vector<Candidate> Arena::exact_search(const float* query, size_t k,
     return top.take_sorted();
 }
 
+std::vector<std::vector<Candidate>> Arena::exact_search_batch(const float* queries, size_t nq,
+                                                              size_t k, size_t threads) const {
+    // 256 queries x 1024 vectors of scores (1 MiB) per GEMM: the vector tile stays in cache
+    // while every query of the block is scored against it.
+    constexpr size_t kQueryBlock = 256, kSlotTile = 1024;
+    std::vector<std::vector<Candidate>> out(nq);
+    auto work = [&](size_t q_begin, size_t q_end) {
+        std::vector<float> scores(kQueryBlock * kSlotTile);
+        for (size_t q0 = q_begin; q0 < q_end; q0 += kQueryBlock) {
+            size_t qn = std::min(kQueryBlock, q_end - q0);
+            std::vector<TopK> tops(qn, TopK(k));
+            for (size_t s0 = 0; s0 < used_.size(); s0 += kSlotTile) {
+                size_t sn = std::min(kSlotTile, used_.size() - s0);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(qn),
+                            static_cast<int>(sn), static_cast<int>(dim_), 1.0f, queries + q0 * dim_,
+                            static_cast<int>(dim_), data_.data() + s0 * dim_,
+                            static_cast<int>(dim_), 0.0f, scores.data(), static_cast<int>(sn));
+                for (size_t q = 0; q < qn; ++q) {
+                    const float* row = scores.data() + q * sn;
+                    TopK& top = tops[q];
+                    for (size_t s = 0; s < sn; ++s) {
+                        if (!used_[s0 + s]) continue;
+                        float d =
+                            metric_ == Metric::Cosine ? -row[s] * inverse_norm_[s0 + s] : -row[s];
+                        if (!top.full() || d <= top.worst()) top.push(d, ids_[s0 + s]);
+                    }
+                }
+            }
+            for (size_t q = 0; q < qn; ++q) out[q0 + q] = tops[q].take_sorted();
+        }
+    };
+    threads = std::clamp<size_t>(threads, 1, std::max<size_t>(1, nq / 16));
+    if (threads == 1) {
+        work(0, nq);
+        return out;
+    }
+    std::vector<std::thread> pool;
+    size_t step = (nq + threads - 1) / threads;
+    for (size_t t = 1; t < threads; ++t) {
+        size_t begin = t * step, end = std::min(nq, begin + step);
+        if (begin < end) pool.emplace_back(work, begin, end);
+    }
+    work(0, std::min(nq, step));
+    for (auto& th : pool) th.join();
+    return out;
+}
+
 std::vector<float> prepare_query(const float* query, size_t dim, Metric metric) {
     std::vector<float> q(query, query + dim);
     if (metric == Metric::Cosine) normalize(q);
     return q;
 }
 
-float to_score(float distance, Metric metric) { return metric == Metric::L2 ? distance : -distance; }
+float to_score(float distance, Metric metric) {
+    return metric == Metric::L2 ? distance : -distance;
+}
 
 }  // namespace clipdex::store::embedded

@@ -28,14 +28,14 @@ struct Candidate {
 
 // Keeps the k smallest distances; ties broken by smaller id so results are deterministic.
 class TopK {
-public:
+  public:
     explicit TopK(size_t k) : k_(k) {}
     void push(float distance, int64_t id);
     float worst() const;  // +inf until k candidates are held
     bool full() const { return heap_.size() >= k_; }
     std::vector<Candidate> take_sorted();
 
-private:
+  private:
     size_t k_;
     std::vector<Candidate> heap_;
 };
@@ -43,7 +43,7 @@ private:
 using IdFilter = std::function<bool(int64_t id)>;
 
 class Arena {
-public:
+  public:
     Arena(int dim, Metric metric) : dim_(static_cast<size_t>(dim)), metric_(metric) {}
 
     size_t dim() const { return dim_; }
@@ -73,8 +73,13 @@ public:
     // Exact search over every live vector, or over `slots` when given.
     std::vector<Candidate> exact_search(const float* query, size_t k,
                                         const std::vector<uint32_t>* slots = nullptr) const;
+    // exact_search over every live vector for `nq` prepared queries at once (IP and COSINE):
+    // one GEMM per block of queries and vectors, so each vector is read from memory once per
+    // block instead of once per query; query blocks are split over `threads`.
+    std::vector<std::vector<Candidate>> exact_search_batch(const float* queries, size_t nq,
+                                                           size_t k, size_t threads) const;
 
-private:
+  private:
     size_t dim_;
     Metric metric_;
     std::vector<float> data_;
