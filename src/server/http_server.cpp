@@ -2,8 +2,10 @@
 
 #include <httplib.h>
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace clipdex::server {
 
@@ -56,20 +58,28 @@ json parse_body(const httplib::Request& req) {
     return body;
 }
 
+// A whole decimal integer as std::stoll reads it; "5abc" and out-of-range text give nothing.
+std::optional<int64_t> parse_int(const std::string& text) {
+    try {
+        size_t used = 0;
+        const long long value = std::stoll(text, &used);
+        if (used == text.size()) return value;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+}
+
 int64_t require_id(const json& body, const char* where) {
     auto it = body.find("id");
     if (it == body.end())
         throw Error(ErrorCode::InvalidInput, std::string(where) + ": field 'id' is required");
+    // JSON integers above INT64_MAX parse as unsigned; converting them would store another id.
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        throw Error(ErrorCode::InvalidInput, std::string(where) + ": field 'id' " + it->dump() +
+                                                 " is outside the 64-bit signed range");
     if (it->is_number_integer()) return it->get<int64_t>();
-    if (it->is_string()) {
-        const std::string text = it->get<std::string>();
-        size_t used = 0;
-        try {
-            const long long value = std::stoll(text, &used);
-            if (used == text.size()) return value;
-        } catch (const std::exception&) {
-        }
-    }
+    if (it->is_string())
+        if (const auto value = parse_int(it->get<std::string>())) return *value;
     throw Error(ErrorCode::InvalidInput, std::string(where) + ": field 'id' must be an integer");
 }
 
@@ -102,12 +112,7 @@ int64_t query_int(const httplib::Request& req, const char* key, int64_t fallback
                   int64_t max) {
     if (!req.has_param(key)) return fallback;
     const std::string text = req.get_param_value(key);
-    try {
-        size_t used = 0;
-        const long long value = std::stoll(text, &used);
-        if (used == text.size() && value >= min && value <= max) return value;
-    } catch (const std::exception&) {
-    }
+    if (const auto value = parse_int(text); value && *value >= min && *value <= max) return *value;
     throw Error(ErrorCode::InvalidInput, std::string("query parameter '") + key +
                                              "' must be an integer in [" + std::to_string(min) +
                                              ", " + std::to_string(max) + "], got '" + text + "'");
@@ -267,8 +272,12 @@ struct HttpServer::Impl {
                         "search: multipart upload needs a file field named 'image'");
         const auto file = req.get_file_value("image");
         int k = 10;
-        if (req.has_file("k"))
-            k = top_k_of({{"k", std::atoi(req.get_file_value("k").content.c_str())}});
+        if (req.has_file("k")) {
+            // Text that is not an integer stays a string: top_k_of refuses it with its message.
+            const std::string text = req.get_file_value("k").content;
+            const auto value = parse_int(text);
+            k = top_k_of({{"k", value ? json(*value) : json(text)}});
+        }
         const std::string filter =
             req.has_file("filter") ? req.get_file_value("filter").content : "";
         const auto* bytes = reinterpret_cast<const uint8_t*>(file.content.data());
@@ -327,8 +336,10 @@ struct HttpServer::Impl {
                 send_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
             else if (res.status == 413)
                 send_error(res, 413, "too_large", "request body exceeds the size limit");
-            else
-                send_error(res, res.status, "http_error", "request failed");
+            else  // refused while parsing, where an unknown method leaves the path empty
+                send_error(res, res.status, "http_error",
+                           (req.path.empty() ? req.method : req.method + " " + req.path) +
+                               " refused with HTTP status " + std::to_string(res.status));
         });
     }
 };
