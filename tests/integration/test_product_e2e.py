@@ -9,14 +9,7 @@ the HTTP API, whether the gallery is indexed from a folder or added by URL.
 import json
 import pathlib
 import shutil
-import socket
-import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -70,23 +63,10 @@ def recall_at_5(ranked: dict) -> float:
     return sum(expected in hits[:5] for expected, hits in ranked.items()) / len(ranked)
 
 
-class Clipdex:
-    def __init__(self, build_dir, model, db):
-        self.binary = str(build_dir / "clipdex")
-        self.base = ["--db", str(db), "--model", str(model)]
-
-    def run(self, *args, check=True, timeout=900):
-        proc = subprocess.run([self.binary, *self.base, *map(str, args)], capture_output=True, text=True,
-                              timeout=timeout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"clipdex {' '.join(map(str, args))} exited {proc.returncode}: {proc.stderr}")
-        return proc
-
-
 @pytest.fixture(scope="module")
-def indexed(build_dir, emoji_model_dir, gallery, tmp_path_factory):
+def indexed(clipdex_cli, gallery, tmp_path_factory):
     db = tmp_path_factory.mktemp("db") / "emoji gallery 数据.db"
-    cli = Clipdex(build_dir, emoji_model_dir, db)
+    cli = clipdex_cli(db)
     report = json.loads(cli.run("index", gallery, "--json").stdout)
     assert report["added"] == 1890 and report["failed"] == 0, report
     return cli
@@ -112,54 +92,9 @@ def test_reindex_is_incremental(indexed, gallery):
     assert report["unchanged"] == 1890 and report["added"] == 0 and report["updated"] == 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A running `clipdex serve` on a free loopback port."""
-
-    def __init__(self, cli: Clipdex, *extra):
-        self.port = free_port()
-        self.proc = subprocess.Popen([cli.binary, *cli.base, *extra, "serve", "--port", str(self.port)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                self.get("/api/milvus/health")
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"clipdex serve exited: {self.proc.stderr.read()}")
-                time.sleep(0.1)
-        raise TimeoutError("clipdex serve did not answer")
-
-    def request(self, method, path, body=None, headers=None, raw=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers or {})
-        try:
-            with urllib.request.urlopen(req, timeout=120) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def get(self, path):
-        return self.request("GET", path)
-
-    def post(self, path, body):
-        return self.request("POST", path, body, {"Content-Type": "application/json"})
-
-    def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=60)
-
-
 @pytest.fixture(scope="module")
-def server(indexed):
-    srv = Server(indexed)
+def server(indexed, start_server):
+    srv = start_server(indexed)
     yield srv
     assert srv.stop() == 0
 
@@ -181,24 +116,13 @@ def test_http_text_recall_matches_reference(server, emoji, language):
     assert abs(recall - REFERENCE_RECALL5[language]) <= TOLERANCE
 
 
-def multipart(field: str, filename: str, content: bytes, extra: dict):
-    boundary = "clipdexboundary7d93"
-    parts = []
-    for name, value in extra.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-                 f"Content-Type: image/svg+xml\r\n\r\n".encode() + content + b"\r\n")
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-
-
 def test_http_image_upload_recall_matches_reference(server, emoji):
     ranked = {}
     for hexcode, item in emoji.items():
         if item["openmoji"] is None:
             continue
-        body, headers = multipart("image", item["openmoji"].name, item["openmoji"].read_bytes(), {"k": 5})
-        status, answer = server.request("POST", "/api/milvus/search", headers=headers, raw=body)
+        status, answer = server.upload("/api/milvus/search", item["openmoji"].name, item["openmoji"].read_bytes(),
+                                       {"k": 5})
         assert status == 200, answer
         ranked[hexcode] = [hexcode_of(hit["url"]) for hit in answer["results"]]
     assert len(ranked) > 1500
@@ -208,31 +132,16 @@ def test_http_image_upload_recall_matches_reference(server, emoji):
 
 
 @pytest.fixture(scope="module")
-def file_server(gallery):
+def file_server(gallery, serve_folder):
     """Serves the gallery over HTTP on loopback, counting requests."""
-    hits = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            hits.append(self.path)
-            if self.path.startswith("/slow/"):
-                time.sleep(40)
-            super().do_GET()
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(gallery)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", hits
-    httpd.shutdown()
+    files = serve_folder(gallery)
+    yield files.base, files.hits
+    files.stop()
 
 
-def test_batch_add_by_url_reaches_reference_recall(build_dir, emoji_model_dir, emoji, file_server, tmp_path):
+def test_batch_add_by_url_reaches_reference_recall(clipdex_cli, start_server, emoji, file_server, tmp_path):
     base, _ = file_server
-    cli = Clipdex(build_dir, emoji_model_dir, tmp_path / "by-url.db")
-    srv = Server(cli, "--allow-private-urls")
+    srv = start_server(clipdex_cli(tmp_path / "by-url.db"), "--allow-private-urls")
     try:
         hexcodes = list(emoji)
         for start in range(0, len(hexcodes), 500):
@@ -277,10 +186,9 @@ def test_http_endpoints_and_bad_requests(server, file_server):
     assert status == 200 and all("1F43" in hit["url"] for hit in answer["results"]) and len(answer["results"]) == 3
 
 
-def test_add_delete_and_bad_urls_through_http(build_dir, emoji_model_dir, file_server, tmp_path):
+def test_add_delete_and_bad_urls_through_http(clipdex_cli, start_server, file_server, tmp_path):
     base, hits = file_server
-    cli = Clipdex(build_dir, emoji_model_dir, tmp_path / "urls.db")
-    srv = Server(cli, "--allow-private-urls")
+    srv = start_server(clipdex_cli(tmp_path / "urls.db"), "--allow-private-urls")
     try:
         status, answer = srv.post("/api/milvus/add", {"id": 5, "url": f"{base}/1F436.svg"})
         assert status == 200 and answer["success"], answer
@@ -301,20 +209,10 @@ def test_add_delete_and_bad_urls_through_http(build_dir, emoji_model_dir, file_s
         assert srv.stop() == 0
 
 
-def test_bearer_token_is_required_when_set(build_dir, emoji_model_dir, tmp_path):
-    cli = Clipdex(build_dir, emoji_model_dir, tmp_path / "auth.db")
-    srv = Server.__new__(Server)
-    srv.port = free_port()
-    srv.base = f"http://127.0.0.1:{srv.port}"
-    srv.proc = subprocess.Popen([cli.binary, *cli.base, "serve", "--port", str(srv.port), "--bearer-token", "s3cret"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_bearer_token_is_required_when_set(clipdex_cli, start_server, tmp_path):
+    srv = start_server(clipdex_cli(tmp_path / "auth.db"), serve_args=["--bearer-token", "s3cret"])
     try:
-        for _ in range(600):
-            try:
-                status, _ = srv.get("/api/milvus/health")
-                break
-            except OSError:
-                time.sleep(0.1)
+        status, _ = srv.get("/api/milvus/health")
         assert status == 401
         status, body = srv.request("GET", "/api/milvus/stats", headers={"Authorization": "Bearer s3cret"})
         assert status == 200 and body["total_records"] == 0
@@ -322,7 +220,7 @@ def test_bearer_token_is_required_when_set(build_dir, emoji_model_dir, tmp_path)
         assert srv.stop() == 0
 
 
-def test_cli_bad_inputs_are_reported_and_skipped(build_dir, emoji_model_dir, tmp_path):
+def test_cli_bad_inputs_are_reported_and_skipped(clipdex_cli, tmp_path):
     folder = tmp_path / "bad 输入"
     folder.mkdir()
     (folder / "text.jpg").write_text("this is not a jpeg")
@@ -336,7 +234,7 @@ def test_cli_bad_inputs_are_reported_and_skipped(build_dir, emoji_model_dir, tmp
         '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="64" height="64">'
         '<image xlink:href="file:///etc/hostname" width="64" height="64"/><rect width="10" height="10"/></svg>')
     shutil.copyfile(NPM / "@twemoji/svg/1f436.svg", folder / "狗 dog.svg")
-    cli = Clipdex(build_dir, emoji_model_dir, tmp_path / "bad.db")
+    cli = clipdex_cli(tmp_path / "bad.db")
     proc = cli.run("index", folder, "--json", check=False)
     assert proc.returncode == 8, proc.stderr
     report = json.loads(proc.stdout)
@@ -351,10 +249,10 @@ def test_cli_bad_inputs_are_reported_and_skipped(build_dir, emoji_model_dir, tmp
     assert missing.returncode != 0 and "nope.png" in missing.stderr
 
 
-def test_collection_remembers_its_model(build_dir, emoji_model_dir, tmp_path):
+def test_collection_remembers_its_model(clipdex_cli, emoji_model_dir, tmp_path):
     db = tmp_path / "model.db"
-    Clipdex(build_dir, emoji_model_dir, db).run("stats")
+    clipdex_cli(db).run("stats")
     other = tmp_path / "renamed-model"
     shutil.copytree(emoji_model_dir, other)
-    proc = Clipdex(build_dir, other, db).run("stats", check=False)
+    proc = clipdex_cli(db, model=other).run("stats", check=False)
     assert proc.returncode != 0 and "emoji-clip-tiny" in proc.stderr
