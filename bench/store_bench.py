@@ -1,154 +1,384 @@
 #!/usr/bin/env python3
-"""Embedded store vs faiss-cpu and hnswlib (PyPI) on the same vectors, same parameters.
+"""Embedded store vs faiss-cpu, hnswlib and Milvus Lite (2.5.x C++ server and 3.x), same data,
+same parameters, same machine, one run.
 
-    .venv/bin/python bench/store_bench.py --build build-store --n 100000 --dist uniform clustered
+    .venv/bin/python bench/store_bench.py --sizes 100000 --dists uniform clustered
+    .venv/bin/python bench/store_bench.py --sizes 1000000 --dists clustered \\
+        --engines clipdex faiss hnswlib --indexes FLAT HNSW --ef 64,128,256 --nq-single 200
+    .venv/bin/python bench/store_bench.py --report        # table from every cached result
 
-For each data set, bench/store_bench (C++) generates the vectors, queries and exact top-10
-(dumped under bench/out/) and measures clipdex; this script then runs the peers on the dump
-and writes bench/results/store-<date>.md with a table of ratios (clipdex / peer).
+Data (generated once, cached in .cache/bench-store/<dist>_<n>/, git-ignored): dim 512,
+L2-normalised float32; n base vectors and 1,000 held-out queries from the same distribution;
+the exact top-10 by inner product (faiss IndexFlatIP). Distributions:
+  uniform    components U(-1, 1), then normalised: the hardest case for any ANN index;
+  clustered  a mixture of 1,000 Gaussians: centre (random unit vector) + 0.5 * a point of a
+             64-dimensional subspace shared by all clusters + 0.4 * isotropic noise, then
+             normalised (intra-cluster cosine ~0.7, inter-cluster ~0.0; closer to CLIP
+             embeddings, whose intrinsic dimension is far below 512).
 
-Peers run single queries in a loop (as the store's API does) for QPS-1 and latency; QPS-2 uses
-two client threads for clipdex, and the peer's own batch search with two threads, which favours
-the peers. Metric: cosine (inner product over normalised vectors for the peers).
+Every measurement is a separate process and is cached as JSON in .cache/bench-store/results/,
+so a re-run only measures what is missing (--force re-measures what the flags select).
+
+Fairness: every engine gets the same unit vectors, metric inner product / cosine, k=10,
+HNSW M / efConstruction / ef and IVF nlist / nprobe. qps_1 and latency: one query per call,
+one thread everywhere. qps_batch: one call with all 1,000 queries, 2 threads (faiss OpenMP,
+hnswlib set_num_threads, clipdex's own threads; Milvus: its server's default). clipdex is asked
+for ids only, as the peers return; qps_1_rows is the same loop fetching the rows from SQLite.
 """
 import argparse
 import datetime
 import json
 import os
-import resource
+import pathlib
+import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
 
-
-def run_clipdex(args, dist, index, dump):
-    cmd = [os.path.join(args.build, "bench", "store_bench"), "--n", str(args.n), "--dim", str(args.dim),
-           "--nq", str(args.nq), "--dist", dist, "--index", index, "--db", f"/tmp/clipdex_bench_{index}.db",
-           "--dump", dump, "--m", "16", "--efc", "200", "--ef", str(args.ef), "--nlist", str(args.nlist),
-           "--nprobe", str(args.nprobe)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "bench-store"
+RESULTS = CACHE / "results"
+DIM = 512
+NQ = 1000
 
 
-PEER_SCRIPT = r"""
-import json, resource, sys, time, threading
-import numpy as np
-engine, index, dump, n, dim, nq, ef, nlist, nprobe = sys.argv[1:]
-n, dim, nq, ef, nlist, nprobe = map(int, (n, dim, nq, ef, nlist, nprobe))
-base = np.fromfile(dump + "/base.f32", dtype=np.float32).reshape(n, dim)
-queries = np.fromfile(dump + "/queries.f32", dtype=np.float32).reshape(nq, dim)
-gt = np.fromfile(dump + "/gt.i64", dtype=np.int64).reshape(nq, 10)
-base /= np.linalg.norm(base, axis=1, keepdims=True)
-queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-t = time.perf_counter()
-if engine == "faiss":
+# --- data ------------------------------------------------------------------------------------
+def normalise(x):
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def generate(dist, n, rng):
+    """n + NQ vectors in chunks (1M x 512 float32 is 2 GiB; chunks keep the temporaries small)."""
+    total = n + NQ
+    out = np.empty((total, DIM), dtype=np.float32)
+    if dist == "clustered":
+        centres = normalise(rng.standard_normal((1000, DIM), dtype=np.float32))
+        basis = normalise(rng.standard_normal((64, DIM), dtype=np.float32))
+    for start in range(0, total, 100000):
+        m = min(100000, total - start)
+        if dist == "uniform":
+            x = rng.uniform(-1, 1, (m, DIM)).astype(np.float32)
+        else:
+            x = centres[rng.integers(0, 1000, m)]
+            x += 0.5 * (rng.standard_normal((m, 64), dtype=np.float32) / 8.0) @ basis
+            x += 0.4 * rng.standard_normal((m, DIM), dtype=np.float32) / np.sqrt(DIM, dtype=np.float32)
+        out[start:start + m] = normalise(x)
+    return out
+
+
+def dataset(dist, n):
+    d = CACHE / f"{dist}_{n}"
+    if (d / "gt.i64").exists():
+        return d
+    d.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    x = generate(dist, n, np.random.default_rng({"uniform": 1, "clustered": 2}[dist]))
+    base, queries = x[:n], x[n:]  # queries held out: drawn with the base, never inserted
     import faiss
     faiss.omp_set_num_threads(2)
-    if index == "FLAT":
-        idx = faiss.IndexFlatIP(dim)
-    elif index == "HNSW":
-        idx = faiss.IndexHNSWFlat(dim, 16, faiss.METRIC_INNER_PRODUCT)
-        idx.hnsw.efConstruction = 200
+    index = faiss.IndexFlatIP(DIM)
+    index.add(base)
+    gt = index.search(queries, 10)[1].astype(np.int64)
+    base.tofile(d / "base.f32")
+    queries.tofile(d / "queries.f32")
+    gt.tofile(d / "gt.i64")
+    print(f"generated {d} in {time.perf_counter() - t:.1f} s", flush=True)
+    return d
+
+
+def load(d, n):
+    base = np.fromfile(d / "base.f32", dtype=np.float32).reshape(n, DIM)
+    queries = np.fromfile(d / "queries.f32", dtype=np.float32).reshape(NQ, DIM)
+    gt = np.fromfile(d / "gt.i64", dtype=np.int64).reshape(NQ, 10)
+    return base, queries, gt
+
+
+# --- peers (each runs in its own process: python store_bench.py --peer JSON) --------------------
+def recall(found, gt):
+    return float(np.mean([len(set(found[i]) & set(gt[i])) / 10 for i in range(len(found))]))
+
+
+def peak_rss_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_searches(search_one, search_batch, queries, gt, nq_single):
+    lat, found = [], np.full((nq_single, 10), -1, dtype=np.int64)
+    t = time.perf_counter()
+    for i in range(nq_single):
+        s = time.perf_counter()
+        ids = search_one(queries[i:i + 1])
+        lat.append((time.perf_counter() - s) * 1000)
+        found[i, :len(ids)] = ids[:10]
+    qps1 = nq_single / (time.perf_counter() - t)
+    t = time.perf_counter()
+    all_ids = search_batch(queries)
+    qpsb = len(queries) / (time.perf_counter() - t)
+    lat.sort()
+    return {"qps_1": qps1, "p50_ms": lat[len(lat) // 2], "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+            "recall_at_10_single": recall(found, gt[:nq_single]), "qps_batch": qpsb,
+            "recall_at_10": recall(all_ids, gt), "nq_single": nq_single}
+
+
+def peer_faiss_hnswlib(job, base, queries, gt):
+    engine, index, n = job["engine"], job["index"], job["n"]
+    res = {"engine": engine, "index": index, "runs": []}
+    t = time.perf_counter()
+    if engine == "faiss":
+        import faiss
+        faiss.omp_set_num_threads(2)
+        if index == "FLAT":
+            idx = faiss.IndexFlatIP(DIM)
+        elif index == "HNSW":
+            idx = faiss.IndexHNSWFlat(DIM, job["m"], faiss.METRIC_INNER_PRODUCT)
+            idx.hnsw.efConstruction = job["efc"]
+        else:
+            idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, job["nlist"], faiss.METRIC_INNER_PRODUCT)
+            idx.train(base)
+        idx.add(base)
+        res["build_s"] = time.perf_counter() - t
+
+        def threads(k):
+            faiss.omp_set_num_threads(k)
+
+        def set_ef(ef):
+            if index == "HNSW":
+                idx.hnsw.efSearch = ef
+            if index == "IVF_FLAT":
+                idx.nprobe = job["nprobe"]
+
+        one = lambda q: idx.search(q, 10)[1][0]
+        batch = lambda q: idx.search(q, 10)[1]
     else:
-        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        idx.train(base)
-    idx.add(base)
-    if index == "HNSW": idx.hnsw.efSearch = ef
-    if index == "IVF_FLAT": idx.nprobe = nprobe
-    search = lambda q: idx.search(q, 10)[1]
-    def set_threads(k): faiss.omp_set_num_threads(k)
-else:
-    import hnswlib
-    idx = hnswlib.Index(space="ip", dim=dim)
-    idx.init_index(max_elements=n, M=16, ef_construction=200)
-    idx.set_num_threads(2)
-    idx.add_items(base, np.arange(n))
-    idx.set_ef(ef)
-    search = lambda q: idx.knn_query(q, k=10)[0]
-    def set_threads(k): idx.set_num_threads(k)
-build_s = time.perf_counter() - t
-set_threads(1)
-lat = []
-found = np.zeros((nq, 10), dtype=np.int64)
-t = time.perf_counter()
-for i in range(nq):
-    s = time.perf_counter()
-    found[i] = search(queries[i:i + 1])[0]
-    lat.append((time.perf_counter() - s) * 1000)
-qps1 = nq / (time.perf_counter() - t)
-set_threads(2)
-t = time.perf_counter()
-search(queries)
-qps2 = nq / (time.perf_counter() - t)
-recall = float(np.mean([len(set(found[i]) & set(gt[i])) / 10 for i in range(nq)]))
-lat.sort()
-print(json.dumps({"engine": engine, "index": index, "build_s": build_s, "insert_rows_per_s": n / build_s,
-                  "qps_1": qps1, "qps_2": qps2, "p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(len(lat) * 0.99)],
-                  "recall_at_10": recall,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+        import hnswlib
+        idx = hnswlib.Index(space="ip", dim=DIM)
+        idx.init_index(max_elements=n, M=job["m"], ef_construction=job["efc"])
+        idx.set_num_threads(2)
+        idx.add_items(base, np.arange(n))
+        res["build_s"] = time.perf_counter() - t
+
+        def threads(k):
+            idx.set_num_threads(k)
+
+        set_ef = idx.set_ef
+        one = lambda q: idx.knn_query(q, k=10)[0][0]
+        batch = lambda q: idx.knn_query(q, k=10)[0]
+    res["insert_rows_per_s"] = n / res["build_s"]
+    for ef in (job["ef"] if index == "HNSW" else job["ef"][:1]):
+        set_ef(ef)
+        threads(1)
+        nq_single = job["nq_single"]
+        r = {"ef": ef}
+        lat, found = [], np.full((nq_single, 10), -1, dtype=np.int64)
+        t = time.perf_counter()
+        for i in range(nq_single):
+            s = time.perf_counter()
+            found[i] = one(queries[i:i + 1])
+            lat.append((time.perf_counter() - s) * 1000)
+        r["qps_1"] = nq_single / (time.perf_counter() - t)
+        lat.sort()
+        r["p50_ms"], r["p99_ms"] = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        r["recall_at_10_single"] = recall(found, gt[:nq_single])
+        threads(2)
+        t = time.perf_counter()
+        all_ids = batch(queries)
+        r["qps_batch"] = NQ / (time.perf_counter() - t)
+        r["recall_at_10"] = recall(all_ids, gt)
+        r["nq_single"] = nq_single
+        res["runs"].append(r)
+    res["peak_rss_mib"] = peak_rss_mib()
+    return res
 
 
-def run_peer(args, engine, index, dump):
-    cmd = [sys.executable, "-c", PEER_SCRIPT, engine, index, dump, str(args.n), str(args.dim), str(args.nq),
-           str(args.ef), str(args.nlist), str(args.nprobe)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def peer_milvus(job, base, queries, gt):
+    sys.path.insert(0, str(REPO / "scripts" / "milvus"))
+    import shutil
+    import tempfile
+
+    from pymilvus import DataType, MilvusClient
+    from servers import Server
+
+    kind, index, n = job["engine"].split("-")[1], job["index"], job["n"]
+    data = pathlib.Path(tempfile.mkdtemp(prefix=f"clipdex-bench-{kind}-"))
+    res = {"engine": job["engine"], "index": index, "runs": []}
+    try:
+        with Server(kind, data=data) as server:
+            client = MilvusClient(server.uri, timeout=600)
+            schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+            client.create_collection("bench", schema=schema)
+            t = time.perf_counter()
+            for start in range(0, n, 5000):
+                chunk = base[start:start + 5000]
+                client.insert("bench", [{"id": start + i, "vector": v} for i, v in enumerate(chunk.tolist())])
+            client.flush("bench")
+            res["insert_s"] = time.perf_counter() - t
+            params = client.prepare_index_params()
+            extra = {"HNSW": {"M": job["m"], "efConstruction": job["efc"]}, "IVF_FLAT": {"nlist": job["nlist"]}}
+            params.add_index("vector", index_type=index, metric_type="IP", params=extra.get(index, {}))
+            client.create_index("bench", params)
+            client.release_collection("bench")
+            t = time.perf_counter()
+            client.load_collection("bench")
+            res["open_s"] = time.perf_counter() - t
+            res["build_s"] = res["insert_s"]  # index build happens inside load for Milvus Lite
+            res["insert_rows_per_s"] = n / res["insert_s"]
+            for ef in (job["ef"] if index == "HNSW" else job["ef"][:1]):
+                sp = {"HNSW": {"ef": ef}, "IVF_FLAT": {"nprobe": job["nprobe"]}}.get(index, {})
+
+                def search(q):
+                    hits = client.search("bench", data=q.tolist(), limit=10, search_params={"params": sp},
+                                         output_fields=["id"])
+                    return [[h["id"] for h in hs] for hs in hits]
+
+                r = time_searches(lambda q: search(q)[0], search, queries, gt, job["nq_single"])
+                r["ef"] = ef
+                res["runs"].append(r)
+            client.close()
+            res["bytes_on_disk"] = sum(p.stat().st_size for p in data.rglob("*") if p.is_file())
+            res["raw_vector_bytes"] = n * DIM * 4
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    return res
+
+
+def peer_main(job):
+    d = pathlib.Path(job["data"])
+    base, queries, gt = load(d, job["n"])
+    fn = peer_milvus if job["engine"].startswith("milvus") else peer_faiss_hnswlib
+    print(json.dumps(fn(job, base, queries, gt)))
+
+
+# --- driver ----------------------------------------------------------------------------------
+def result_path(dist, n, engine, index):
+    return RESULTS / f"{dist}_{n}_{engine}_{index}.json"
+
+
+def measure(args, dist, n, engine, index):
+    path = result_path(dist, n, engine, index)
+    if path.exists() and not args.force:
+        return
+    d = dataset(dist, n)
+    nq_single = args.nq_single if n >= 1000000 else NQ
+    job = {"engine": engine, "index": index, "n": n, "data": str(d), "m": args.m, "efc": args.efc,
+           "ef": [int(e) for e in args.ef.split(",")], "nlist": args.nlist, "nprobe": args.nprobe,
+           "nq_single": nq_single}
+    t = time.perf_counter()
+    load_before = os.getloadavg()
+    if engine == "clipdex":
+        db = CACHE / "db" / f"{dist}_{n}_{index}.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [str(REPO / args.build / "bench" / "store_bench"), "--data", str(d), "--n", str(n), "--dim", str(DIM),
+               "--nq", str(NQ), "--nq-single", str(nq_single), "--index", index, "--db", str(db), "--m", str(args.m),
+               "--efc", str(args.efc), "--ef", args.ef, "--nlist", str(args.nlist), "--nprobe", str(args.nprobe),
+               "--reuse-db", "1" if args.reuse_db else "0"]
+    else:
+        cmd = [sys.executable, __file__, "--peer", json.dumps(job)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f"FAILED {engine} {index} {dist} {n}: {proc.stderr[-2000:]}", flush=True)
+        return
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res.update({"dist": dist, "n": n, "wall_s": time.perf_counter() - t, "load_before": load_before,
+                "load_after": os.getloadavg(), "when": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(res, indent=1))
+    print(f"{dist} {n} {engine} {index}: {res['wall_s']:.0f} s, runs {json.dumps(res['runs'])}", flush=True)
+
+
+PEERS = {"FLAT": ["faiss", "milvus-lite25", "milvus-lite3"],
+         "HNSW": ["faiss", "hnswlib", "milvus-lite25", "milvus-lite3"],
+         "IVF_FLAT": ["faiss", "milvus-lite25", "milvus-lite3"],
+         "AUTOINDEX": ["milvus-lite25", "milvus-lite3"]}
+
+
+def fmt(v):
+    return "" if v is None else f"{v:.3g}"
+
+
+def report(path):
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    rows.sort(key=lambda r: (r["n"], r["dist"], r["index"], r["engine"] != "clipdex", r["engine"]))
+    cols = ["qps_1", "qps_batch", "p50_ms", "p99_ms", "recall_at_10"]
+    lines = ["| n | data | index | engine | ef | build s | insert rows/s | open s | " + " | ".join(cols) +
+             " | peak RSS MiB | disk / raw |", "|" + "---|" * (len(cols) + 10)]
+    for r in rows:
+        disk = f"{r['bytes_on_disk'] / r['raw_vector_bytes']:.2f}" if r.get("bytes_on_disk") else ""
+        for run in r["runs"]:
+            ef = run["ef"] if r["index"] == "HNSW" else (f"nprobe {run.get('nprobe', '')}" if r["index"] == "IVF_FLAT" else "")
+            lines.append(f"| {r['n']} | {r['dist']} | {r['index']} | {r['engine']} | {ef} | {fmt(r.get('build_s'))} | "
+                         f"{fmt(r.get('insert_rows_per_s'))} | {fmt(r.get('open_s'))} | " +
+                         " | ".join(fmt(run.get(c)) for c in cols) + f" | {fmt(r.get('peak_rss_mib'))} | {disk} |")
+    clip = [r for r in rows if r["engine"] == "clipdex"]
+    extra = ["| n | data | index | ef | qps_1 ids only | qps_1 with rows | p99 ms with rows | qps 2 client threads |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in clip:
+        for run in r["runs"]:
+            extra.append(f"| {r['n']} | {r['dist']} | {r['index']} | {run['ef'] if r['index'] == 'HNSW' else ''} | "
+                         f"{fmt(run['qps_1'])} | {fmt(run.get('qps_1_rows'))} | {fmt(run.get('p99_ms_rows'))} | "
+                         f"{fmt(run.get('qps_2_clients'))} |")
+    ratios = ["| n | data | index | ef | peer | build | qps_1 | qps_batch | p99 (peer/clipdex) | recall (clipdex-peer) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in clip:
+        for p in rows:
+            if p["engine"] == "clipdex" or (p["n"], p["dist"], p["index"]) != (c["n"], c["dist"], c["index"]):
+                continue
+            for cr in c["runs"]:
+                pr = next((x for x in p["runs"] if x["ef"] == cr["ef"]), None)
+                if pr is None:
+                    continue
+                ratios.append(f"| {c['n']} | {c['dist']} | {c['index']} | {cr['ef'] if c['index'] == 'HNSW' else ''} | "
+                              f"{p['engine']} | {p['build_s'] / c['build_s']:.2f} | {cr['qps_1'] / pr['qps_1']:.2f} | "
+                              f"{cr['qps_batch'] / pr['qps_batch']:.2f} | {pr['p99_ms'] / cr['p99_ms']:.2f} | "
+                              f"{cr['recall_at_10'] - pr['recall_at_10']:+.3f} |")
+    text = "\n".join(["## All measurements", "", *lines, "", "## clipdex: ids only vs with rows, client threads", "",
+                      *extra, "", "## Ratios clipdex / peer (>1: clipdex faster; build: peer time / clipdex time)", "",
+                      *ratios, ""])
+    pathlib.Path(path).write_text(text)
+    print(text)
 
 
 def main():
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default="build-store")
-    p.add_argument("--n", type=int, default=100000)
-    p.add_argument("--dim", type=int, default=512)
-    p.add_argument("--nq", type=int, default=1000)
-    p.add_argument("--ef", type=int, default=64)
+    p.add_argument("--sizes", type=int, nargs="+", default=[100000])
+    p.add_argument("--dists", nargs="+", default=["uniform", "clustered"])
+    p.add_argument("--indexes", nargs="+", default=["FLAT", "HNSW", "IVF_FLAT"])
+    p.add_argument("--engines", nargs="+", default=["clipdex", "faiss", "hnswlib", "milvus-lite25", "milvus-lite3"])
+    p.add_argument("--m", type=int, default=16)
+    p.add_argument("--efc", type=int, default=200)
+    p.add_argument("--ef", default="32,64,128,256", help="HNSW ef sweep (FLAT and IVF use the first)")
     p.add_argument("--nlist", type=int, default=1024)
     p.add_argument("--nprobe", type=int, default=16)
-    p.add_argument("--dist", nargs="+", default=["uniform", "clustered"])
-    p.add_argument("--index", nargs="+", default=["FLAT", "HNSW", "IVF_FLAT"])
-    p.add_argument("--reuse", help="directory of clipdex JSON results (<index>_<dist>.json) to reuse")
+    p.add_argument("--nq-single", type=int, default=200, help="queries timed one by one at n >= 1M")
+    p.add_argument("--reuse-db", action="store_true", help="clipdex: keep a database built by an earlier run")
+    p.add_argument("--force", action="store_true", help="re-measure cached results the flags select")
+    p.add_argument("--report", metavar="MD", nargs="?", const=str(CACHE / "report.md"))
+    p.add_argument("--peer", help=argparse.SUPPRESS)
     args = p.parse_args()
-
-    rows = []
-    for dist in args.dist:
-        dump = os.path.join("bench", "out", f"{dist}_{args.n}")
-        for index in args.index:
-            cached = os.path.join(args.reuse or "", f"{index.lower().replace('_flat', '')}_{dist}.json")
-            ours = json.load(open(cached)) if args.reuse and os.path.exists(cached) else run_clipdex(args, dist, index, dump)
-            rows.append((dist, index, ours))
-            peers = ["faiss"] + (["hnswlib"] if index == "HNSW" else [])
-            for engine in peers:
-                rows.append((dist, index, run_peer(args, engine, index, dump)))
-            print(json.dumps(rows[-1][2]), flush=True)
-
-    date = datetime.date.today().isoformat()
-    os.makedirs(os.path.join("bench", "results"), exist_ok=True)
-    path = os.path.join("bench", "results", f"store-{date}.md")
-    keys = ["insert_rows_per_s", "qps_1", "qps_2", "p50_ms", "p99_ms", "recall_at_10", "peak_rss_mib"]
-    with open(path, "w") as f:
-        f.write(f"# Embedded store benchmark, {date}\n\n")
-        f.write(f"n={args.n}, dim={args.dim}, {args.nq} held-out queries, k=10, COSINE; HNSW M=16 efConstruction=200 "
-                f"ef={args.ef}; IVF_FLAT nlist={args.nlist} nprobe={args.nprobe}. Machine: {os.cpu_count()} cores "
-                "(shared with other builds while measuring). QPS-2: clipdex = 2 client threads, peers = batch search "
-                "with 2 threads.\n\n")
-        f.write("| data | index | engine | " + " | ".join(keys) + " | open_s | disk / raw |\n")
-        f.write("|" + "---|" * (len(keys) + 5) + "\n")
-        for dist, index, r in rows:
-            disk = f"{r['bytes_on_disk'] / r['raw_vector_bytes']:.2f}" if "bytes_on_disk" in r else ""
-            f.write(f"| {dist} | {index} | {r['engine']} | " + " | ".join(f"{r[k]:.3g}" for k in keys) +
-                    f" | {r.get('open_s', float('nan')):.3g} | {disk} |\n")
-        f.write("\n## Ratios clipdex / peer (>1 = clipdex higher)\n\n| data | index | peer | " + " | ".join(keys) + " |\n")
-        f.write("|" + "---|" * (len(keys) + 3) + "\n")
-        for dist, index, r in rows:
-            if r["engine"] == "clipdex":
-                continue
-            ours = next(o for d, i, o in rows if d == dist and i == index and o["engine"] == "clipdex")
-            f.write(f"| {dist} | {index} | {r['engine']} | " +
-                    " | ".join(f"{ours[k] / r[k]:.2f}" if r[k] else "" for k in keys) + " |\n")
-    print(path)
+    if args.peer:
+        peer_main(json.loads(args.peer))
+        return
+    if args.report:
+        report(args.report)
+        return
+    print(f"{platform.processor() or platform.machine()}, load {os.getloadavg()}", flush=True)
+    for n in args.sizes:
+        for dist in args.dists:
+            for index in args.indexes:
+                for engine in args.engines:
+                    if engine == "clipdex" and index == "AUTOINDEX":
+                        continue
+                    if engine != "clipdex" and engine not in PEERS[index]:
+                        continue
+                    measure(args, dist, n, engine, index)
 
 
 if __name__ == "__main__":

@@ -9,22 +9,37 @@
 
 namespace clipdex::store::embedded {
 
-// 16 independent accumulators let GCC vectorise the loops under -march=native without
-// -ffast-math (a single accumulator would force sequential float adds).
+// Four vector registers of independent accumulators: one register would make every step wait
+// for the previous add (latency-bound); four keep the FMA units busy. Written as plain loops so
+// GCC vectorises them for whatever -march the build has (SSE2 when CLIPDEX_NATIVE=OFF), without
+// -ffast-math. The lanes are summed as a tree, not one by one.
+#if defined(__AVX512F__)
+constexpr size_t kLanes = 64;
+#elif defined(__AVX__)
+constexpr size_t kLanes = 32;
+#else
+constexpr size_t kLanes = 16;
+#endif
+
+namespace {
+float sum_lanes(float* acc) {
+    for (size_t width = kLanes / 2; width > 0; width /= 2)
+        for (size_t l = 0; l < width; ++l) acc[l] += acc[l + width];
+    return acc[0];
+}
+}  // namespace
+
 float dot(const float* a, const float* b, size_t dim) {
-    constexpr size_t kLanes = 16;
     float acc[kLanes] = {};
     size_t j = 0;
     for (; j + kLanes <= dim; j += kLanes)
         for (size_t l = 0; l < kLanes; ++l) acc[l] += a[j + l] * b[j + l];
-    float sum = 0;
-    for (; j < dim; ++j) sum += a[j] * b[j];
-    for (size_t l = 0; l < kLanes; ++l) sum += acc[l];
-    return sum;
+    float tail = 0;
+    for (; j < dim; ++j) tail += a[j] * b[j];
+    return sum_lanes(acc) + tail;
 }
 
 float l2_squared(const float* a, const float* b, size_t dim) {
-    constexpr size_t kLanes = 16;
     float acc[kLanes] = {};
     size_t j = 0;
     for (; j + kLanes <= dim; j += kLanes)
@@ -32,10 +47,9 @@ float l2_squared(const float* a, const float* b, size_t dim) {
             float d = a[j + l] - b[j + l];
             acc[l] += d * d;
         }
-    float sum = 0;
-    for (; j < dim; ++j) sum += (a[j] - b[j]) * (a[j] - b[j]);
-    for (size_t l = 0; l < kLanes; ++l) sum += acc[l];
-    return sum;
+    float tail = 0;
+    for (; j < dim; ++j) tail += (a[j] - b[j]) * (a[j] - b[j]);
+    return sum_lanes(acc) + tail;
 }
 
 bool normalize(std::span<float> v) {
