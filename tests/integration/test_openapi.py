@@ -85,17 +85,28 @@ class Contract:
             node = node[part.replace("~1", "/").replace("~0", "~")]
         return node
 
+    def validator(self, pointer: str):
+        return jsonschema.Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=self.registry)
+
     def validate_schema(self, pointer: str, body):
-        validator = jsonschema.Draft202012Validator({"$ref": SPEC_URI + pointer}, registry=self.registry)
-        errors = sorted(validator.iter_errors(body), key=str)
+        errors = sorted(self.validator(pointer).iter_errors(body), key=str)
         assert not errors, f"{pointer}: {errors[0].message} in {json.dumps(body)[:400]}"
 
-    def check(self, method: str, path: str, answer, declared=True):
+    def request_is_valid(self, method: str, path: str, request) -> bool:
+        ref = self.spec["paths"][path][method]["requestBody"]["$ref"]
+        return self.validator(ref + "/content/application~1json/schema").is_valid(request)
+
+    def check(self, method: str, path: str, answer, declared=True, request=None):
         """answer: (status, headers, body). The status must be declared for the operation
-        (unless declared=False: then `default` may cover it) and the body match its schema."""
+        (unless declared=False: then `default` may cover it) and the body match its schema.
+        `request`, the JSON body sent, must match the operation's request schema."""
         status, headers, body = answer
+        operation = self.spec["paths"][path][method]
+        if request is not None:
+            ref = operation["requestBody"]["$ref"]
+            self.validate_schema(ref + "/content/application~1json/schema", request)
         assert headers.get("Content-Type", "").startswith("application/json"), headers
-        responses = self.spec["paths"][path][method]["responses"]
+        responses = operation["responses"]
         key = str(status) if str(status) in responses else "default"
         assert key in responses, f"{method.upper()} {path} answered {status}, which the spec does not declare: {body}"
         assert key != "default" or not declared, f"{method.upper()} {path}: {status} is only covered by default"
@@ -192,25 +203,28 @@ def test_collection_info(server, guarded_server, contract, prefix):
 def test_add(server, files, contract, prefix):
     path = prefix + "/add"
     new_id = 1000 + PREFIXES.index(prefix)
-    body = contract.check("post", path, call(server, "post", path,
-                                             {"id": str(new_id), "url": f"{files.base}/1f34e.svg",
-                                              "description": "an apple"}))
+    request = {"id": str(new_id), "url": f"{files.base}/1f34e.svg", "description": "an apple"}
+    body = contract.check("post", path, call(server, "post", path, request), request=request)
     assert body["id"] == new_id
     rows = {row["id"]: row for row in call(server, "get", prefix + "/data", query="?limit=100000")[2]["data"]}
     assert rows[new_id]["description"] == "an apple" and rows[new_id]["url"].endswith("1f34e.svg")
     # Replacing an existing id is allowed.
-    contract.check("post", path, call(server, "post", path, {"id": new_id, "url": f"{files.base}/1f431.svg"}))
-    for request, status in [({"id": 1}, 400),
-                            ({"url": f"{files.base}/1f436.svg"}, 400),
-                            ({"id": 1.5, "url": f"{files.base}/1f436.svg"}, 400),
-                            ({"id": 2**64 - 1, "url": f"{files.base}/1f436.svg"}, 400),
-                            ({"id": 1, "url": "file:///etc/passwd"}, 400),
-                            ({"id": 1, "url": f"{files.base}/notes.txt"}, 400),
-                            ({"id": 1, "url": f"{files.base}/missing.svg"}, 404),
-                            ({"id": 1, "url": f"{files.base}/truncated.svg"}, 422)]:
+    request = {"id": new_id, "url": f"{files.base}/1f431.svg", "description": None}
+    contract.check("post", path, call(server, "post", path, request), request=request)
+    # (request, status, whether the request schema accepts it: the server's own checks go further)
+    for request, status, well_formed in [({"id": 1}, 400, False),
+                                         ({"url": f"{files.base}/1f436.svg"}, 400, False),
+                                         ({"id": 1.5, "url": f"{files.base}/1f436.svg"}, 400, False),
+                                         ({"id": 2**64 - 1, "url": f"{files.base}/1f436.svg"}, 400, False),
+                                         ({"id": "1x", "url": f"{files.base}/1f436.svg"}, 400, False),
+                                         ({"id": 1, "url": "file:///etc/passwd"}, 400, True),
+                                         ({"id": 1, "url": f"{files.base}/notes.txt"}, 400, True),
+                                         ({"id": 1, "url": f"{files.base}/missing.svg"}, 404, True),
+                                         ({"id": 1, "url": f"{files.base}/truncated.svg"}, 422, True)]:
         answer = call(server, "post", path, request)
         assert answer[0] == status, (request, answer)
         contract.check("post", path, answer)
+        assert contract.request_is_valid("post", path, request) == well_formed, request
     for raw in [b"[1, 2]", b"{not json", b""]:
         answer = call(server, "post", path, raw=raw)
         assert answer[0] == 400, (raw, answer)
@@ -229,7 +243,8 @@ def test_batch_add(server, files, contract, prefix):
     assert (body["success"], body["total"], body["succeeded"], body["failed"]) == (False, 4, 1, 3)
     assert [r["success"] for r in body["results"]] == [True, False, False, False]
     assert body["results"][1]["id"] == first + 1 and "404" in body["results"][1]["error"]
-    body = contract.check("post", path, call(server, "post", path, {"images": images[:1]}))
+    body = contract.check("post", path, call(server, "post", path, {"images": images[:1]}),
+                          request={"images": images[:1]})
     assert body["success"] is True
     answer = call(server, "post", path, {"images": {"id": 1}})
     assert answer[0] == 400
@@ -259,26 +274,31 @@ def test_data(server, contract, prefix):
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_search(server, files, contract, prefix):
     path = prefix + "/search"
-    body = contract.check("post", path, call(server, "post", path, {"text": "dog", "k": 2}))
+    request = {"text": "dog", "k": 2, "image_url": None}
+    body = contract.check("post", path, call(server, "post", path, request), request=request)
     assert body["query"] == "dog" and body["k"] == 2 and body["count"] == 2
-    body = contract.check("post", path, call(server, "post", path,
-                                             {"text": "cat", "top_k": 1, "filter": 'url like "%1f43%"'}))
+    request = {"text": "cat", "top_k": 1, "filter": 'url like "%1f43%"'}
+    body = contract.check("post", path, call(server, "post", path, request), request=request)
     assert body["k"] == 1 and "1f43" in body["results"][0]["url"]
-    body = contract.check("post", path, call(server, "post", path, {"image_url": f"{files.base}/1f436.svg", "k": 1}))
+    request = {"image_url": f"{files.base}/1f436.svg", "k": 1}
+    body = contract.check("post", path, call(server, "post", path, request), request=request)
     assert body["image_url"].endswith("1f436.svg") and body["results"][0]["url"].endswith("1f436.svg")
     dog = (files.folder / "1f436.svg").read_bytes()
     answer = contract.check("post", path, server.upload_exchange(path, "dog face.svg", dog, {"k": 3}))
     assert answer["filename"] == "dog face.svg" and answer["count"] == 3
     assert answer["results"][0]["url"].endswith("1f436.svg")
-    for request, status in [({"text": "dog", "k": 0}, 400), ({"text": "dog", "k": 1001}, 400),
-                            ({"text": "dog", "k": "5"}, 400), ({"k": 5}, 400),
-                            ({"text": "dog", "image_url": f"{files.base}/1f436.svg"}, 400),
-                            ({"text": "dog", "filter": "id >"}, 400),
-                            ({"image_url": f"{files.base}/missing.svg"}, 404),
-                            ({"image_url": f"{files.base}/truncated.svg"}, 422)]:
+    for request, status, well_formed in [({"text": "dog", "k": 0}, 400, False),
+                                         ({"text": "dog", "k": 1001}, 400, False),
+                                         ({"text": "dog", "k": "5"}, 400, False),
+                                         ({"k": 5}, 400, False), ({"text": "", "image_url": None}, 400, False),
+                                         ({"text": "dog", "image_url": f"{files.base}/1f436.svg"}, 400, False),
+                                         ({"text": "dog", "filter": "id >"}, 400, True),
+                                         ({"image_url": f"{files.base}/missing.svg"}, 404, True),
+                                         ({"image_url": f"{files.base}/truncated.svg"}, 422, True)]:
         answer = call(server, "post", path, request)
         assert answer[0] == status, (request, answer)
         contract.check("post", path, answer)
+        assert contract.request_is_valid("post", path, request) == well_formed, request
     for fields, content, status in [({"k": "5abc"}, dog, 400), ({"k": "0"}, dog, 400),
                                     ({"k": "99999999999999999999"}, dog, 400),
                                     ({}, dog[: len(dog) // 2], 422), ({}, b"", 400)]:
@@ -296,7 +316,7 @@ def test_delete(server, files, contract, prefix):
     first = 3000 + 10 * PREFIXES.index(prefix)
     for new_id in (first, first + 1):
         assert call(server, "post", prefix + "/add", {"id": new_id, "url": f"{files.base}/1f436.svg"})[0] == 200
-    body = contract.check("delete", path, call(server, "delete", path, {"id": first}))
+    body = contract.check("delete", path, call(server, "delete", path, {"id": first}), request={"id": first})
     assert body["id"] == first
     body = contract.check("delete", path, call(server, "delete", path, query=f"?id={first + 1}"))
     assert body["id"] == first + 1
