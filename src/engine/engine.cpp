@@ -24,14 +24,15 @@ void ensure_collection(Engine::State& state) {
     const store::CollectionInfo info = store.describe_collection(name);
     auto it = info.spec.properties.find(kPropertyModel);
     if (it != info.spec.properties.end() && it->second != state.model_name)
-        throw Error(ErrorCode::Conflict, "collection '" + name + "' in " + store.uri() + " holds embeddings of model '" +
-                                             it->second + "', not '" + state.model_name +
-                                             "': open it with --model " + it->second +
-                                             " or use another collection");
+        throw Error(ErrorCode::Conflict,
+                    "collection '" + name + "' in " + store.uri() + " holds embeddings of model '" +
+                        it->second + "', not '" + state.model_name + "': open it with --model " +
+                        it->second + " or use another collection");
     if (info.spec.dim != state.encoder->dim())
         throw Error(ErrorCode::Conflict, "collection '" + name + "' has vectors of dimension " +
-                                             std::to_string(info.spec.dim) + " but model '" + state.model_name +
-                                             "' makes " + std::to_string(state.encoder->dim()));
+                                             std::to_string(info.spec.dim) + " but model '" +
+                                             state.model_name + "' makes " +
+                                             std::to_string(state.encoder->dim()));
 }
 
 }  // namespace
@@ -65,7 +66,9 @@ SearchHit hit_from_store(const store::Hit& hit) {
 std::vector<SearchHit> Engine::State::search_vector(std::span<const float> vector, int top_k,
                                                     const std::string& filter) {
     check_open();
-    if (top_k <= 0) throw Error(ErrorCode::InvalidInput, "top_k must be positive, got " + std::to_string(top_k));
+    if (top_k <= 0)
+        throw Error(ErrorCode::InvalidInput,
+                    "top_k must be positive, got " + std::to_string(top_k));
     store::SearchRequest request;
     request.k = top_k;
     request.filter = filter;
@@ -98,36 +101,52 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& options, std::shared_p
     return std::unique_ptr<Engine>(new Engine(std::move(state)));
 }
 
-void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
-                       const std::string& description) {
-    state_->check_open();
+namespace {
+
+// One row from encoded image bytes; `source` says where they came from ("url" or "bytes").
+void store_image(Engine::State& state, int64_t id, std::span<const uint8_t> bytes,
+                 const std::string& url_or_name, const std::string& description,
+                 const char* source) {
     if (url_or_name.size() > store::kMaxUrlBytes)
-        throw Error(ErrorCode::InvalidInput, "url of image " + std::to_string(id) + " is longer than 2000 bytes");
-    const image::Image decoded = image::decode_image(bytes, url_or_name, state_->limits);
+        throw Error(ErrorCode::InvalidInput,
+                    "url of image " + std::to_string(id) + " is longer than 2000 bytes");
+    const image::Image decoded = image::decode_image(bytes, url_or_name, state.limits);
     store::Row row;
     row.id = id;
     row.url = url_or_name;
     row.description = description;
-    row.vector = state_->embed_image(decoded);
-    row.extra = {{"source", "bytes"}, {"byte_size", bytes.size()}, {"sha256", sha256_hex(bytes)},
-                 {"width", decoded.width}, {"height", decoded.height}};
-    state_->store->upsert(state_->options.collection, std::span<const store::Row>(&row, 1));
+    row.vector = state.embed_image(decoded);
+    row.extra = {{"source", source},
+                 {"byte_size", bytes.size()},
+                 {"sha256", sha256_hex(bytes)},
+                 {"width", decoded.width},
+                 {"height", decoded.height}};
+    state.store->upsert(state.options.collection, std::span<const store::Row>(&row, 1));
+}
+
+}  // namespace
+
+void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
+                       const std::string& description) {
+    state_->check_open();
+    store_image(*state_, id, bytes, url_or_name, description, "bytes");
 }
 
 void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
     state_->check_open();
-    add_image(id, state_->fetch(url), url, description);
+    store_image(*state_, id, state_->fetch(url), url, description, "url");
 }
 
-std::vector<SearchHit> Engine::search(const std::string& text, int top_k, const std::string& filter) {
+std::vector<SearchHit> Engine::search(const std::string& text, int top_k,
+                                      const std::string& filter) {
     state_->check_open();
     const std::string texts[] = {text};
     const std::vector<float> vector = state_->encoder->encode_texts(texts);
     return state_->search_vector(vector, top_k, filter);
 }
 
-std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::string> texts, int top_k,
-                                                         const std::string& filter) {
+std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::string> texts,
+                                                         int top_k, const std::string& filter) {
     state_->check_open();
     if (texts.empty()) return {};
     const std::vector<float> vectors = state_->encoder->encode_texts(texts);
@@ -157,16 +176,19 @@ std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> by
     return state_->search_vector(state_->embed_image(decoded), top_k, filter);
 }
 
-std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k, const std::string& filter) {
+std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k,
+                                                   const std::string& filter) {
     state_->check_open();
     const image::Image decoded = image::decode_image(state_->fetch(url), url, state_->limits);
     return state_->search_vector(state_->embed_image(decoded), top_k, filter);
 }
 
-std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k, const std::string& filter) {
+std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k,
+                                                const std::string& filter) {
     if (static_cast<int>(vector.size()) != dim())
         throw Error(ErrorCode::InvalidInput, "query vector has " + std::to_string(vector.size()) +
-                                                 " components, the collection " + std::to_string(dim()));
+                                                 " components, the collection " +
+                                                 std::to_string(dim()));
     return state_->search_vector(vector, top_k, filter);
 }
 
@@ -198,7 +220,8 @@ nlohmann::json Engine::get_database_stats() {
 
 nlohmann::json Engine::collection_info() {
     state_->check_open();
-    const store::CollectionInfo info = state_->store->describe_collection(state_->options.collection);
+    const store::CollectionInfo info =
+        state_->store->describe_collection(state_->options.collection);
     const auto& spec = info.spec;
     nlohmann::json fields = nlohmann::json::array({
         {{"name", "id"}, {"type", "INT64"}, {"is_primary", true}},
@@ -210,13 +233,18 @@ nlohmann::json Engine::collection_info() {
     });
     nlohmann::json index = {{"index_type", store::index_kind_name(spec.index.kind)},
                             {"metric_type", store::metric_name(spec.index.metric)}};
-    if (spec.index.kind == store::IndexKind::IvfFlat) index["params"] = {{"nlist", spec.index.nlist}};
+    if (spec.index.kind == store::IndexKind::IvfFlat)
+        index["params"] = {{"nlist", spec.index.nlist}};
     if (spec.index.kind == store::IndexKind::Hnsw)
         index["params"] = {{"M", spec.index.m}, {"efConstruction", spec.index.ef_construction}};
-    return {{"collection_name", spec.name}, {"description", spec.description},
-            {"fields", fields},              {"enable_dynamic_field", true},
-            {"index", index},                {"num_entities", info.row_count},
-            {"properties", spec.properties}, {"backend", state_->store->backend_name()}};
+    return {{"collection_name", spec.name},
+            {"description", spec.description},
+            {"fields", fields},
+            {"enable_dynamic_field", true},
+            {"index", index},
+            {"num_entities", info.row_count},
+            {"properties", spec.properties},
+            {"backend", state_->store->backend_name()}};
 }
 
 bool Engine::remove_by_id(int64_t id) {
@@ -231,8 +259,14 @@ void Engine::close() {
     state_->closed = true;
 }
 
-int Engine::dim() const { return state_->encoder->dim(); }
-const std::string& Engine::model_name() const { return state_->model_name; }
-store::Store& Engine::store() { return *state_->store; }
+int Engine::dim() const {
+    return state_->encoder->dim();
+}
+const std::string& Engine::model_name() const {
+    return state_->model_name;
+}
+store::Store& Engine::store() {
+    return *state_->store;
+}
 
 }  // namespace clipdex

@@ -264,7 +264,7 @@ def test_data(server, contract, prefix):
     assert all("vector" not in row for row in body["data"])
     body = contract.check("get", path, call(server, "get", path, query="?include_vectors=true&limit=2&offset=1"))
     assert body["count"] == 2 and all(len(row["vector"]) == 128 for row in body["data"])
-    assert all(row["source"] in ("file", "bytes") for row in body["data"])  # a dynamic field
+    assert all(row["source"] in ("file", "url") for row in body["data"])  # a dynamic field
     for query in ["?limit=abc", "?limit=100001", "?offset=-1", "?include_vectors=maybe"]:
         answer = call(server, "get", path, query=query)
         assert answer[0] == 400, (query, answer)
