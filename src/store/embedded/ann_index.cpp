@@ -243,7 +243,7 @@ class HnswIndex final : public AnnIndex {
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
         auto& g = *graph_;
-        std::vector<float> v(dim_);
+        std::vector<int64_t> slots(count, -1);
         for (uint64_t i = 0; i < count; ++i) {
             auto internal = static_cast<hnswlib::tableint>(i);
             auto label = r.get<int64_t>();
@@ -269,16 +269,18 @@ class HnswIndex final : public AnnIndex {
             if (!g.label_lookup_.emplace(static_cast<hnswlib::labeltype>(label), internal).second)
                 r.fail("label " + std::to_string(label) + " appears twice");
             g.setExternalLabel(internal, static_cast<hnswlib::labeltype>(label));
-            int64_t slot = arena.slot_of(label);
-            // A row deleted since the snapshot keeps a zero vector until the replay marks it.
-            if (slot >= 0)
-                prepare(arena.vector_at(static_cast<uint32_t>(slot)), v);
-            else
-                std::fill(v.begin(), v.end(), 0.0f);
-            std::memcpy(g.getDataByInternalId(internal), v.data(), dim_ * sizeof(float));
+            slots[i] = arena.slot_of(label);
             if (g.isMarkedDeleted(internal)) ++g.num_deleted_;
         }
         if (!r.at_end()) r.fail("trailing bytes");
+        // The vectors are the bulk of the work (and of the page faults): copied on every core.
+        parallel_for(count, 20000, [&](size_t begin, size_t end) {
+            for (size_t i = begin; i < end; ++i) {
+                auto* out = reinterpret_cast<float*>(
+                    g.getDataByInternalId(static_cast<hnswlib::tableint>(i)));
+                copy_prepared(slots[i], arena, out);
+            }
+        });
         if (count == 0) {
             if (max_level != -1) r.fail("empty graph with levels");
         } else if (entry >= count || max_level != g.element_levels_[entry]) {
@@ -295,6 +297,27 @@ class HnswIndex final : public AnnIndex {
 
   private:
     static constexpr size_t kInitialCapacity = 1024;
+
+    // The graph's copy of the vector at `slot`, as prepare() makes it (the arena already holds
+    // 1/|v| for COSINE). A row deleted since the snapshot keeps a zero vector until the replay
+    // marks it deleted.
+    void copy_prepared(int64_t slot, const Arena& arena, float* out) const {
+        if (slot < 0) {
+            std::fill(out, out + dim_, 0.0f);
+            return;
+        }
+        const float* raw = arena.vector_at(static_cast<uint32_t>(slot));
+        if (metric_ != Metric::Cosine) {
+            std::copy(raw, raw + dim_, out);
+            return;
+        }
+        float inv = arena.inverse_norm_at(static_cast<uint32_t>(slot));
+        if (inv == 0.0f) {
+            std::copy(raw, raw + dim_, out);  // as normalize() leaves a zero vector
+            return;
+        }
+        for (size_t j = 0; j < dim_; ++j) out[j] = raw[j] * inv;
+    }
 
     void prepare(const float* raw, std::vector<float>& out) const {
         std::copy(raw, raw + dim_, out.begin());

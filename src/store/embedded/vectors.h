@@ -20,6 +20,8 @@ float dot(const float* a, const float* b, size_t dim);
 float l2_squared(const float* a, const float* b, size_t dim);
 // Scales `v` to unit length; false when its norm is zero or not finite.
 bool normalize(std::span<float> v);
+// 1/|v|, or 0 when the norm is zero or not finite (then normalize leaves `v` as it is).
+float inverse_norm(const float* v, size_t dim);
 
 struct Candidate {
     float distance = 0;
@@ -62,6 +64,8 @@ class Arena {
     // Slot of `id` or -1.
     int64_t slot_of(int64_t id) const;
     const float* vector_at(uint32_t slot) const { return data_.data() + slot * dim_; }
+    // COSINE: 1/|v| of the vector at `slot` (what normalize() would scale it by).
+    float inverse_norm_at(uint32_t slot) const { return inverse_norm_[slot]; }
     int64_t id_at(uint32_t slot) const { return ids_[slot]; }
     bool used(uint32_t slot) const { return used_[slot] != 0; }
     // The `count` smallest free slots.
