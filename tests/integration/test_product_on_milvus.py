@@ -1,0 +1,59 @@
+"""The product unchanged on a Milvus server: `clipdex --db http://…` indexes, searches, lists and
+serves exactly as on the embedded store, on every server kind the fixtures start."""
+import json
+import pathlib
+import shutil
+import uuid
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
+
+
+@pytest.fixture(scope="module")
+def gallery(tmp_path_factory):
+    if not TWEMOJI.is_dir():
+        pytest.fail("npm test data missing: run scripts/deps.sh")
+    folder = tmp_path_factory.mktemp("milvus-product") / "表情 gallery"
+    folder.mkdir()
+    for path in sorted(TWEMOJI.glob("*.svg"))[:80] + [TWEMOJI / "2764.svg", TWEMOJI / "1f436.svg"]:
+        shutil.copyfile(path, folder / path.name)
+    return folder
+
+
+def name_of(url):
+    return pathlib.PurePosixPath(url.split("?")[0]).name
+
+
+def test_cli_and_http_server_on_milvus(milvus_server, clipdex_cli, start_server, serve_folder, gallery):
+    cli = clipdex_cli(milvus_server.uri)
+    cli.base += ["--collection", "product_" + uuid.uuid4().hex[:10]]
+    count = len(list(gallery.iterdir()))
+
+    report = json.loads(cli.run("index", gallery, "--json").stdout)
+    assert report["added"] == count and report["failed"] == 0, report
+    assert json.loads(cli.run("index", gallery, "--json").stdout)["unchanged"] == count
+
+    hits = json.loads(cli.run("search", "red heart", "-k", "3", "--json").stdout)["hits"]
+    assert name_of(hits[0]["url"]) == "2764.svg"
+    hits = json.loads(cli.run("search", "--image", gallery / "1f436.svg", "-k", "3", "--json").stdout)["hits"]
+    assert name_of(hits[0]["url"]) == "1f436.svg" and hits[0]["score"] > 0.999
+    assert json.loads(cli.run("stats", "--json").stdout)["total_records"] == count
+
+    files = serve_folder(gallery)
+    server = start_server(cli, "--allow-private-urls")
+    try:
+        status, body = server.post("/api/milvus/add", {"id": 7, "url": f"{files.base}/2764.svg",
+                                                       "description": "a heart added over HTTP"})
+        assert status == 200, body
+        status, body = server.post("/api/milvus/search", {"text": "red heart", "k": 2, "filter": "id == 7"})
+        assert status == 200 and [hit["id"] for hit in body["results"]] == [7], body
+        status, body = server.get("/api/milvus/stats")
+        assert status == 200 and body["total_records"] == count + 1, body
+        status, body = server.request("DELETE", "/api/milvus/delete?id=7")
+        assert status == 200, body
+        status, body = server.get("/api/milvus/data?limit=5")
+        assert status == 200 and body["count"] == 5 and 7 not in [row["id"] for row in body["data"]], body
+    finally:
+        assert server.stop() == 0
