@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -134,6 +135,7 @@ struct HttpServer::Impl {
     ServerOptions options;
     httplib::Server http;
     int bound_port = 0;
+    std::map<std::string, std::string> allowed_methods;  // path -> "GET" / "POST" / "DELETE"
 
     Impl(Engine& e, const ServerOptions& o) : engine(e), options(o) {}
 
@@ -320,11 +322,32 @@ struct HttpServer::Impl {
         http.Post(prefix + "/search", guarded(std::bind(&Impl::search, this, _1, _2)));
         http.Delete(prefix + "/delete", guarded(std::bind(&Impl::remove, this, _1, _2)));
         http.Get(prefix + "/collection/info", guarded(std::bind(&Impl::info, this, _1, _2)));
+        for (const char* path : {"/health", "/stats", "/data", "/collection/info"})
+            allowed_methods[prefix + path] = "GET";
+        for (const char* path : {"/add", "/batch/add", "/search"})
+            allowed_methods[prefix + path] = "POST";
+        allowed_methods[prefix + "/delete"] = "DELETE";
+    }
+
+    // A known path asked with another method is 405 with an Allow header, not "no endpoint".
+    httplib::Server::HandlerResponse refuse_wrong_method(const httplib::Request& req,
+                                                         httplib::Response& res) const {
+        auto it = allowed_methods.find(req.path);
+        if (it == allowed_methods.end() || it->second == req.method ||
+            (req.method == "HEAD" && it->second == "GET"))
+            return httplib::Server::HandlerResponse::Unhandled;
+        res.set_header("Allow", it->second);
+        send_error(res, 405, "method_not_allowed",
+                   req.method + " " + req.path + " is not allowed; use " + it->second);
+        return httplib::Server::HandlerResponse::Handled;
     }
 
     void configure() {
         route("/api/milvus");
         route("/v1");
+        http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+            return refuse_wrong_method(req, res);
+        });
         http.set_payload_max_length(options.max_body_bytes);
         const int threads = std::max(1, options.threads);
         http.new_task_queue = [threads] {

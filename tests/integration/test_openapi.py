@@ -333,8 +333,9 @@ def test_http_layer_errors_have_the_error_shape(server, guarded_server, contract
     status, _, body = call(server, "get", "/v1/nothing-here")
     assert status == 404 and body["code"] == "not_found" and "/v1/nothing-here" in body["error"]
     contract.validate_schema(error_schema, body)
-    status, _, body = call(server, "put", "/v1/data", raw=b"")
-    assert status == 404 and body["code"] == "not_found" and "PUT /v1/data" in body["error"]
+    status, headers, body = call(server, "put", "/v1/data", raw=b"")
+    assert status == 405 and body["code"] == "method_not_allowed" and "PUT /v1/data" in body["error"]
+    assert headers["Allow"] == "GET"
     contract.validate_schema(error_schema, body)
     # A method HTTP servers do not know: the HTTP layer refuses it before routing.
     status, _, body = call(server, "brew", "/v1/data")
