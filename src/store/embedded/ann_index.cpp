@@ -132,6 +132,7 @@ class HnswIndex final : public AnnIndex {
     void build(const Arena& arena) override {
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
+        advise_huge_pages(*graph_);
         std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
         std::sort(items.begin(), items.end());
         parallel_for(items.size(), 2000, [&](size_t begin, size_t end) {
@@ -150,8 +151,10 @@ class HnswIndex final : public AnnIndex {
 
     void reserve(size_t extra) override {
         size_t needed = graph_->cur_element_count + extra;
-        if (needed > graph_->max_elements_)
+        if (needed > graph_->max_elements_) {
             graph_->resizeIndex(std::max(needed, graph_->max_elements_ * 2));
+            advise_huge_pages(*graph_);
+        }
     }
 
     bool concurrent_upserts() const override { return true; }
@@ -160,6 +163,13 @@ class HnswIndex final : public AnnIndex {
         auto it = graph_->label_lookup_.find(static_cast<hnswlib::labeltype>(id));
         if (it == graph_->label_lookup_.end() || graph_->isMarkedDeleted(it->second)) return;
         graph_->markDeletedInternal(it->second);
+    }
+
+    double deleted_fraction() const override {
+        const auto& g = *graph_;
+        return g.cur_element_count == 0
+                   ? 0.0
+                   : static_cast<double>(g.num_deleted_) / static_cast<double>(g.cur_element_count);
     }
 
     std::vector<Candidate> search(const float* query, size_t k, const SearchParams& params,
@@ -242,6 +252,7 @@ class HnswIndex final : public AnnIndex {
             r.fail("element count larger than the snapshot");
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
+        advise_huge_pages(*graph_);
         auto& g = *graph_;
         std::vector<int64_t> slots(count, -1);
         for (uint64_t i = 0; i < count; ++i) {
@@ -327,6 +338,11 @@ class HnswIndex final : public AnnIndex {
     void add(int64_t id, const float* raw, std::vector<float>& scratch) {
         prepare(raw, scratch);
         graph_->addPoint(scratch.data(), static_cast<hnswlib::labeltype>(id));
+    }
+
+    static void advise_huge_pages(hnswlib::HierarchicalNSW<float>& g) {
+        embedded::advise_huge_pages(g.data_level0_memory_,
+                                    g.max_elements_ * g.size_data_per_element_);
     }
 
     static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links,

@@ -35,6 +35,9 @@ class AnnIndex {
     virtual void reserve(size_t extra) { (void)extra; }
     virtual bool concurrent_upserts() const { return false; }
     virtual void remove(int64_t id) = 0;
+    // Share of the index's entries that are deleted but still take space and search time
+    // (hnswlib only marks deleted nodes); the store rebuilds the index above a threshold.
+    virtual double deleted_fraction() const { return 0.0; }
     // `query` is prepared (prepare_query). With a filter, only ids it accepts are returned.
     virtual std::vector<Candidate> search(const float* query, size_t k, const SearchParams& params,
                                           const IdFilter* filter, const Arena& arena) const = 0;

@@ -72,6 +72,8 @@ constexpr int kMaxTopK = 16384;
 // Query counts from which a search call uses the batched exact kernel / several threads.
 constexpr size_t kBatchExactMin = 8;
 constexpr size_t kParallelQueriesMin = 16;
+// Share of deleted nodes above which the HNSW graph is rebuilt without them.
+constexpr double kCompactDeletedFraction = 0.3;
 constexpr const char* kFormat = "clipdex-embedded";
 constexpr const char* kFormatVersion = "1";
 
@@ -413,6 +415,7 @@ class EmbeddedStore final : public Store {
                             " writes behind)";
         else
             s.index_state = "ready";
+        if (c->index && c->index->ready()) s.index_state += " (" + c->index->describe() + ")";
         return s;
     }
 
@@ -900,9 +903,27 @@ class EmbeddedStore final : public Store {
             collections_[c->spec.name] = loaded;
             return;
         }
+        compact_if_needed(*c);
         int64_t threshold = std::max<int64_t>(50000, static_cast<int64_t>(c->arena.size()) / 4);
         if (c->index && c->index->ready() && c->changes_since_snapshot > threshold)
             save_snapshot(*c);
+    }
+
+    // Deleted HNSW nodes stay in the graph (hnswlib marks them), costing memory and search
+    // time; past kCompactDeletedFraction the index is rebuilt from the live vectors. The new
+    // index is built beside searches and swapped in under the exclusive lock. Caller holds
+    // write_mutex_.
+    void compact_if_needed(Collection& c) {
+        if (!c.index || c.index->deleted_fraction() <= kCompactDeletedFraction) return;
+        auto fresh = make_index(c.spec.index, c.spec.dim);
+        {
+            std::shared_lock state(state_mutex_);
+            fresh->build(c.arena);
+        }
+        std::unique_lock state(state_mutex_);
+        c.index = std::move(fresh);
+        c.changes_since_snapshot =
+            std::numeric_limits<int32_t>::max();  // the old snapshot is worth little now
     }
 
     static bool snapshot_stale(const Collection& c) {

@@ -42,7 +42,8 @@ struct TempDb {
     }
 };
 
-CollectionSpec spec_of(const std::string& name, int dim, IndexKind kind, Metric metric = Metric::Cosine) {
+CollectionSpec spec_of(const std::string& name, int dim, IndexKind kind,
+                       Metric metric = Metric::Cosine) {
     CollectionSpec spec;
     spec.name = name;
     spec.dim = dim;
@@ -63,18 +64,22 @@ std::vector<int64_t> top_ids(const std::vector<Hit>& hits) {
 }  // namespace
 
 // --- conformance -------------------------------------------------------------------------------
-INSTANTIATE_TEST_SUITE_P(Embedded, StoreConformance,
-                         ::testing::Values(ConformanceParam{"embedded", [] {
-                             static TempDb db;  // one file for the whole suite, like a real user's
-                             static std::mutex m;
-                             std::lock_guard lock(m);
-                             return ConformanceTarget{open_store(db.path), unique_collection_name("conf")};
-                         }}),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    Embedded, StoreConformance,
+    ::testing::Values(ConformanceParam{
+        "embedded",
+        [] {
+            static TempDb db;  // one file for the whole suite, like a real user's
+            static std::mutex m;
+            std::lock_guard lock(m);
+            return ConformanceTarget{open_store(db.path), unique_collection_name("conf")};
+        }}),
+    [](const auto& info) { return info.param.name; });
 
 // --- helpers -----------------------------------------------------------------------------------
 TEST(StoreNames, MetricAndIndexNamesRoundTrip) {
-    for (Metric m : {Metric::Cosine, Metric::InnerProduct, Metric::L2}) EXPECT_EQ(parse_metric(metric_name(m)), m);
+    for (Metric m : {Metric::Cosine, Metric::InnerProduct, Metric::L2})
+        EXPECT_EQ(parse_metric(metric_name(m)), m);
     for (IndexKind k : {IndexKind::Flat, IndexKind::IvfFlat, IndexKind::Hnsw, IndexKind::AutoIndex})
         EXPECT_EQ(parse_index_kind(index_kind_name(k)), k);
     EXPECT_EQ(parse_metric("cosine"), Metric::Cosine);
@@ -89,7 +94,10 @@ TEST(StoreNames, MetricAndIndexNamesRoundTrip) {
 
 TEST(StoreOpen, UriForms) {
     TempDb db;
-    { auto s = open_store("file:" + db.path); EXPECT_EQ(s->backend_name(), "embedded"); }
+    {
+        auto s = open_store("file:" + db.path);
+        EXPECT_EQ(s->backend_name(), "embedded");
+    }
     EXPECT_TRUE(fs::exists(db.path));
     CLIPDEX_EXPECT_ERROR(open_store(""), ErrorCode::InvalidInput);
     StoreOptions ro;
@@ -99,13 +107,17 @@ TEST(StoreOpen, UriForms) {
 
 TEST(StoreOpen, RejectsFilesThatAreNotClipdexDatabases) {
     TempDb db;
-    { std::ofstream(db.path) << "this is not a database, just text that is long enough to look like a header....."; }
+    {
+        std::ofstream(db.path)
+            << "this is not a database, just text that is long enough to look like a header.....";
+    }
     CLIPDEX_EXPECT_ERROR(open_store(db.path), ErrorCode::Corrupt);
     TempDb other;
     {
         sqlite3* raw = nullptr;
         sqlite3_open(other.path.c_str(), &raw);
-        sqlite3_exec(raw, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", nullptr, nullptr, nullptr);
+        sqlite3_exec(raw, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", nullptr, nullptr,
+                     nullptr);
         sqlite3_close(raw);
     }
     CLIPDEX_EXPECT_ERROR(open_store(other.path), ErrorCode::Corrupt);
@@ -132,11 +144,13 @@ TEST(EmbeddedStore, ReopenKeepsRowsVectorsAndResults) {
         EXPECT_EQ(store->count(name), 500);
         auto got = store->query(name, QueryRequest{"", {"vector"}, -1, 0});
         ASSERT_EQ(got.size(), 500u);
-        for (size_t r = 0; r < got.size(); ++r) ASSERT_EQ(got[r].vector, rows[r].vector) << name << " row " << r;
+        for (size_t r = 0; r < got.size(); ++r)
+            ASSERT_EQ(got[r].vector, rows[r].vector) << name << " row " << r;
         SearchRequest req;
         req.k = 10;
         EXPECT_EQ(top_ids(store->search(name, rows[7].vector, req)[0]), before[i++]) << name;
-        EXPECT_EQ(store->stats(name).index_state.substr(0, 5), "ready") << store->stats(name).index_state;
+        EXPECT_EQ(store->stats(name).index_state.substr(0, 5), "ready")
+            << store->stats(name).index_state;
     }
 }
 
@@ -185,7 +199,9 @@ TEST(EmbeddedStore, DamagedSnapshotMeansRebuildNotFailure) {
     {
         sqlite3* raw = nullptr;
         ASSERT_EQ(sqlite3_open(db.path.c_str(), &raw), SQLITE_OK);
-        ASSERT_EQ(sqlite3_exec(raw, "UPDATE snapshots_1 SET data = randomblob(length(data))", nullptr, nullptr, nullptr), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(raw, "UPDATE snapshots_1 SET data = randomblob(length(data))",
+                               nullptr, nullptr, nullptr),
+                  SQLITE_OK);
         sqlite3_close(raw);
     }
     auto store = open_store(db.path);
@@ -211,7 +227,11 @@ TEST(EmbeddedStore, SlotsOfDeletedRowsAreReused) {
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open_v2(db.path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* stmt = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT count(*), max(slot) FROM chunks_1, (SELECT max(slot) AS slot FROM rows_1)", -1, &stmt, nullptr), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_prepare_v2(
+            raw, "SELECT count(*), max(slot) FROM chunks_1, (SELECT max(slot) AS slot FROM rows_1)",
+            -1, &stmt, nullptr),
+        SQLITE_OK);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
     EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
     EXPECT_EQ(sqlite3_column_int(stmt, 1), 2047);
@@ -228,7 +248,8 @@ TEST(EmbeddedStore, IvfWithAllProbesAndHnswWithLargeEfMatchFlat) {
         const int dim = 24;
         auto rows = make_rows(1, 3000, dim);
         for (IndexKind kind : {IndexKind::Flat, IndexKind::IvfFlat, IndexKind::Hnsw}) {
-            store->create_collection(spec_of(std::string(index_kind_name(kind)), dim, kind, metric));
+            store->create_collection(
+                spec_of(std::string(index_kind_name(kind)), dim, kind, metric));
             store->insert(std::string(index_kind_name(kind)), rows);
         }
         SearchRequest req;
@@ -254,6 +275,49 @@ TEST(EmbeddedStore, IvfWithAllProbesAndHnswWithLargeEfMatchFlat) {
     }
 }
 
+// hnswlib only marks deleted nodes; once most of the graph is deleted the store rebuilds it, and
+// searches stay as good as before.
+TEST(EmbeddedStore, HnswWithManyDeletionsIsCompacted) {
+    TempDb db;
+    auto store = open_store(db.path);
+    const int dim = 16;
+    store->create_collection(spec_of("h", dim, IndexKind::Hnsw));
+    store->create_collection(spec_of("f", dim, IndexKind::Flat));
+    auto rows = make_rows(1, 2000, dim);
+    store->insert("h", rows);
+    store->insert("f", rows);
+    std::vector<int64_t> gone;
+    for (int64_t id = 1; id <= 500; ++id) gone.push_back(id);
+    store->remove("h", gone);  // 25%: below the threshold, nodes stay marked
+    EXPECT_NE(store->stats("h").index_state.find("2000 nodes, 500 deleted"), std::string::npos)
+        << store->stats("h").index_state;
+    for (int64_t id = 501; id <= 1200; ++id) gone.push_back(id);
+    store->remove("h", gone);  // 60%: rebuilt from the 800 live rows
+    store->remove("f", gone);
+    EXPECT_NE(store->stats("h").index_state.find("800 nodes, 0 deleted"), std::string::npos)
+        << store->stats("h").index_state;
+    SearchRequest req;
+    req.k = 10;
+    req.params.ef = 200;
+    size_t agree = 0;
+    for (uint64_t q = 0; q < 20; ++q) {
+        auto query = random_vector(dim, 500 + q);
+        auto flat = top_ids(store->search("f", query, req)[0]);
+        auto hnsw = top_ids(store->search("h", query, req)[0]);
+        ASSERT_EQ(hnsw.size(), 10u);
+        std::set<int64_t> truth(flat.begin(), flat.end());
+        for (int64_t id : hnsw) {
+            EXPECT_GT(id, 1200);
+            agree += truth.count(id);
+        }
+    }
+    EXPECT_GE(agree, 190u);
+    store.reset();
+    auto reopened = open_store(db.path);  // the compacted graph is what the snapshot holds
+    EXPECT_NE(reopened->stats("h").index_state.find("800 nodes, 0 deleted"), std::string::npos)
+        << reopened->stats("h").index_state;
+}
+
 // --- concurrency and processes -------------------------------------------------------------------
 TEST(EmbeddedStore, ConcurrentSearchesDuringWrites) {
     TempDb db;
@@ -269,7 +333,8 @@ TEST(EmbeddedStore, ConcurrentSearchesDuringWrites) {
             req.k = 5;
             req.filter = t == 0 ? "tag == \"even\"" : "";
             while (!stop) {
-                auto hits = store->search("c", random_vector(16, static_cast<uint64_t>(searches.load())), req);
+                auto hits = store->search(
+                    "c", random_vector(16, static_cast<uint64_t>(searches.load())), req);
                 EXPECT_EQ(hits[0].size(), 5u);
                 ++searches;
             }
@@ -359,7 +424,9 @@ TEST(EmbeddedStore, SecondWriterIsRefusedReadersAreNot) {
 // --- crash safety -----------------------------------------------------------------------------
 namespace {
 
-std::string crash_writer_path() { return std::string(CLIPDEX_BINARY_DIR) + "/tests/store_crash_writer"; }
+std::string crash_writer_path() {
+    return std::string(CLIPDEX_BINARY_DIR) + "/tests/store_crash_writer";
+}
 
 // Runs the crash writer, reads its report lines for about `millis`, then SIGKILLs it.
 std::vector<std::string> run_and_kill(const std::string& db_path, int millis) {
@@ -382,12 +449,14 @@ std::vector<std::string> run_and_kill(const std::string& db_path, int millis) {
     std::string text;
     char buffer[4096];
     ssize_t n;
-    while ((n = read(fds[0], buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(n));
+    while ((n = read(fds[0], buffer, sizeof buffer)) > 0)
+        text.append(buffer, static_cast<size_t>(n));
     close(fds[0]);
     killer.join();
     int status = 0;
     waitpid(child, &status, 0);
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "writer ended on its own: " << text;
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "writer ended on its own: " << text;
     std::vector<std::string> lines;
     std::istringstream in(text);
     std::string line;
@@ -435,8 +504,10 @@ TEST(EmbeddedStoreCrash, KilledWriterLosesOnlyUncommittedBatches) {
             }
         }
     }
-    for (const auto& [b, ids] : by_batch)  // atomic batches: all rows but the removable first one, or none
-        EXPECT_GE(static_cast<int64_t>(ids.size()), kBatch - 1) << "batch " << b << " partially present";
+    for (const auto& [b, ids] :
+         by_batch)  // atomic batches: all rows but the removable first one, or none
+        EXPECT_GE(static_cast<int64_t>(ids.size()), kBatch - 1)
+            << "batch " << b << " partially present";
     // the index agrees with the rows: every row finds itself, no removed row is found
     SearchRequest req;
     req.k = 1;
