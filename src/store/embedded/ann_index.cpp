@@ -132,7 +132,6 @@ class HnswIndex final : public AnnIndex {
     void build(const Arena& arena) override {
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
-        advise_huge_pages(*graph_);
         std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
         std::sort(items.begin(), items.end());
         parallel_for(items.size(), 2000, [&](size_t begin, size_t end) {
@@ -153,7 +152,6 @@ class HnswIndex final : public AnnIndex {
         size_t needed = graph_->cur_element_count + extra;
         if (needed > graph_->max_elements_) {
             graph_->resizeIndex(std::max(needed, graph_->max_elements_ * 2));
-            advise_huge_pages(*graph_);
         }
     }
 
@@ -252,7 +250,6 @@ class HnswIndex final : public AnnIndex {
             r.fail("element count larger than the snapshot");
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
-        advise_huge_pages(*graph_);
         auto& g = *graph_;
         std::vector<int64_t> slots(count, -1);
         for (uint64_t i = 0; i < count; ++i) {
@@ -338,11 +335,6 @@ class HnswIndex final : public AnnIndex {
     void add(int64_t id, const float* raw, std::vector<float>& scratch) {
         prepare(raw, scratch);
         graph_->addPoint(scratch.data(), static_cast<hnswlib::labeltype>(id));
-    }
-
-    static void advise_huge_pages(hnswlib::HierarchicalNSW<float>& g) {
-        embedded::advise_huge_pages(g.data_level0_memory_,
-                                    g.max_elements_ * g.size_data_per_element_);
     }
 
     static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links,

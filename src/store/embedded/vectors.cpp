@@ -1,7 +1,6 @@
 #include "store/embedded/vectors.h"
 
 #include <cblas.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -51,20 +50,6 @@ float l2_squared(const float* a, const float* b, size_t dim) {
     float tail = 0;
     for (; j < dim; ++j) tail += (a[j] - b[j]) * (a[j] - b[j]);
     return sum_lanes(acc) + tail;
-}
-
-void advise_huge_pages(void* data, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-    constexpr uintptr_t kHuge = 2u << 20;
-    if (bytes < 2 * kHuge) return;
-    auto begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-    auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-    if (end > begin)
-        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
-#else
-    (void)data;
-    (void)bytes;
-#endif
 }
 
 // Sum of squares in double (unit vectors must come out the same for every caller), over eight

@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -44,29 +43,6 @@ class TopK {
 };
 
 using IdFilter = std::function<bool(int64_t id)>;
-
-// Asks the kernel for transparent huge pages on [data, data + bytes) (no-op where unsupported):
-// loading a million vectors otherwise takes one page fault per 4 KiB, a large part of open time.
-void advise_huge_pages(void* data, size_t bytes);
-
-// std::allocator for large float arrays, with huge pages requested before the first touch.
-template <typename T>
-struct HugePageAllocator {
-    using value_type = T;
-    HugePageAllocator() = default;
-    template <typename U>
-    HugePageAllocator(const HugePageAllocator<U>&) {}
-    T* allocate(size_t n) {
-        T* p = std::allocator<T>().allocate(n);
-        advise_huge_pages(p, n * sizeof(T));
-        return p;
-    }
-    void deallocate(T* p, size_t n) { std::allocator<T>().deallocate(p, n); }
-    template <typename U>
-    bool operator==(const HugePageAllocator<U>&) const {
-        return true;
-    }
-};
 
 class Arena {
   public:
@@ -110,7 +86,7 @@ class Arena {
   private:
     size_t dim_;
     Metric metric_;
-    std::vector<float, HugePageAllocator<float>> data_;
+    std::vector<float> data_;
     std::vector<float> inverse_norm_;  // COSINE only: 1/|v| so raw vectors stay bit-exact
     std::vector<int64_t> ids_;
     std::vector<uint8_t> used_;
