@@ -235,7 +235,9 @@ class HnswIndex final : public AnnIndex {
         return w.take();
     }
 
-    void load(std::span<const uint8_t> bytes, const Arena& arena) {
+    // Phase 1 of a snapshot load: the graph's structure, which needs no vectors (so it can be
+    // parsed while the arena loads). Phase 2, attach(), copies the vectors in.
+    void parse(std::span<const uint8_t> bytes) override {
         ByteReader r(bytes, "HNSW index");
         if (r.get<uint32_t>() != kHnswMagic) r.fail("bad magic");
         if (r.get<uint64_t>() != dim_) r.fail("dimension differs from the collection's");
@@ -251,7 +253,6 @@ class HnswIndex final : public AnnIndex {
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
         auto& g = *graph_;
-        std::vector<int64_t> slots(count, -1);
         for (uint64_t i = 0; i < count; ++i) {
             auto internal = static_cast<hnswlib::tableint>(i);
             auto label = r.get<int64_t>();
@@ -277,18 +278,9 @@ class HnswIndex final : public AnnIndex {
             if (!g.label_lookup_.emplace(static_cast<hnswlib::labeltype>(label), internal).second)
                 r.fail("label " + std::to_string(label) + " appears twice");
             g.setExternalLabel(internal, static_cast<hnswlib::labeltype>(label));
-            slots[i] = arena.slot_of(label);
             if (g.isMarkedDeleted(internal)) ++g.num_deleted_;
         }
         if (!r.at_end()) r.fail("trailing bytes");
-        // The vectors are the bulk of the work (and of the page faults): copied on every core.
-        parallel_for(count, 20000, [&](size_t begin, size_t end) {
-            for (size_t i = begin; i < end; ++i) {
-                auto* out = reinterpret_cast<float*>(
-                    g.getDataByInternalId(static_cast<hnswlib::tableint>(i)));
-                copy_prepared(slots[i], arena, out);
-            }
-        });
         if (count == 0) {
             if (max_level != -1) r.fail("empty graph with levels");
         } else if (entry >= count || max_level != g.element_levels_[entry]) {
@@ -296,6 +288,19 @@ class HnswIndex final : public AnnIndex {
         }
         g.maxlevel_ = max_level;
         g.enterpoint_node_ = count == 0 ? static_cast<hnswlib::tableint>(-1) : entry;
+    }
+
+    // The vectors are the bulk of the work (and of the page faults): copied on every core.
+    void attach(const Arena& arena) override {
+        auto& g = *graph_;
+        parallel_for(g.cur_element_count, 20000, [&](size_t begin, size_t end) {
+            for (size_t i = begin; i < end; ++i) {
+                auto internal = static_cast<hnswlib::tableint>(i);
+                auto* out = reinterpret_cast<float*>(g.getDataByInternalId(internal));
+                copy_prepared(arena.slot_of(static_cast<int64_t>(g.getExternalLabel(internal))),
+                              arena, out);
+            }
+        });
     }
 
     std::string describe() const override {
@@ -440,6 +445,17 @@ class IvfIndex final : public AnnIndex {
         return w.take();
     }
 
+    // IVF snapshots are small (centroids and ids): parse() keeps the bytes, attach() reads them.
+    void parse(std::span<const uint8_t> bytes) override {
+        pending_.assign(bytes.begin(), bytes.end());
+    }
+
+    void attach(const Arena& arena) override {
+        auto bytes = std::move(pending_);
+        pending_.clear();
+        load(bytes, arena);
+    }
+
     void load(std::span<const uint8_t> bytes, const Arena& arena) {
         ByteReader r(bytes, "IVF_FLAT index");
         if (r.get<uint32_t>() != kIvfMagic) r.fail("bad magic");
@@ -555,6 +571,7 @@ class IvfIndex final : public AnnIndex {
     std::vector<float> centroids_;
     std::vector<std::vector<Entry>> lists_;
     std::unordered_map<int64_t, std::pair<uint32_t, uint32_t>> where_;  // id -> (list, position)
+    std::vector<uint8_t> pending_;  // a parsed snapshot waiting for attach()
 };
 
 }  // namespace
@@ -572,24 +589,18 @@ std::unique_ptr<AnnIndex> make_index(const IndexSpec& spec, int dim) {
     return nullptr;
 }
 
+std::unique_ptr<AnnIndex> parse_index(const IndexSpec& spec, int dim,
+                                      std::span<const uint8_t> bytes) {
+    auto index = make_index(spec, dim);
+    if (index) index->parse(bytes);
+    return index;
+}
+
 std::unique_ptr<AnnIndex> load_index(const IndexSpec& spec, int dim, std::span<const uint8_t> bytes,
                                      const Arena& arena) {
-    switch (spec.kind) {
-        case IndexKind::Flat:
-            return nullptr;
-        case IndexKind::IvfFlat: {
-            auto index = std::make_unique<IvfIndex>(spec, dim);
-            index->load(bytes, arena);
-            return index;
-        }
-        case IndexKind::Hnsw:
-        case IndexKind::AutoIndex: {
-            auto index = std::make_unique<HnswIndex>(spec, dim);
-            index->load(bytes, arena);
-            return index;
-        }
-    }
-    return nullptr;
+    auto index = parse_index(spec, dim, bytes);
+    if (index) index->attach(arena);
+    return index;
 }
 
 }  // namespace clipdex::store::embedded

@@ -42,12 +42,20 @@ class AnnIndex {
     virtual std::vector<Candidate> search(const float* query, size_t k, const SearchParams& params,
                                           const IdFilter* filter, const Arena& arena) const = 0;
     virtual std::vector<uint8_t> save() const = 0;
+    // Loading a snapshot in two phases: parse() reads the structure (throws Error(Corrupt) when
+    // the bytes do not validate) and needs no vectors, so it can run while the arena loads;
+    // attach() then takes the vectors from the arena.
+    virtual void parse(std::span<const uint8_t> bytes) = 0;
+    virtual void attach(const Arena& arena) = 0;
     virtual std::string describe() const = 0;
 };
 
 // Null for FLAT.
 std::unique_ptr<AnnIndex> make_index(const IndexSpec& spec, int dim);
 // Throws Error(Corrupt) when the bytes are not a snapshot of this index kind and shape.
+// parse_index is phase 1 only (call attach() next); load_index does both.
+std::unique_ptr<AnnIndex> parse_index(const IndexSpec& spec, int dim,
+                                      std::span<const uint8_t> bytes);
 std::unique_ptr<AnnIndex> load_index(const IndexSpec& spec, int dim, std::span<const uint8_t> bytes,
                                      const Arena& arena);
 

@@ -684,14 +684,50 @@ class EmbeddedStore final : public Store {
         auto c = std::make_shared<Collection>(record->cid, spec_from_json(name, record->spec_json));
         c->generation = record->generation;
         c->snapshot_generation = record->snapshot_generation;
+        // The index snapshot is parsed on a second thread while the arena loads: both are mostly
+        // memory being filled for the first time. Only a writer may read them in two
+        // transactions (no other process can commit in between); a read-only store reads both
+        // in its one transaction.
+        ParsedSnapshot snapshot;
+        auto parse = [&](Db& from) {
+            try {
+                snapshot = parse_snapshot(from, *c, *record);
+            } catch (...) {
+                snapshot.error = std::current_exception();
+            }
+        };
+        std::thread parser;
+        if (!read_only_ && c->spec.index.kind != IndexKind::Flat)
+            parser = std::thread([&] {
+                try {
+                    auto other = lease();
+                    Transaction other_tx(*other, false);
+                    parse(*other);
+                } catch (...) {
+                    snapshot.error = std::current_exception();
+                }
+            });
         try {
             load_arena(*db, *c);
+        } catch (...) {
+            if (parser.joinable()) parser.join();
+            translate_load_error(name);
+        }
+        if (parser.joinable())
+            parser.join();
+        else
+            parse(*db);
+        load_index(*db, *c, *record, snapshot);
+        return c;
+    }
+
+    [[noreturn]] void translate_load_error(const std::string& name) {
+        try {
+            throw;
         } catch (const std::bad_alloc&) {
             throw Error(ErrorCode::Corrupt, "collection `" + name + "` in " + path_ +
                                                 ": vector storage too large to load");
         }
-        load_index(*db, *c, *record);
-        return c;
     }
 
     void load_arena(Db& db, Collection& c) {
@@ -743,9 +779,16 @@ class EmbeddedStore final : public Store {
         }
     }
 
-    void load_index(Db& db, Collection& c, const CollectionRecord& record) {
-        c.index = make_index(c.spec.index, c.spec.dim);
-        if (!c.index) return;
+    // An index snapshot read and parsed, not yet attached to the arena.
+    struct ParsedSnapshot {
+        bool present = false;             // the collection has snapshot bytes
+        std::unique_ptr<AnnIndex> index;  // null when absent, not replayable, or rejected
+        std::exception_ptr error;         // why parsing failed
+    };
+
+    ParsedSnapshot parse_snapshot(Db& db, const Collection& c, const CollectionRecord& record) {
+        ParsedSnapshot out;
+        if (c.spec.index.kind == IndexKind::Flat) return out;
         std::vector<uint8_t> bytes;
         {
             Statement stmt(db, "SELECT data FROM " + c.table("snapshots") + " ORDER BY part");
@@ -754,11 +797,32 @@ class EmbeddedStore final : public Store {
                 bytes.insert(bytes.end(), part.begin(), part.end());
             }
         }
-        bool replayable = !bytes.empty() && record.snapshot_generation <= record.generation &&
+        out.present = !bytes.empty();
+        bool replayable = out.present && record.snapshot_generation <= record.generation &&
                           record.tomb_floor <= record.snapshot_generation;
-        if (replayable) {
+        if (!replayable) return out;
+        try {
+            out.index = embedded::parse_index(c.spec.index, c.spec.dim, bytes);
+        } catch (const std::bad_alloc&) {
+            throw Error(ErrorCode::Corrupt,
+                        "collection `" + c.spec.name + "`: index snapshot too large");
+        } catch (const std::runtime_error& e) {
+            if (dynamic_cast<const Error*>(&e)) throw;
+            throw Error(ErrorCode::Corrupt,
+                        "collection `" + c.spec.name + "`: index snapshot rejected: " + e.what());
+        }
+        return out;
+    }
+
+    void load_index(Db& db, Collection& c, const CollectionRecord& record,
+                    ParsedSnapshot& snapshot) {
+        c.index = make_index(c.spec.index, c.spec.dim);
+        if (!c.index) return;
+        if (snapshot.index || snapshot.error) {
             try {
-                c.index = load_index_snapshot(c, bytes);
+                if (snapshot.error) std::rethrow_exception(snapshot.error);
+                snapshot.index->attach(c.arena);
+                c.index = std::move(snapshot.index);
                 auto changes = read_changes(db, c, record.snapshot_generation);
                 for (int64_t id : changes.tombs) c.index->remove(id);
                 c.index->reserve(changes.rows.size());
@@ -772,22 +836,8 @@ class EmbeddedStore final : public Store {
         }
         c.index = make_index(c.spec.index, c.spec.dim);
         c.index->build(c.arena);
-        c.snapshot_generation = bytes.empty() ? -1 : c.snapshot_generation;
-        if (bytes.empty() && c.arena.size() == 0) c.snapshot_generation = c.generation;
-    }
-
-    std::unique_ptr<AnnIndex> load_index_snapshot(const Collection& c,
-                                                  const std::vector<uint8_t>& bytes) {
-        try {
-            return embedded::load_index(c.spec.index, c.spec.dim, bytes, c.arena);
-        } catch (const std::bad_alloc&) {
-            throw Error(ErrorCode::Corrupt,
-                        "collection `" + c.spec.name + "`: index snapshot too large");
-        } catch (const std::runtime_error& e) {
-            if (dynamic_cast<const Error*>(&e)) throw;
-            throw Error(ErrorCode::Corrupt,
-                        "collection `" + c.spec.name + "`: index snapshot rejected: " + e.what());
-        }
+        c.snapshot_generation = snapshot.present ? c.snapshot_generation : -1;
+        if (!snapshot.present && c.arena.size() == 0) c.snapshot_generation = c.generation;
     }
 
     // Rows (with their vectors) and tombs newer than `since`.
