@@ -275,6 +275,46 @@ TEST(EmbeddedStore, IvfWithAllProbesAndHnswWithLargeEfMatchFlat) {
     }
 }
 
+// Many queries take other paths than one: FLAT scores them with a blocked GEMM, HNSW splits them
+// over threads. The answers must be those of one-query searches.
+TEST(EmbeddedStore, ManyQueriesAnswerAsSingleQueries) {
+    TempDb db;
+    auto store = open_store(db.path);
+    const int dim = 20;
+    auto rows = make_rows(1, 2500, dim);  // more than one 1,024-vector tile
+    for (Metric metric : {Metric::Cosine, Metric::InnerProduct, Metric::L2}) {
+        for (IndexKind kind : {IndexKind::Flat, IndexKind::Hnsw}) {
+            std::string name =
+                std::string(index_kind_name(kind)) + "_" + std::string(metric_name(metric));
+            SCOPED_TRACE(name);
+            store->create_collection(spec_of(name, dim, kind, metric));
+            store->insert(name, rows);
+            std::vector<float> batch;
+            const size_t nq = 40;
+            for (uint64_t q = 0; q < nq; ++q) {
+                auto v = random_vector(dim, 9000 + q);
+                batch.insert(batch.end(), v.begin(), v.end());
+            }
+            SearchRequest req;
+            req.k = 7;
+            req.params.ef = 100;
+            auto together = store->search(name, batch, req);
+            ASSERT_EQ(together.size(), nq);
+            for (size_t q = 0; q < nq; ++q) {
+                std::span<const float> one(batch.data() + q * dim, dim);
+                auto single = store->search(name, one, req)[0];
+                ASSERT_EQ(together[q].size(), single.size());
+                for (size_t i = 0; i < single.size(); ++i) {
+                    EXPECT_EQ(together[q][i].row.id, single[i].row.id)
+                        << "query " << q << " rank " << i;
+                    EXPECT_NEAR(together[q][i].score, single[i].score, 1e-5);
+                    EXPECT_FALSE(together[q][i].row.url.empty());  // rows fetched by default
+                }
+            }
+        }
+    }
+}
+
 // hnswlib only marks deleted nodes; once most of the graph is deleted the store rebuilds it, and
 // searches stay as good as before.
 TEST(EmbeddedStore, HnswWithManyDeletionsIsCompacted) {
