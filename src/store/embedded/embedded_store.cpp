@@ -856,12 +856,22 @@ class EmbeddedStore final : public Store {
                 changes.rows.emplace_back(stmt.column_int(0), static_cast<uint32_t>(slot));
             }
         }
+        // In slot order, so that a run of consecutive slots (a bulk insert) is one blob read
+        // instead of one blob open per row.
+        std::sort(changes.rows.begin(), changes.rows.end(),
+                  [](const auto& a, const auto& b) { return a.second < b.second; });
         changes.vectors.resize(changes.rows.size() * dim);
-        for (size_t i = 0; i < changes.rows.size(); ++i) {
-            uint32_t slot = changes.rows[i].second;
+        for (size_t i = 0; i < changes.rows.size();) {
+            uint32_t first = changes.rows[i].second;
+            size_t j = i + 1;
+            while (j < changes.rows.size() && changes.rows[j].second == first + (j - i) &&
+                   changes.rows[j].second / kChunkSlots == first / kChunkSlots)
+                ++j;
             auto* out = reinterpret_cast<uint8_t*>(changes.vectors.data() + i * dim);
-            db.blob_read(c.table("chunks"), "data", slot / kChunkSlots,
-                         static_cast<int64_t>((slot % kChunkSlots) * dim * 4), {out, dim * 4});
+            db.blob_read(c.table("chunks"), "data", first / kChunkSlots,
+                         static_cast<int64_t>((first % kChunkSlots) * dim * 4),
+                         {out, (j - i) * dim * 4});
+            i = j;
         }
         Statement tombs(db, "SELECT id FROM " + c.table("tombs") + " WHERE generation > ?");
         tombs.bind(1, since);
