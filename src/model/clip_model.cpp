@@ -21,25 +21,29 @@ using namespace clipdex::model;
 // activations of a large batch stay a few tens of MB.
 constexpr int kMaxRowsPerChunk = 4096;
 
-Epilogue epilogue_of(Activation act) { return act == Activation::QuickGelu ? Epilogue::QuickGelu : Epilogue::Gelu; }
+Epilogue epilogue_of(Activation act) {
+    return act == Activation::QuickGelu ? Epilogue::QuickGelu : Epilogue::Gelu;
+}
 
 // All activations of one chunk, allocated before the team starts.
 struct Workspace {
     std::vector<float> x, h, qkv, attn, mlp, pooled, out;
-    std::vector<ThreadScratch> scratch;
+    std::vector<float> weights;                    // one layer's weights as F32, shared by the team
+    std::vector<std::vector<float>> attn_scratch;  // per thread
 };
 
-size_t tower_weight_scratch(const std::vector<Block>& blocks, const Linear& proj, int threads) {
-    size_t most = weight_scratch_floats(proj, threads);
+size_t tower_weight_scratch(const std::vector<Block>& blocks, const Linear& proj) {
+    size_t most = weight_scratch_floats(proj);
     for (const Block& b : blocks) {
-        for (const Linear& l : b.qkv) most = std::max(most, weight_scratch_floats(l, threads));
-        for (const Linear* l : {&b.out, &b.fc1, &b.fc2}) most = std::max(most, weight_scratch_floats(*l, threads));
+        for (const Linear& l : b.qkv) most = std::max(most, weight_scratch_floats(l));
+        for (const Linear* l : {&b.out, &b.fc1, &b.fc2})
+            most = std::max(most, weight_scratch_floats(*l));
     }
     return most;
 }
 
-void allocate(Workspace& ws, int rows, const TowerConfig& t, int pooled, int embed, size_t weight_floats, int max_len,
-              int threads) {
+void allocate(Workspace& ws, int rows, const TowerConfig& t, int pooled, int embed,
+              size_t weight_floats, int max_len, int threads) {
     const size_t r = static_cast<size_t>(rows), w = static_cast<size_t>(t.width);
     ws.x.resize(r * w);
     ws.h.resize(r * w);
@@ -48,47 +52,49 @@ void allocate(Workspace& ws, int rows, const TowerConfig& t, int pooled, int emb
     ws.mlp.resize(r * static_cast<size_t>(t.mlp_width));
     ws.pooled.resize(static_cast<size_t>(pooled) * w);
     ws.out.resize(static_cast<size_t>(pooled) * static_cast<size_t>(embed));
-    ws.scratch.resize(static_cast<size_t>(threads));
-    for (auto& s : ws.scratch) {
-        s.weights.resize(weight_floats);
-        s.scores.resize(static_cast<size_t>(max_len) * static_cast<size_t>(max_len));
-    }
+    ws.weights.resize(weight_floats);
+    ws.attn_scratch.resize(static_cast<size_t>(threads));
+    for (auto& s : ws.attn_scratch) s.resize(attention_scratch_floats(max_len, t.width / t.heads));
 }
 
 // Pre-LN residual block: x += attn(ln_1(x)); x += mlp(ln_2(x)).
-void run_block(const Team& team, const Block& b, const TowerConfig& t, Workspace& ws, const Sequences& seqs,
-               std::span<const int> all_rows, bool causal) {
+void run_block(const Team& team, const Block& b, const TowerConfig& t, Workspace& ws,
+               const Sequences& seqs, std::span<const int> all_rows, bool causal) {
     const int rows = static_cast<int>(all_rows.size());
     const int w = t.width;
-    ThreadScratch& scratch = ws.scratch[static_cast<size_t>(team.tid())];
+    float* converted = ws.weights.data();
     layer_norm_rows(team, ws.x.data(), all_rows, w, b.ln1, t.ln_eps, ws.h.data());
     team.sync();
     int column = 0;
     for (const Linear& l : b.qkv) {
-        linear(team, l, ws.h.data(), rows, w, ws.qkv.data() + column, 3 * w, false, Epilogue::None, scratch);
+        linear(team, l, ws.h.data(), rows, w, ws.qkv.data() + column, 3 * w, false, Epilogue::None,
+               converted);
         column += l.out();
     }
     team.sync();
-    attention(team, ws.qkv.data(), seqs, w, t.heads, causal, ws.attn.data(), scratch);
+    attention(team, ws.qkv.data(), seqs, w, t.heads, causal, ws.attn.data(),
+              ws.attn_scratch[static_cast<size_t>(team.tid())].data());
     team.sync();
-    linear(team, b.out, ws.attn.data(), rows, w, ws.x.data(), w, true, Epilogue::None, scratch);
+    linear(team, b.out, ws.attn.data(), rows, w, ws.x.data(), w, true, Epilogue::None, converted);
     team.sync();
     layer_norm_rows(team, ws.x.data(), all_rows, w, b.ln2, t.ln_eps, ws.h.data());
     team.sync();
-    linear(team, b.fc1, ws.h.data(), rows, w, ws.mlp.data(), t.mlp_width, false, epilogue_of(t.act), scratch);
+    linear(team, b.fc1, ws.h.data(), rows, w, ws.mlp.data(), t.mlp_width, false, epilogue_of(t.act),
+           converted);
     team.sync();
-    linear(team, b.fc2, ws.mlp.data(), rows, t.mlp_width, ws.x.data(), w, true, Epilogue::None, scratch);
+    linear(team, b.fc2, ws.mlp.data(), rows, t.mlp_width, ws.x.data(), w, true, Epilogue::None,
+           converted);
     team.sync();
 }
 
 // Final LN on the pooled rows, projection, L2 normalization.
-void run_head(const Team& team, const Norm& norm, const Linear& proj, const TowerConfig& t, int embed, Workspace& ws,
-              std::span<const int> pooled_rows) {
+void run_head(const Team& team, const Norm& norm, const Linear& proj, const TowerConfig& t,
+              int embed, Workspace& ws, std::span<const int> pooled_rows) {
     const int n = static_cast<int>(pooled_rows.size());
-    ThreadScratch& scratch = ws.scratch[static_cast<size_t>(team.tid())];
     layer_norm_rows(team, ws.x.data(), pooled_rows, t.width, norm, t.ln_eps, ws.pooled.data());
     team.sync();
-    linear(team, proj, ws.pooled.data(), n, t.width, ws.out.data(), embed, false, Epilogue::None, scratch);
+    linear(team, proj, ws.pooled.data(), n, t.width, ws.out.data(), embed, false, Epilogue::None,
+           ws.weights.data());
     team.sync();
     l2_normalize_rows(team, ws.out.data(), n, embed);
 }
@@ -114,11 +120,13 @@ struct ClipModel::Impl {
 void ClipModel::Impl::encode_image_chunk(const float* pixels, int n, float* out) const {
     const VisionWeights& vw = weights.vision;
     const TowerConfig& t = cfg.vision;
-    const int p = cfg.patch_size, s = cfg.image_size, grid = s / p, tokens = grid * grid + 1, w = t.width;
+    const int p = cfg.patch_size, s = cfg.image_size, grid = s / p, tokens = grid * grid + 1,
+              w = t.width;
     const int rows = n * tokens, patch_len = 3 * p * p;
     const int threads = team_size(rows);
     Workspace ws;
-    size_t wfloats = std::max(tower_weight_scratch(vw.blocks, vw.proj, threads), weight_scratch_floats(vw.patch, threads));
+    size_t wfloats =
+        std::max(tower_weight_scratch(vw.blocks, vw.proj), weight_scratch_floats(vw.patch));
     allocate(ws, rows, t, n, cfg.embed_dim, wfloats, tokens, threads);
     Sequences seqs;
     for (int i = 0; i < n; ++i) {
@@ -134,26 +142,28 @@ void ClipModel::Impl::encode_image_chunk(const float* pixels, int n, float* out)
     std::vector<float> patches(patch_rows * static_cast<size_t>(patch_len));
     std::vector<float> embedded(patch_rows * static_cast<size_t>(w));
     run_team(threads, [&](const Team& team) {
-        ThreadScratch& scratch = ws.scratch[static_cast<size_t>(team.tid())];
         auto [b0, b1] = team.share(static_cast<int>(patch_rows));
         for (int r = b0; r < b1; ++r) {
             const int img = r / (grid * grid), gy = (r / grid) % grid, gx = r % grid;
             float* dst = patches.data() + static_cast<size_t>(r) * patch_len;
             for (int c = 0; c < 3; ++c)
                 for (int y = 0; y < p; ++y) {
-                    const float* src = pixels + ((static_cast<size_t>(img) * 3 + c) * s + gy * p + y) * s + gx * p;
+                    const float* src =
+                        pixels + ((static_cast<size_t>(img) * 3 + c) * s + gy * p + y) * s + gx * p;
                     std::copy(src, src + p, dst + (c * p + y) * p);
                 }
         }
         team.sync();
-        linear(team, vw.patch, patches.data(), static_cast<int>(patch_rows), patch_len, embedded.data(), w, false,
-               Epilogue::None, scratch);
+        linear(team, vw.patch, patches.data(), static_cast<int>(patch_rows), patch_len,
+               embedded.data(), w, false, Epilogue::None, ws.weights.data());
         team.sync();
         auto [r0, r1] = team.share(rows);
         for (int r = r0; r < r1; ++r) {
             const int img = r / tokens, tok = r % tokens;
-            const float* src = tok == 0 ? vw.class_embedding.data()
-                                        : embedded.data() + (static_cast<size_t>(img) * (tokens - 1) + tok - 1) * w;
+            const float* src =
+                tok == 0
+                    ? vw.class_embedding.data()
+                    : embedded.data() + (static_cast<size_t>(img) * (tokens - 1) + tok - 1) * w;
             const float* pos = vw.positional.data() + static_cast<size_t>(tok) * w;
             float* dst = ws.h.data() + static_cast<size_t>(r) * w;
             for (int j = 0; j < w; ++j) dst[j] = src[j] + pos[j];
@@ -169,7 +179,8 @@ void ClipModel::Impl::encode_image_chunk(const float* pixels, int n, float* out)
 
 // Causal attention: rows after a sequence's end-of-text token never reach it, so each
 // sequence is cut right after that token (its first largest id) and sequences are packed.
-void ClipModel::Impl::encode_text_chunk(std::span<const int32_t> ids, int length, int n, float* out) const {
+void ClipModel::Impl::encode_text_chunk(std::span<const int32_t> ids, int length, int n,
+                                        float* out) const {
     const TextWeights& tw = weights.text;
     const TowerConfig& t = cfg.text;
     const int w = t.width;
@@ -185,11 +196,13 @@ void ClipModel::Impl::encode_text_chunk(std::span<const int32_t> ids, int length
     }
     const int threads = team_size(rows);
     Workspace ws;
-    allocate(ws, rows, t, n, cfg.embed_dim, tower_weight_scratch(tw.blocks, tw.proj, threads), longest, threads);
+    allocate(ws, rows, t, n, cfg.embed_dim, tower_weight_scratch(tw.blocks, tw.proj), longest,
+             threads);
     std::vector<int> all_rows(static_cast<size_t>(rows)), eot_rows(static_cast<size_t>(n));
     std::iota(all_rows.begin(), all_rows.end(), 0);
     for (int i = 0; i < n; ++i)
-        eot_rows[static_cast<size_t>(i)] = seqs.offset[static_cast<size_t>(i)] + seqs.length[static_cast<size_t>(i)] - 1;
+        eot_rows[static_cast<size_t>(i)] =
+            seqs.offset[static_cast<size_t>(i)] + seqs.length[static_cast<size_t>(i)] - 1;
     const size_t esize = dtype_size(tw.token_embedding.dtype);
     run_team(threads, [&](const Team& team) {
         auto [r0, r1] = team.share(rows);
@@ -199,8 +212,8 @@ void ClipModel::Impl::encode_text_chunk(std::span<const int32_t> ids, int length
             const int pos = r - seqs.offset[seq];
             const int32_t token = ids[seq * static_cast<size_t>(length) + static_cast<size_t>(pos)];
             float* dst = ws.x.data() + static_cast<size_t>(r) * w;
-            to_f32(tw.token_embedding.data + static_cast<size_t>(token) * w * esize, tw.token_embedding.dtype, 1, w,
-                   static_cast<size_t>(w), dst);
+            to_f32(tw.token_embedding.data + static_cast<size_t>(token) * w * esize,
+                   tw.token_embedding.dtype, 1, w, static_cast<size_t>(w), dst);
             const float* pe = tw.positional.data() + static_cast<size_t>(pos) * w;
             for (int j = 0; j < w; ++j) dst[j] += pe[j];
         }
@@ -214,17 +227,23 @@ void ClipModel::Impl::encode_text_chunk(std::span<const int32_t> ids, int length
 ClipModel::ClipModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ClipModel::~ClipModel() = default;
 
-std::unique_ptr<ClipModel> ClipModel::load(const std::filesystem::path& dir, const LoadOptions& options) {
+std::unique_ptr<ClipModel> ClipModel::load(const std::filesystem::path& dir,
+                                           const LoadOptions& options) {
     if (options.threads < 0) throw Error(ErrorCode::InvalidInput, "threads must be >= 0");
     auto impl = std::make_unique<Impl>();
     impl->cfg = read_clip_config(dir);
-    impl->weights = resolve_weights(open_weights(impl->cfg.weights), impl->cfg, options.half_to_f32_at_load);
-    impl->threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    impl->weights =
+        resolve_weights(open_weights(impl->cfg.weights), impl->cfg, options.half_to_f32_at_load);
+    impl->threads = options.threads > 0
+                        ? options.threads
+                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     impl->text_input = TextInput::open(dir);
     const ClipConfig& c = impl->cfg;
     ModelInfo& info = impl->info;
     info.name = std::filesystem::absolute(dir).lexically_normal().filename().string();
-    if (info.name.empty()) info.name = std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
+    if (info.name.empty())
+        info.name =
+            std::filesystem::absolute(dir).lexically_normal().parent_path().filename().string();
     info.format = c.format == Format::OpenClip ? "open_clip" : "hf";
     info.weight_dtype = dtype_name(impl->weights.matrix_dtype);
     info.activation = c.vision.act == Activation::QuickGelu ? "quick_gelu" : "gelu";
@@ -241,17 +260,21 @@ std::unique_ptr<ClipModel> ClipModel::load(const std::filesystem::path& dir, con
     return std::unique_ptr<ClipModel>(new ClipModel(std::move(impl)));
 }
 
-const ModelInfo& ClipModel::info() const { return impl_->info; }
+const ModelInfo& ClipModel::info() const {
+    return impl_->info;
+}
 
 std::vector<float> ClipModel::encode_images(std::span<const float> pixels, size_t n) const {
     const ModelInfo& info = impl_->info;
     const size_t per_image = 3 * static_cast<size_t>(info.image_size) * info.image_size;
     if (pixels.size() != n * per_image)
-        throw Error(ErrorCode::InvalidInput, "encode_images: got " + std::to_string(pixels.size()) + " floats for " +
-                                                 std::to_string(n) + " images of 3x" + std::to_string(info.image_size) +
+        throw Error(ErrorCode::InvalidInput, "encode_images: got " + std::to_string(pixels.size()) +
+                                                 " floats for " + std::to_string(n) +
+                                                 " images of 3x" + std::to_string(info.image_size) +
                                                  "x" + std::to_string(info.image_size));
     std::vector<float> out(n * static_cast<size_t>(info.embed_dim));
-    const int tokens = (info.image_size / info.patch_size) * (info.image_size / info.patch_size) + 1;
+    const int tokens =
+        (info.image_size / info.patch_size) * (info.image_size / info.patch_size) + 1;
     const size_t chunk = static_cast<size_t>(std::max(1, kMaxRowsPerChunk / tokens));
     for (size_t i = 0; i < n; i += chunk) {
         const size_t count = std::min(chunk, n - i);
@@ -264,20 +287,25 @@ std::vector<float> ClipModel::encode_images(std::span<const float> pixels, size_
 std::vector<float> ClipModel::encode_token_ids(std::span<const int32_t> ids, size_t n) const {
     const ModelInfo& info = impl_->info;
     if (n == 0) return {};
-    if (ids.size() % n != 0 || ids.size() / n == 0 || ids.size() / n > static_cast<size_t>(info.context_length))
-        throw Error(ErrorCode::InvalidInput, "encode_token_ids: " + std::to_string(ids.size()) + " ids do not form " +
-                                                 std::to_string(n) + " rows of 1.." + std::to_string(info.context_length));
+    if (ids.size() % n != 0 || ids.size() / n == 0 ||
+        ids.size() / n > static_cast<size_t>(info.context_length))
+        throw Error(ErrorCode::InvalidInput,
+                    "encode_token_ids: " + std::to_string(ids.size()) + " ids do not form " +
+                        std::to_string(n) + " rows of 1.." + std::to_string(info.context_length));
     for (size_t i = 0; i < ids.size(); ++i)
         if (ids[i] < 0 || ids[i] >= info.vocab_size)
-            throw Error(ErrorCode::InvalidInput, "encode_token_ids: token id " + std::to_string(ids[i]) + " at row " +
-                                                     std::to_string(i / (ids.size() / n)) + " is outside the vocabulary of " +
-                                                     std::to_string(info.vocab_size));
+            throw Error(ErrorCode::InvalidInput,
+                        "encode_token_ids: token id " + std::to_string(ids[i]) + " at row " +
+                            std::to_string(i / (ids.size() / n)) +
+                            " is outside the vocabulary of " + std::to_string(info.vocab_size));
     const size_t length = ids.size() / n;
     std::vector<float> out(n * static_cast<size_t>(info.embed_dim));
-    const size_t chunk = static_cast<size_t>(std::max(1, kMaxRowsPerChunk / static_cast<int>(length)));
+    const size_t chunk =
+        static_cast<size_t>(std::max(1, kMaxRowsPerChunk / static_cast<int>(length)));
     for (size_t i = 0; i < n; i += chunk) {
         const size_t count = std::min(chunk, n - i);
-        impl_->encode_text_chunk(ids.subspan(i * length, count * length), static_cast<int>(length), static_cast<int>(count),
+        impl_->encode_text_chunk(ids.subspan(i * length, count * length), static_cast<int>(length),
+                                 static_cast<int>(count),
                                  out.data() + i * static_cast<size_t>(info.embed_dim));
     }
     return out;
@@ -297,7 +325,8 @@ std::vector<float> ClipModel::encode_texts(std::span<const std::string> texts) c
     return encode_token_ids(ids, texts.size());
 }
 
-std::vector<float> ClipModel::encode_image_files(std::span<const std::filesystem::path> files) const {
+std::vector<float> ClipModel::encode_image_files(
+    std::span<const std::filesystem::path> files) const {
     const ModelInfo& info = impl_->info;
     std::vector<float> pixels;
     for (const auto& file : files) {

@@ -1,10 +1,14 @@
 #include "model/kernels.h"
 
-#include <cblas.h>
+#include <dnnl.h>
+#include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
 
 namespace clipdex::model {
@@ -20,14 +24,20 @@ std::pair<int, int> Team::share(int total, int align) const {
 void run_team(int threads, const std::function<void(const Team&)>& fn) {
     threads = std::max(1, threads);
     std::barrier<> barrier(threads);
+    // oneDNN parallelises with OpenMP; the team has already split the work, so each of its GEMMs
+    // must stay on the calling thread (two OpenMP threads per team thread would halve speed).
+    auto member = [&fn, &barrier, threads](int t) {
+        omp_set_num_threads(1);
+        fn(Team(t, threads, &barrier));
+    };
     std::vector<std::jthread> workers;
     workers.reserve(static_cast<size_t>(threads - 1));
-    for (int t = 1; t < threads; ++t) workers.emplace_back([&fn, &barrier, t, threads] { fn(Team(t, threads, &barrier)); });
-    fn(Team(0, threads, &barrier));
+    for (int t = 1; t < threads; ++t) workers.emplace_back(member, t);
+    member(0);
 }
 
-void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width, const Norm& norm,
-                     float eps, float* dst) {
+void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width,
+                     const Norm& norm, float eps, float* dst) {
     auto [begin, end] = team.share(static_cast<int>(rows.size()));
     const float* gamma = norm.gamma.data();
     const float* beta = norm.beta.data();
@@ -47,10 +57,9 @@ void layer_norm_rows(const Team& team, const float* src, std::span<const int> ro
     }
 }
 
-size_t weight_scratch_floats(const Linear& layer, int threads) {
-    if (layer.w.direct()) return 0;
-    const size_t cols_per_thread = static_cast<size_t>((layer.out() + threads - 1) / threads + 16);
-    return cols_per_thread * static_cast<size_t>(layer.in());
+size_t weight_scratch_floats(const Linear& layer) {
+    return layer.w.direct() ? 0
+                            : static_cast<size_t>(layer.out()) * static_cast<size_t>(layer.in());
 }
 
 namespace {
@@ -85,7 +94,25 @@ inline float fast_erf(float x) {
     return std::copysign(y, x);
 }
 
-void apply_epilogue(float* y, int m, int ldy, int n0, int n1, const std::vector<float>& bias, Epilogue epilogue) {
+// Row-major C = alpha op(A) op(B) + beta C on the calling thread. oneDNN's sgemm (JIT AVX-512
+// kernels where the CPU has them) runs these shapes ~2.5x faster than BLIS here; see
+// bench/results/model-2026-11-23.md. A failure can only be a bad argument: a bug, not an input.
+void sgemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
+           const float* b, int ldb, float beta, float* c, int ldc) {
+    const dnnl_status_t status = dnnl_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (status != dnnl_success) {
+        std::fprintf(stderr,
+                     "clipdex: dnnl_sgemm(%c%c, m=%d n=%d k=%d, lda=%d ldb=%d ldc=%d) failed with "
+                     "status %d\n",
+                     ta, tb, m, n, k, lda, ldb, ldc, static_cast<int>(status));
+        std::abort();
+    }
+}
+
+// Bias and activation over rows [0, m) and columns [n0, n1) of y, while those rows are still in
+// cache.
+void apply_epilogue(float* y, int m, int ldy, int n0, int n1, const std::vector<float>& bias,
+                    Epilogue epilogue) {
     for (int r = 0; r < m; ++r) {
         float* row = y + static_cast<size_t>(r) * ldy;
         if (!bias.empty())
@@ -93,53 +120,87 @@ void apply_epilogue(float* y, int m, int ldy, int n0, int n1, const std::vector<
         if (epilogue == Epilogue::QuickGelu) {
             for (int c = n0; c < n1; ++c) row[c] = row[c] / (1.0f + fast_exp(-1.702f * row[c]));
         } else if (epilogue == Epilogue::Gelu) {
-            for (int c = n0; c < n1; ++c) row[c] = 0.5f * row[c] * (1.0f + fast_erf(row[c] * 0.70710678118654752f));
+            for (int c = n0; c < n1; ++c)
+                row[c] = 0.5f * row[c] * (1.0f + fast_erf(row[c] * 0.70710678118654752f));
         }
     }
+}
+
+// Each thread takes a block of rows when there are enough rows to keep the GEMM kernels busy:
+// then both threads read the whole weight matrix but neither re-packs the other's activations.
+// With few rows (one image, a query) the weights dominate, so each thread takes half the columns.
+constexpr int kMinRowsPerThread = 128;
+// Rows per GEMM call within a thread's share: the output block (<= 128 x 3072 floats) is still in
+// L2 when the epilogue runs over it.
+constexpr int kRowBlock = 128;
+
+// The weights as F32 with their leading dimension. F16/BF16 weights are converted into the shared
+// buffer: all of them by the team together (row split), or each thread its own columns.
+std::pair<const float*, int> f32_weights(const Team& team, const Linear& layer, bool by_rows,
+                                         int n0, int n1, float* converted) {
+    const int in = layer.in(), out = layer.out();
+    const Matrix& w = layer.w;
+    const size_t esize = dtype_size(w.dtype);
+    if (by_rows) {
+        if (w.direct()) return {reinterpret_cast<const float*>(w.data), w.cols};
+        auto [r0, r1] = team.share(w.rows);
+        to_f32(w.data + static_cast<size_t>(r0) * w.cols * esize, w.dtype, r1 - r0, w.cols,
+               static_cast<size_t>(w.cols), converted + static_cast<size_t>(r0) * w.cols);
+        team.sync();
+        return {converted, w.cols};
+    }
+    if (layer.out_in) {
+        const float* base = converted + static_cast<size_t>(n0) * in;
+        if (w.direct())
+            return {reinterpret_cast<const float*>(w.data) + static_cast<size_t>(n0) * in, in};
+        to_f32(w.data + static_cast<size_t>(n0) * in * esize, w.dtype, n1 - n0, in,
+               static_cast<size_t>(in), converted + static_cast<size_t>(n0) * in);
+        return {base, in};
+    }
+    if (w.direct()) return {reinterpret_cast<const float*>(w.data) + n0, out};
+    to_f32(w.data + static_cast<size_t>(n0) * esize, w.dtype, in, n1 - n0, static_cast<size_t>(out),
+           converted + static_cast<size_t>(n0) * in);
+    return {converted + static_cast<size_t>(n0) * in, n1 - n0};
 }
 
 }  // namespace
 
-void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y, int ldy, bool accumulate,
-            Epilogue epilogue, ThreadScratch& scratch) {
-    auto [n0, n1] = team.share(layer.out(), 16);
-    if (n0 >= n1 || m == 0) return;
-    const int nc = n1 - n0, in = layer.in(), out = layer.out();
-    const size_t esize = dtype_size(layer.w.dtype);
+void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
+            int ldy, bool accumulate, Epilogue epilogue, float* converted) {
+    const bool by_rows = m >= kMinRowsPerThread * team.size();
+    const int out = layer.out(), in = layer.in();
     const float beta = accumulate ? 1.0f : 0.0f;
-    const float* w = nullptr;
-    int ldw = 0;
-    if (layer.out_in) {
-        const std::byte* base = layer.w.data + static_cast<size_t>(n0) * in * esize;
-        if (layer.w.direct()) {
-            w = reinterpret_cast<const float*>(base);
-        } else {
-            to_f32(base, layer.w.dtype, nc, in, static_cast<size_t>(in), scratch.weights.data());
-            w = scratch.weights.data();
+    const char tb = layer.out_in ? 'T' : 'N';
+    if (by_rows) {
+        auto [w, ldw] = f32_weights(team, layer, true, 0, out, converted);
+        auto [r0, r1] = team.share(m, 8);
+        for (int r = r0; r < r1; r += kRowBlock) {
+            const int rows = std::min(kRowBlock, r1 - r);
+            float* yr = y + static_cast<size_t>(r) * ldy;
+            sgemm('N', tb, rows, out, in, 1.0f, x + static_cast<size_t>(r) * ldx, ldx, w, ldw, beta,
+                  yr, ldy);
+            apply_epilogue(yr, rows, ldy, 0, out, layer.bias, epilogue);
         }
-        ldw = in;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nc, in, 1.0f, x, ldx, w, ldw, beta, y + n0, ldy);
     } else {
-        const std::byte* base = layer.w.data + static_cast<size_t>(n0) * esize;
-        if (layer.w.direct()) {
-            w = reinterpret_cast<const float*>(base);
-            ldw = out;
-        } else {
-            to_f32(base, layer.w.dtype, in, nc, static_cast<size_t>(out), scratch.weights.data());
-            w = scratch.weights.data();
-            ldw = nc;
+        auto [n0, n1] = team.share(out, 16);
+        if (n0 < n1 && m > 0) {
+            auto [w, ldw] = f32_weights(team, layer, false, n0, n1, converted);
+            sgemm('N', tb, m, n1 - n0, in, 1.0f, x, ldx, w, ldw, beta, y + n0, ldy);
+            apply_epilogue(y, m, ldy, n0, n1, layer.bias, epilogue);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nc, in, 1.0f, x, ldx, w, ldw, beta, y + n0, ldy);
     }
-    apply_epilogue(y, m, ldy, n0, n1, layer.bias, epilogue);
+    // The next linear reuses the shared buffer: nobody may overwrite it while a thread reads it.
+    if (!layer.w.direct()) team.sync();
 }
 
 namespace {
 
-void softmax_rows(float* s, int rows, int cols, bool causal) {
+// Rows [0, rows) of s (row stride `stride`) become softmax over their first `len` (causal: i + 1)
+// entries; the rest of each row up to `stride` is zeroed.
+void softmax_rows(float* s, int rows, int len, int stride, bool causal) {
     for (int i = 0; i < rows; ++i) {
-        float* row = s + static_cast<size_t>(i) * cols;
-        const int valid = causal ? i + 1 : cols;
+        float* row = s + static_cast<size_t>(i) * stride;
+        const int valid = causal ? i + 1 : len;
         float mx = row[0];
         for (int j = 1; j < valid; ++j) mx = std::max(mx, row[j]);
         float sum = 0.0f;
@@ -149,31 +210,136 @@ void softmax_rows(float* s, int rows, int cols, bool causal) {
         }
         const float inv = 1.0f / sum;
         for (int j = 0; j < valid; ++j) row[j] *= inv;
-        for (int j = valid; j < cols; ++j) row[j] = 0.0f;
+        for (int j = valid; j < stride; ++j) row[j] = 0.0f;
     }
+}
+
+int round16(int n) {
+    return (n + 15) / 16 * 16;
+}
+
+// One (sequence, head) pair: q, k, v are [len, dh] with row stride ld; o is [len, dh] with row
+// stride ldo. The generic path: two GEMM calls, whose fixed cost dominates at 50 x 50 x 64.
+void head_attention_gemm(const float* q, const float* k, const float* v, int ld, int len, int dh,
+                         float scale, bool causal, float* o, int ldo, float* scratch) {
+    float* s = scratch;
+    sgemm('N', 'T', len, len, dh, scale, q, ld, k, ld, 0.0f, s, len);
+    softmax_rows(s, len, len, len, causal);
+    sgemm('N', 'N', len, dh, len, 1.0f, s, len, v, ld, 0.0f, o, ldo);
+}
+
+// The AVX-512 path (dh a multiple of 16): K transposed once into [dh, len16] so that a row of
+// scores is a few 16-wide vectors, R rows at a time for independent FMA chains; then P V with
+// R rows x C vectors of the head dimension in registers.
+template <int R>
+__attribute__((target("avx512f"))) void scores_rows(const float* q, int ld, const float* kt, int lp,
+                                                    int dh, int i, int chunks, float scale,
+                                                    float* s) {
+    for (int c = 0; c < chunks; ++c) {
+        __m512 acc[R];
+        for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+        for (int d = 0; d < dh; ++d) {
+            const __m512 kv = _mm512_loadu_ps(kt + static_cast<size_t>(d) * lp + 16 * c);
+            for (int r = 0; r < R; ++r)
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[static_cast<size_t>(i + r) * ld + d]), kv,
+                                         acc[r]);
+        }
+        for (int r = 0; r < R; ++r)
+            _mm512_storeu_ps(s + static_cast<size_t>(i + r) * lp + 16 * c,
+                             _mm512_mul_ps(acc[r], _mm512_set1_ps(scale)));
+    }
+}
+
+template <int R, int C>
+__attribute__((target("avx512f"))) void weighted_sum_rows(const float* p, int lp, const float* v,
+                                                          int ld, int i, int jn, int d0, float* o,
+                                                          int ldo) {
+    __m512 acc[R][C];
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+    for (int j = 0; j < jn; ++j) {
+        __m512 vv[C];
+        for (int c = 0; c < C; ++c)
+            vv[c] = _mm512_loadu_ps(v + static_cast<size_t>(j) * ld + d0 + 16 * c);
+        for (int r = 0; r < R; ++r) {
+            const __m512 pr = _mm512_set1_ps(p[static_cast<size_t>(i + r) * lp + j]);
+            for (int c = 0; c < C; ++c) acc[r][c] = _mm512_fmadd_ps(pr, vv[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < C; ++c)
+            _mm512_storeu_ps(o + static_cast<size_t>(i + r) * ldo + d0 + 16 * c, acc[r][c]);
+}
+
+template <int R>
+__attribute__((target("avx512f"))) void weighted_sum_block(const float* p, int lp, const float* v,
+                                                           int ld, int i, int jn, int dh, float* o,
+                                                           int ldo) {
+    int d0 = 0;
+    for (; d0 + 64 <= dh; d0 += 64) weighted_sum_rows<R, 4>(p, lp, v, ld, i, jn, d0, o, ldo);
+    for (; d0 < dh; d0 += 16) weighted_sum_rows<R, 1>(p, lp, v, ld, i, jn, d0, o, ldo);
+}
+
+__attribute__((target("avx512f"))) void head_attention_avx512(const float* q, const float* k,
+                                                              const float* v, int ld, int len,
+                                                              int dh, float scale, bool causal,
+                                                              float* o, int ldo, float* scratch) {
+    const int lp = round16(len);
+    float* kt = scratch;
+    float* s = scratch + static_cast<size_t>(dh) * lp;
+    for (int d = 0; d < dh; ++d) {
+        float* row = kt + static_cast<size_t>(d) * lp;
+        for (int j = 0; j < len; ++j) row[j] = k[static_cast<size_t>(j) * ld + d];
+        for (int j = len; j < lp; ++j) row[j] = 0.0f;
+    }
+    constexpr int kRows = 8;
+    // Causal rows i..i+R-1 see keys 0..i+R-1 only: later chunks are skipped (softmax zeroes them).
+    auto chunks_for = [&](int last_row) { return causal ? last_row / 16 + 1 : lp / 16; };
+    int i = 0;
+    for (; i + kRows <= len; i += kRows)
+        scores_rows<kRows>(q, ld, kt, lp, dh, i, chunks_for(i + kRows - 1), scale, s);
+    for (; i < len; ++i) scores_rows<1>(q, ld, kt, lp, dh, i, chunks_for(i), scale, s);
+    softmax_rows(s, len, len, lp, causal);
+    constexpr int kOutRows = 4;
+    i = 0;
+    for (; i + kOutRows <= len; i += kOutRows)
+        weighted_sum_block<kOutRows>(s, lp, v, ld, i, causal ? i + kOutRows : len, dh, o, ldo);
+    for (; i < len; ++i) weighted_sum_block<1>(s, lp, v, ld, i, causal ? i + 1 : len, dh, o, ldo);
+}
+
+bool have_avx512() {
+    static const bool yes = __builtin_cpu_supports("avx512f");
+    return yes;
 }
 
 }  // namespace
 
-void attention(const Team& team, const float* qkv, const Sequences& seqs, int width, int heads, bool causal, float* out,
-               ThreadScratch& scratch) {
+size_t attention_scratch_floats(int max_len, int head_dim) {
+    const size_t lp = static_cast<size_t>(round16(max_len));
+    return static_cast<size_t>(head_dim) * lp + static_cast<size_t>(max_len) * lp;
+}
+
+void attention(const Team& team, const float* qkv, const Sequences& seqs, int width, int heads,
+               bool causal, float* out, float* scratch) {
     const int tasks = static_cast<int>(seqs.offset.size()) * heads;
     const int dh = width / heads;
     const int ld = 3 * width;
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    const bool fast = have_avx512() && dh % 16 == 0;
     auto [begin, end] = team.share(tasks);
     for (int task = begin; task < end; ++task) {
         const size_t s = static_cast<size_t>(task / heads);
         const int h = task % heads;
         const int len = seqs.length[s];
-        const float* q = qkv + static_cast<size_t>(seqs.offset[s]) * ld + static_cast<size_t>(h) * dh;
-        const float* k = q + width;
-        const float* v = q + 2 * width;
-        float* scores = scratch.scores.data();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, len, len, dh, scale, q, ld, k, ld, 0.0f, scores, len);
-        softmax_rows(scores, len, len, causal);
+        const float* q =
+            qkv + static_cast<size_t>(seqs.offset[s]) * ld + static_cast<size_t>(h) * dh;
         float* o = out + static_cast<size_t>(seqs.offset[s]) * width + static_cast<size_t>(h) * dh;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, len, dh, len, 1.0f, scores, len, v, ld, 0.0f, o, width);
+        if (fast)
+            head_attention_avx512(q, q + width, q + 2 * width, ld, len, dh, scale, causal, o, width,
+                                  scratch);
+        else
+            head_attention_gemm(q, q + width, q + 2 * width, ld, len, dh, scale, causal, o, width,
+                                scratch);
     }
 }
 

@@ -1,7 +1,8 @@
 // The transformer's operations, written for a team of threads that all run the same forward
 // pass (SPMD): each op takes its share of the work, then the team meets at a barrier.
-// GEMMs go to single-threaded BLAS calls on each thread's slice of output columns, so a
-// weight slice is converted from F16/BF16 by the one thread that uses it.
+// GEMMs go to single-threaded oneDNN sgemm calls, one per thread on its slice of rows (or of
+// output columns when there are few rows); F16/BF16 weights are converted by the team into one
+// shared F32 buffer just before use, so memory holds one layer's F32 copy, not the model's.
 #pragma once
 
 #include <barrier>
@@ -17,7 +18,7 @@
 namespace clipdex::model {
 
 class Team {
-public:
+  public:
     Team(int tid, int size, std::barrier<>* barrier) : tid_(tid), size_(size), barrier_(barrier) {}
     int tid() const { return tid_; }
     int size() const { return size_; }
@@ -27,7 +28,7 @@ public:
     // This thread's half-open share of `total` items, in chunks that are multiples of `align`.
     std::pair<int, int> share(int total, int align = 1) const;
 
-private:
+  private:
     int tid_, size_;
     std::barrier<>* barrier_;
 };
@@ -35,34 +36,32 @@ private:
 // Runs fn on `threads` threads (the caller is one of them) and joins them. fn must not throw.
 void run_team(int threads, const std::function<void(const Team&)>& fn);
 
-// Per-thread scratch, sized before the team starts so that no op allocates.
-struct ThreadScratch {
-    std::vector<float> weights;  // a converted weight slice
-    std::vector<float> scores;   // one head's attention matrix
-};
-
 // dst[i] = LN(src[rows[i]]) for the team's share of i; dst is dense [rows.size(), width].
-void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width, const Norm& norm,
-                     float eps, float* dst);
+void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width,
+                     const Norm& norm, float eps, float* dst);
 
 enum class Epilogue { None, QuickGelu, Gelu };
 
-// y[:, cols] (=|+=) x @ W^T + b for M rows; x has leading dimension ldx, y ldy.
-void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y, int ldy, bool accumulate,
-            Epilogue epilogue, ThreadScratch& scratch);
+// y (=|+=) x @ W^T + b, then the activation, for m rows; x has leading dimension ldx, y ldy.
+// `converted` is the team's shared buffer of weight_scratch_floats(layer) floats (unused for
+// direct F32 weights). Every thread of the team must call it (it may meet at barriers).
+void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
+            int ldy, bool accumulate, Epilogue epilogue, float* converted);
+
+// Floats of the shared buffer that linear() needs to convert this layer's weights.
+size_t weight_scratch_floats(const Linear& layer);
 
 struct Sequences {
     std::vector<int> offset, length;  // rows of each sequence in the packed activations
 };
 
 // Multi-head attention over packed sequences. qkv is [rows, 3W] (q | k | v), out is [rows, W].
-void attention(const Team& team, const float* qkv, const Sequences& seqs, int width, int heads, bool causal, float* out,
-               ThreadScratch& scratch);
+// `scratch` is this thread's own buffer of attention_scratch_floats(longest sequence, W / heads).
+void attention(const Team& team, const float* qkv, const Sequences& seqs, int width, int heads,
+               bool causal, float* out, float* scratch);
+size_t attention_scratch_floats(int max_len, int head_dim);
 
 // Scales each of the team's rows of [n, dim] to unit length (zero rows stay zero).
 void l2_normalize_rows(const Team& team, float* x, int n, int dim);
-
-// Sizes one weight-slice scratch large enough for any linear of the block list at this team size.
-size_t weight_scratch_floats(const Linear& layer, int threads);
 
 }  // namespace clipdex::model

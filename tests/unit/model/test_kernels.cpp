@@ -1,6 +1,7 @@
 // Every kernel against a plain reference implementation, on one and several threads.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -42,11 +43,26 @@ class Kernels : public ::testing::TestWithParam<int> {};
 }  // namespace
 
 TEST(Convert, HalfAndBfloatSpecialValues) {
-    const uint16_t halves[] = {0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001, 0x03ff, 0x7c00, 0xfc00, 0x3555,
-                               0x1234, 0x4321, 0x5555, 0x0400, 0x8400, 0xabcd, 0x7e00};
-    const float want[] = {0.0f, -0.0f, 1.0f, -2.0f, 65504.0f, 5.9604645e-8f, 6.0975552e-5f, INFINITY, -INFINITY,
-                          0.333251953125f, 7.572174072265625e-4f, 3.564453125f, 85.3125f, 6.103515625e-5f, -6.103515625e-5f,
-                          -0.060943603515625f, NAN};  // numpy's float16 -> float32
+    const uint16_t halves[] = {0x0000, 0x8000, 0x3c00, 0xc000, 0x7bff, 0x0001,
+                               0x03ff, 0x7c00, 0xfc00, 0x3555, 0x1234, 0x4321,
+                               0x5555, 0x0400, 0x8400, 0xabcd, 0x7e00};
+    const float want[] = {0.0f,
+                          -0.0f,
+                          1.0f,
+                          -2.0f,
+                          65504.0f,
+                          5.9604645e-8f,
+                          6.0975552e-5f,
+                          INFINITY,
+                          -INFINITY,
+                          0.333251953125f,
+                          7.572174072265625e-4f,
+                          3.564453125f,
+                          85.3125f,
+                          6.103515625e-5f,
+                          -6.103515625e-5f,
+                          -0.060943603515625f,
+                          NAN};  // numpy's float16 -> float32
     std::vector<std::byte> src(sizeof halves);
     std::memcpy(src.data(), halves, sizeof halves);
     std::vector<float> out(std::size(halves));
@@ -75,7 +91,9 @@ TEST_P(Kernels, LayerNormMatchesReference) {
     Norm norm{random_vector(width, 2), random_vector(width, 3)};
     std::vector<int> picked = {6, 0, 3};
     std::vector<float> got(picked.size() * width), want(picked.size() * width);
-    run_team(threads, [&](const Team& team) { layer_norm_rows(team, x.data(), picked, width, norm, 1e-5f, got.data()); });
+    run_team(threads, [&](const Team& team) {
+        layer_norm_rows(team, x.data(), picked, width, norm, 1e-5f, got.data());
+    });
     for (size_t i = 0; i < picked.size(); ++i) {
         const float* r = x.data() + picked[i] * width;
         double mean = 0, var = 0;
@@ -84,13 +102,23 @@ TEST_P(Kernels, LayerNormMatchesReference) {
         for (int j = 0; j < width; ++j) var += (r[j] - mean) * (r[j] - mean);
         var /= width;
         for (int j = 0; j < width; ++j)
-            want[i * width + j] = static_cast<float>((r[j] - mean) / std::sqrt(var + 1e-5) * norm.gamma[j] + norm.beta[j]);
+            want[i * width + j] = static_cast<float>(
+                (r[j] - mean) / std::sqrt(var + 1e-5) * norm.gamma[j] + norm.beta[j]);
     }
     expect_near(got, want, 1e-4f);
 }
 
+// m = 5 splits the output columns over the threads; m = 400 splits the rows (with a tail that
+// is not a multiple of the row block) and has the team convert F16 weights together.
+void check_linear(int threads, int m);
+
 TEST_P(Kernels, LinearMatchesReferenceForEveryLayoutAndType) {
-    const int threads = GetParam(), m = 5, in = 24, out = 40;
+    check_linear(GetParam(), 5);
+    check_linear(GetParam(), 400);
+}
+
+void check_linear(int threads, int m) {
+    const int in = 24, out = 40;
     auto x = random_vector(static_cast<size_t>(m * in), 4);
     auto w = random_vector(static_cast<size_t>(out * in), 5, 0.2f);
     // Round to half precision first so that the F16 weights hold the same values.
@@ -101,20 +129,26 @@ TEST_P(Kernels, LinearMatchesReferenceForEveryLayoutAndType) {
     to_f32(half_bytes.data(), DType::F16, 1, static_cast<int>(w.size()), w.size(), w.data());
     std::vector<float> wt(w.size());  // [in, out]
     for (int o = 0; o < out; ++o)
-        for (int i = 0; i < in; ++i) wt[static_cast<size_t>(i * out + o)] = w[static_cast<size_t>(o * in + i)];
+        for (int i = 0; i < in; ++i)
+            wt[static_cast<size_t>(i * out + o)] = w[static_cast<size_t>(o * in + i)];
     std::vector<std::byte> half_t(half_bytes.size());
     for (int o = 0; o < out; ++o)
-        for (int i = 0; i < in; ++i) std::memcpy(&half_t[static_cast<size_t>(i * out + o) * 2], &half[static_cast<size_t>(o * in + i)], 2);
+        for (int i = 0; i < in; ++i)
+            std::memcpy(&half_t[static_cast<size_t>(i * out + o) * 2],
+                        &half[static_cast<size_t>(o * in + i)], 2);
     auto bias = random_vector(out, 6);
     for (Epilogue epilogue : {Epilogue::None, Epilogue::QuickGelu, Epilogue::Gelu}) {
         std::vector<float> want(static_cast<size_t>(m * out));
         for (int r = 0; r < m; ++r)
             for (int o = 0; o < out; ++o) {
                 double acc = bias[static_cast<size_t>(o)];
-                for (int i = 0; i < in; ++i) acc += static_cast<double>(x[static_cast<size_t>(r * in + i)]) * w[static_cast<size_t>(o * in + i)];
+                for (int i = 0; i < in; ++i)
+                    acc += static_cast<double>(x[static_cast<size_t>(r * in + i)]) *
+                           w[static_cast<size_t>(o * in + i)];
                 double v = acc;
                 if (epilogue == Epilogue::QuickGelu) v = acc / (1 + std::exp(-1.702 * acc));
-                if (epilogue == Epilogue::Gelu) v = 0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0)));
+                if (epilogue == Epilogue::Gelu)
+                    v = 0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0)));
                 want[static_cast<size_t>(r * out + o)] = static_cast<float>(v);
             }
         struct Case {
@@ -131,29 +165,45 @@ TEST_P(Kernels, LinearMatchesReferenceForEveryLayoutAndType) {
             layer.out_in = c.out_in;
             layer.bias = bias;
             std::vector<float> got(static_cast<size_t>(m * out));
-            std::vector<ThreadScratch> scratch(static_cast<size_t>(threads));
-            for (auto& s : scratch) s.weights.resize(weight_scratch_floats(layer, threads));
+            std::vector<float> converted(weight_scratch_floats(layer));
             run_team(threads, [&](const Team& team) {
-                linear(team, layer, x.data(), m, in, got.data(), out, false, epilogue, scratch[static_cast<size_t>(team.tid())]);
+                linear(team, layer, x.data(), m, in, got.data(), out, false, epilogue,
+                       converted.data());
             });
             expect_near(got, want, 1e-4f);
         }
     }
 }
 
+// Head width 8 takes the GEMM path; 64 (CLIP's) the AVX-512 kernels where the CPU has them, with
+// lengths around the 16-wide chunks and the 8- and 4-row blocks (50 is ViT-B-32's, 77 the text's).
+void check_attention(int threads, int width, int heads, const std::vector<int>& lengths);
+
 TEST_P(Kernels, AttentionMatchesReference) {
-    const int threads = GetParam(), width = 32, heads = 4, dh = width / heads;
-    Sequences seqs{{0, 5}, {5, 3}};
-    const int rows = 8;
+    check_attention(GetParam(), 32, 4, {5, 3});
+    check_attention(GetParam(), 128, 2, {50, 1, 17, 77, 16});
+}
+
+void check_attention(int threads, int width, int heads, const std::vector<int>& lengths) {
+    const int dh = width / heads;
+    Sequences seqs;
+    int rows = 0, longest = 0;
+    for (int len : lengths) {
+        seqs.offset.push_back(rows);
+        seqs.length.push_back(len);
+        rows += len;
+        longest = std::max(longest, len);
+    }
     auto qkv = random_vector(static_cast<size_t>(rows * 3 * width), 7);
     for (bool causal : {false, true}) {
         std::vector<float> got(static_cast<size_t>(rows * width)), want(got.size());
-        std::vector<ThreadScratch> scratch(static_cast<size_t>(threads));
-        for (auto& s : scratch) s.scores.resize(25);
+        std::vector<std::vector<float>> scratch(static_cast<size_t>(threads));
+        for (auto& s : scratch) s.resize(attention_scratch_floats(longest, dh));
         run_team(threads, [&](const Team& team) {
-            attention(team, qkv.data(), seqs, width, heads, causal, got.data(), scratch[static_cast<size_t>(team.tid())]);
+            attention(team, qkv.data(), seqs, width, heads, causal, got.data(),
+                      scratch[static_cast<size_t>(team.tid())].data());
         });
-        for (size_t s = 0; s < 2; ++s)
+        for (size_t s = 0; s < lengths.size(); ++s)
             for (int h = 0; h < heads; ++h)
                 for (int i = 0; i < seqs.length[s]; ++i) {
                     const int qi = seqs.offset[s] + i;
@@ -164,17 +214,21 @@ TEST_P(Kernels, AttentionMatchesReference) {
                         const int kj = seqs.offset[s] + j;
                         double dot = 0;
                         for (int d = 0; d < dh; ++d)
-                            dot += qkv[static_cast<size_t>(qi * 3 * width + h * dh + d)] * qkv[static_cast<size_t>(kj * 3 * width + width + h * dh + d)];
+                            dot += qkv[static_cast<size_t>(qi * 3 * width + h * dh + d)] *
+                                   qkv[static_cast<size_t>(kj * 3 * width + width + h * dh + d)];
                         p[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(dh));
                         mx = std::max(mx, p[static_cast<size_t>(j)]);
                     }
-                    for (int j = 0; j < valid; ++j) sum += p[static_cast<size_t>(j)] = std::exp(p[static_cast<size_t>(j)] - mx);
+                    for (int j = 0; j < valid; ++j)
+                        sum += p[static_cast<size_t>(j)] = std::exp(p[static_cast<size_t>(j)] - mx);
                     for (int d = 0; d < dh; ++d) {
                         double acc = 0;
                         for (int j = 0; j < valid; ++j)
                             acc += p[static_cast<size_t>(j)] / sum *
-                                   qkv[static_cast<size_t>((seqs.offset[s] + j) * 3 * width + 2 * width + h * dh + d)];
-                        want[static_cast<size_t>(qi * width + h * dh + d)] = static_cast<float>(acc);
+                                   qkv[static_cast<size_t>((seqs.offset[s] + j) * 3 * width +
+                                                           2 * width + h * dh + d)];
+                        want[static_cast<size_t>(qi * width + h * dh + d)] =
+                            static_cast<float>(acc);
                     }
                 }
         expect_near(got, want, 1e-5f);
