@@ -750,19 +750,15 @@ class EmbeddedStore final : public Store {
         if (!capacity.empty()) {
             size_t total = static_cast<size_t>(kChunkSlots) * (capacity.size() - 1) +
                            static_cast<size_t>(capacity.back());
-            c.arena.reserve_slots(total);
-            Statement stmt(db, "SELECT chunk, data FROM " + c.table("chunks") + " ORDER BY chunk");
-            while (stmt.step()) {
-                auto chunk = static_cast<size_t>(stmt.column_int(0));
-                auto blob = stmt.column_blob(1);
-                if (chunk >= capacity.size() ||
-                    blob.size() != static_cast<size_t>(capacity[chunk]) * dim * 4)
-                    throw Error(ErrorCode::Corrupt, "collection `" + c.spec.name +
-                                                        "`: vector chunk " + std::to_string(chunk) +
-                                                        " changed size");
-                std::memcpy(c.arena.mutable_slots(static_cast<uint32_t>(chunk * kChunkSlots),
-                                                  static_cast<size_t>(capacity[chunk])),
-                            blob.data(), blob.size());
+            c.arena.reserve_slots(total, false);  // every slot is read below
+            // Blob reads copy the pages straight into the arena (a column read would first
+            // assemble each 2 MiB chunk in a buffer of its own).
+            for (size_t chunk = 0; chunk < capacity.size(); ++chunk) {
+                auto count = static_cast<size_t>(capacity[chunk]);
+                auto* out = reinterpret_cast<uint8_t*>(
+                    c.arena.mutable_slots(static_cast<uint32_t>(chunk * kChunkSlots), count));
+                db.blob_read(c.table("chunks"), "data", static_cast<int64_t>(chunk), 0,
+                             {out, count * dim * 4});
             }
         }
         Statement rows(db, "SELECT id, slot FROM " + c.table("rows") + " INDEXED BY " +
@@ -775,8 +771,9 @@ class EmbeddedStore final : public Store {
                             "collection `" + c.spec.name + "` in " + path_ + ": row id " +
                                 std::to_string(id) + " points at vector slot " +
                                 std::to_string(slot) + " which is missing or shared");
-            c.arena.adopt(id, static_cast<uint32_t>(slot));
+            c.arena.adopt(id, static_cast<uint32_t>(slot), false);
         }
+        c.arena.compute_inverse_norms();
     }
 
     // An index snapshot read and parsed, not yet attached to the arena.

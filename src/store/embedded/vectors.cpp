@@ -109,9 +109,11 @@ std::vector<Candidate> TopK::take_sorted() {
     return std::move(heap_);
 }
 
-void Arena::reserve_slots(size_t slots) {
+void Arena::reserve_slots(size_t slots, bool zero) {
     if (slots <= ids_.size()) return;
-    data_.resize(slots * dim_, 0.0f);
+    size_t old = data_.size();
+    data_.resize(slots * dim_);
+    if (zero) std::fill(data_.begin() + static_cast<ptrdiff_t>(old), data_.end(), 0.0f);
     ids_.resize(slots, 0);
     used_.resize(slots, 0);
     if (metric_ == Metric::Cosine) inverse_norm_.resize(slots, 0.0f);
@@ -129,12 +131,30 @@ float* Arena::mutable_slots(uint32_t first, size_t count) {
     return data_.data() + static_cast<size_t>(first) * dim_;
 }
 
-void Arena::adopt(int64_t id, uint32_t slot) {
+void Arena::adopt(int64_t id, uint32_t slot, bool norm) {
     ids_[slot] = id;
     used_[slot] = 1;
     by_id_[id] = slot;
-    if (metric_ == Metric::Cosine)
+    if (norm && metric_ == Metric::Cosine)
         inverse_norm_[slot] = embedded::inverse_norm(vector_at(slot), dim_);
+}
+
+void Arena::compute_inverse_norms() {
+    if (metric_ != Metric::Cosine) return;
+    auto work = [this](size_t begin, size_t end) {
+        for (size_t s = begin; s < end; ++s)
+            if (used_[s])
+                inverse_norm_[s] =
+                    embedded::inverse_norm(vector_at(static_cast<uint32_t>(s)), dim_);
+    };
+    const size_t n = used_.size();
+    if (n < 20000 || std::thread::hardware_concurrency() < 2) {
+        work(0, n);
+        return;
+    }
+    std::thread other(work, n / 2, n);
+    work(0, n / 2);
+    other.join();
 }
 
 void Arena::erase(int64_t id) {

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "clipdex/store.h"
@@ -44,6 +46,27 @@ class TopK {
 
 using IdFilter = std::function<bool(int64_t id)>;
 
+// For the arena's vector storage: growing it default-initialises (leaves floats unwritten)
+// unless told otherwise, so an open that fills every slot from disk touches the memory once.
+template <typename T>
+struct UninitAllocator : std::allocator<T> {
+    UninitAllocator() = default;
+    template <typename U>
+    UninitAllocator(const UninitAllocator<U>&) {}
+    template <typename U>
+    struct rebind {
+        using other = UninitAllocator<U>;
+    };
+    template <typename U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+
 class Arena {
   public:
     Arena(int dim, Metric metric) : dim_(static_cast<size_t>(dim)), metric_(metric) {}
@@ -53,12 +76,15 @@ class Arena {
     size_t slot_count() const { return ids_.size(); }
     size_t size() const { return by_id_.size(); }
 
-    void reserve_slots(size_t slots);
+    // New slots are zeroed unless `zero` is false (the caller then writes every new slot).
+    void reserve_slots(size_t slots, bool zero = true);
     // Places `id` at `slot` (growing the arena); the slot must be free.
     void put(int64_t id, uint32_t slot, const float* vector);
     // Bulk loading: raw storage for `count` slots from `first`, then adopt() marks them live.
     float* mutable_slots(uint32_t first, size_t count);
-    void adopt(int64_t id, uint32_t slot);
+    // `norm` false defers COSINE's 1/|v| to compute_inverse_norms() (bulk loads, on all cores).
+    void adopt(int64_t id, uint32_t slot, bool norm = true);
+    void compute_inverse_norms();
     void erase(int64_t id);
     bool contains(int64_t id) const { return by_id_.count(id) != 0; }
     // Slot of `id` or -1.
@@ -86,7 +112,7 @@ class Arena {
   private:
     size_t dim_;
     Metric metric_;
-    std::vector<float> data_;
+    std::vector<float, UninitAllocator<float>> data_;
     std::vector<float> inverse_norm_;  // COSINE only: 1/|v| so raw vectors stay bit-exact
     std::vector<int64_t> ids_;
     std::vector<uint8_t> used_;
