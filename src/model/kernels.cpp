@@ -1,8 +1,14 @@
 #include "model/kernels.h"
 
 #include <dnnl.h>
-#include <immintrin.h>
 #include <omp.h>
+
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_ps()
+// (GCC bug 105593, fixed in 13); the warning points into the header, so it is silenced there.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <bit>
@@ -36,27 +42,6 @@ void run_team(int threads, const std::function<void(const Team&)>& fn) {
     member(0);
 }
 
-void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width,
-                     const Norm& norm, float eps, float* dst) {
-    auto [begin, end] = team.share(static_cast<int>(rows.size()));
-    const float* gamma = norm.gamma.data();
-    const float* beta = norm.beta.data();
-    for (int i = begin; i < end; ++i) {
-        const float* x = src + static_cast<size_t>(rows[static_cast<size_t>(i)]) * width;
-        float* y = dst + static_cast<size_t>(i) * width;
-        float sum = 0.0f;
-        for (int j = 0; j < width; ++j) sum += x[j];
-        const float mean = sum / static_cast<float>(width);
-        float var = 0.0f;
-        for (int j = 0; j < width; ++j) {
-            const float d = x[j] - mean;
-            var += d * d;
-        }
-        const float inv = 1.0f / std::sqrt(var / static_cast<float>(width) + eps);
-        for (int j = 0; j < width; ++j) y[j] = (x[j] - mean) * inv * gamma[j] + beta[j];
-    }
-}
-
 size_t weight_scratch_floats(const Linear& layer) {
     return layer.w.direct() ? 0
                             : static_cast<size_t>(layer.out()) * static_cast<size_t>(layer.in());
@@ -67,7 +52,8 @@ namespace {
 // exp(x) for float, written so that GCC vectorizes the loops that call it (libm's expf and erff
 // stay scalar): 2^n * e^r with |r| <= ln2/2, degree-6 polynomial, relative error ~2e-7.
 inline float fast_exp(float x) {
-    x = std::clamp(x, -87.0f, 88.0f);
+    // min/max, not std::clamp: clamp's branches keep GCC from vectorizing the callers' loops.
+    x = std::min(std::max(x, -87.0f), 88.0f);
     const float n = std::floor(x * 1.44269504088896341f + 0.5f);
     const float r = x - n * 0.693145751953125f - n * 1.428606765330187045e-06f;
     float p = 1.0f / 720.0f;
@@ -111,8 +97,72 @@ void sgemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, i
 
 // Bias and activation over rows [0, m) and columns [n0, n1) of y, while those rows are still in
 // cache.
+bool have_avx512() {
+    static const bool yes = __builtin_cpu_supports("avx512f");
+    return yes;
+}
+
+// AVX-512 versions of fast_exp / fast_erf (same formulas), for the loops GCC leaves scalar.
+__attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+    const __m512 n = _mm512_roundscale_ps(
+        _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+        _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720.0f);
+    for (float c : {1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f})
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    const __m512i bits =
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+__attribute__((target("avx512f"))) inline __m512 erf16(__m512 x) {
+    const __m512i sign_mask = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+    const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), sign_mask);
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign_mask, _mm512_castps_si512(x)));
+    const __m512 t = _mm512_div_ps(
+        _mm512_set1_ps(1.0f), _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 p = _mm512_set1_ps(1.061405429f);
+    for (float c : {-1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f})
+        p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(c));
+    const __m512 e = exp16(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a));
+    const __m512 y = _mm512_fnmadd_ps(_mm512_mul_ps(p, t), e, _mm512_set1_ps(1.0f));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y), sign));
+}
+
+__attribute__((target("avx512f"))) inline __mmask16 tail_mask(int left) {
+    return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
+
+__attribute__((target("avx512f"))) void epilogue_row_avx512(float* row, int n, const float* bias,
+                                                            Epilogue epilogue) {
+    for (int c = 0; c < n; c += 16) {
+        const __mmask16 k = tail_mask(n - c);
+        __m512 v = _mm512_maskz_loadu_ps(k, row + c);
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + c));
+        if (epilogue == Epilogue::QuickGelu) {
+            v = _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1.0f),
+                                               exp16(_mm512_mul_ps(v, _mm512_set1_ps(-1.702f)))));
+        } else if (epilogue == Epilogue::Gelu) {
+            const __m512 e = erf16(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f)));
+            v = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v),
+                              _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        }
+        _mm512_mask_storeu_ps(row + c, k, v);
+    }
+}
+
 void apply_epilogue(float* y, int m, int ldy, int n0, int n1, const std::vector<float>& bias,
                     Epilogue epilogue) {
+    if (bias.empty() && epilogue == Epilogue::None) return;
+    if (have_avx512()) {
+        const float* b = bias.empty() ? nullptr : bias.data() + n0;
+        for (int r = 0; r < m; ++r)
+            epilogue_row_avx512(y + static_cast<size_t>(r) * ldy + n0, n1 - n0, b, epilogue);
+        return;
+    }
     for (int r = 0; r < m; ++r) {
         float* row = y + static_cast<size_t>(r) * ldy;
         if (!bias.empty())
@@ -165,6 +215,63 @@ std::pair<const float*, int> f32_weights(const Team& team, const Linear& layer, 
 
 }  // namespace
 
+namespace {
+
+// Float sums that GCC will not reorder into vector lanes, done in 16 lanes by hand.
+__attribute__((target("avx512f"))) void layer_norm_row_avx512(const float* x, int width,
+                                                              const float* gamma, const float* beta,
+                                                              float eps, float* y) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int j = 0; j < width; j += 16)
+        acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(tail_mask(width - j), x + j));
+    const float mean = _mm512_reduce_add_ps(acc) / static_cast<float>(width);
+    const __m512 mv = _mm512_set1_ps(mean);
+    acc = _mm512_setzero_ps();
+    for (int j = 0; j < width; j += 16) {
+        const __mmask16 k = tail_mask(width - j);
+        const __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + j), mv);
+        acc = _mm512_fmadd_ps(d, d, acc);
+    }
+    const __m512 inv = _mm512_set1_ps(
+        1.0f / std::sqrt(_mm512_reduce_add_ps(acc) / static_cast<float>(width) + eps));
+    for (int j = 0; j < width; j += 16) {
+        const __mmask16 k = tail_mask(width - j);
+        const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), mv), inv);
+        _mm512_mask_storeu_ps(y + j, k,
+                              _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, gamma + j),
+                                              _mm512_maskz_loadu_ps(k, beta + j)));
+    }
+}
+
+}  // namespace
+
+void layer_norm_rows(const Team& team, const float* src, std::span<const int> rows, int width,
+                     const Norm& norm, float eps, float* dst) {
+    auto [begin, end] = team.share(static_cast<int>(rows.size()));
+    const float* gamma = norm.gamma.data();
+    const float* beta = norm.beta.data();
+    if (have_avx512()) {
+        for (int i = begin; i < end; ++i)
+            layer_norm_row_avx512(src + static_cast<size_t>(rows[static_cast<size_t>(i)]) * width,
+                                  width, gamma, beta, eps, dst + static_cast<size_t>(i) * width);
+        return;
+    }
+    for (int i = begin; i < end; ++i) {
+        const float* x = src + static_cast<size_t>(rows[static_cast<size_t>(i)]) * width;
+        float* y = dst + static_cast<size_t>(i) * width;
+        float sum = 0.0f;
+        for (int j = 0; j < width; ++j) sum += x[j];
+        const float mean = sum / static_cast<float>(width);
+        float var = 0.0f;
+        for (int j = 0; j < width; ++j) {
+            const float d = x[j] - mean;
+            var += d * d;
+        }
+        const float inv = 1.0f / std::sqrt(var / static_cast<float>(width) + eps);
+        for (int j = 0; j < width; ++j) y[j] = (x[j] - mean) * inv * gamma[j] + beta[j];
+    }
+}
+
 void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
             int ldy, bool accumulate, Epilogue epilogue, float* converted) {
     const bool by_rows = m >= kMinRowsPerThread * team.size();
@@ -197,7 +304,33 @@ namespace {
 
 // Rows [0, rows) of s (row stride `stride`) become softmax over their first `len` (causal: i + 1)
 // entries; the rest of each row up to `stride` is zeroed.
+__attribute__((target("avx512f"))) void softmax_row_avx512(float* row, int valid, int stride) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < valid; j += 16)
+        mx = _mm512_mask_max_ps(mx, tail_mask(valid - j), mx, _mm512_loadu_ps(row + j));
+    const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < valid; j += 16) {
+        const __mmask16 k = tail_mask(valid - j);
+        const __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), top));
+        sum = _mm512_mask_add_ps(sum, k, sum, e);
+        _mm512_mask_storeu_ps(row + j, k, e);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (int j = 0; j < stride; j += 16) {
+        const __mmask16 k = tail_mask(stride - j);
+        const __mmask16 live = j < valid ? tail_mask(valid - j) : static_cast<__mmask16>(0);
+        _mm512_mask_storeu_ps(row + j, k,
+                              _mm512_maskz_mul_ps(live, _mm512_maskz_loadu_ps(k, row + j), inv));
+    }
+}
+
 void softmax_rows(float* s, int rows, int len, int stride, bool causal) {
+    if (have_avx512()) {
+        for (int i = 0; i < rows; ++i)
+            softmax_row_avx512(s + static_cast<size_t>(i) * stride, causal ? i + 1 : len, stride);
+        return;
+    }
     for (int i = 0; i < rows; ++i) {
         float* row = s + static_cast<size_t>(i) * stride;
         const int valid = causal ? i + 1 : len;
@@ -305,11 +438,6 @@ __attribute__((target("avx512f"))) void head_attention_avx512(const float* q, co
     for (; i + kOutRows <= len; i += kOutRows)
         weighted_sum_block<kOutRows>(s, lp, v, ld, i, causal ? i + kOutRows : len, dh, o, ldo);
     for (; i < len; ++i) weighted_sum_block<1>(s, lp, v, ld, i, causal ? i + 1 : len, dh, o, ldo);
-}
-
-bool have_avx512() {
-    static const bool yes = __builtin_cpu_supports("avx512f");
-    return yes;
 }
 
 }  // namespace
