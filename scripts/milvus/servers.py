@@ -2,6 +2,7 @@
 scripts/milvus/venvs.sh installs into .cache/milvus/venv-*.
 
     python scripts/milvus/servers.py lite25 [--port N] [--data DIR]   # runs until Ctrl+C
+    python scripts/milvus/servers.py standalone --auth                # user root, password Milvus
 
 Kinds: lite3 (milvus-lite 3.x `milvus-lite server`), lite25 (the C++ server binary inside
 milvus-lite 2.5.x, given a database file and an address), standalone (milvus 2.3.x
@@ -23,6 +24,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 VENVS = REPO / ".cache" / "milvus"
 KINDS = ("lite3", "lite25", "standalone")
 START_TIMEOUT = {"lite3": 60, "lite25": 60, "standalone": 240}
+# Milvus's built-in administrator when authentication is on (common.security.authorizationEnabled)
+ROOT_TOKEN = "root:Milvus"
 
 
 def venv(kind: str) -> pathlib.Path:
@@ -43,7 +46,7 @@ def _site_packages(kind: str) -> pathlib.Path:
     return next((venv(kind) / "lib").glob("python3*/site-packages"))
 
 
-def _command(kind: str, port: int, data: pathlib.Path) -> tuple[list[str], dict[str, str]]:
+def _command(kind: str, port: int, data: pathlib.Path, auth: bool) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     if kind == "lite3":
         return [str(venv(kind) / "bin" / "milvus-lite"), "server", "--data-dir", str(data),
@@ -53,12 +56,27 @@ def _command(kind: str, port: int, data: pathlib.Path) -> tuple[list[str], dict[
         env["LD_LIBRARY_PATH"] = f"{lib}:{env.get('LD_LIBRARY_PATH', '')}"
         return [str(lib / "milvus"), str(data / "milvus.db"), f"127.0.0.1:{port}", "ERROR"], env
     if kind == "standalone":
-        return [str(venv(kind) / "bin" / "milvus-server"), "--data", str(data),
-                "--proxy-port", str(port)], env
+        # The launcher moves its coordinators' ports to free ones when taken, but not embedded
+        # etcd's peer port (2380): an etcd config of our own lets two standalones run at once.
+        etcd_client, etcd_peer = free_port(), free_port()
+        etcd_config = data / "embed-etcd.yaml"
+        etcd_config.write_text("name: default\n"
+                               f"listen-client-urls: http://127.0.0.1:{etcd_client}\n"
+                               f"advertise-client-urls: http://127.0.0.1:{etcd_client}\n"
+                               f"listen-peer-urls: http://127.0.0.1:{etcd_peer}\n"
+                               f"initial-advertise-peer-urls: http://127.0.0.1:{etcd_peer}\n"
+                               f"initial-cluster: default=http://127.0.0.1:{etcd_peer}\n")
+        env["ETCD_CONFIG_PATH"] = str(etcd_config)  # Milvus reads settings from the environment too
+        # the launcher reads any value of --authorization-enabled as true ("false" included)
+        return [str(venv(kind) / "bin" / "milvus-server"), "--data", str(data), "--proxy-port", str(port),
+                "--etcd-port", str(etcd_client),
+                *(["--authorization-enabled", "true"] if auth else [])], env
+    if auth:
+        raise ValueError(f"Milvus server kind {kind!r} has no authentication; only standalone has")
     raise ValueError(f"unknown Milvus server kind {kind!r} (expected one of {KINDS})")
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, token: str) -> bool:
     """True once the gRPC port accepts connections and a ShowCollections succeeds."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -70,7 +88,7 @@ def _answers(port: int) -> bool:
     except ImportError:
         return True
     try:
-        client = MilvusClient(f"http://127.0.0.1:{port}", timeout=5)
+        client = MilvusClient(f"http://127.0.0.1:{port}", token=token, timeout=5)
         client.list_collections()
         client.close()
         return True
@@ -79,8 +97,11 @@ def _answers(port: int) -> bool:
 
 
 class Server:
-    def __init__(self, kind: str, data: pathlib.Path | None = None, port: int | None = None):
+    def __init__(self, kind: str, data: pathlib.Path | None = None, port: int | None = None, auth: bool = False):
         self.kind = kind
+        self.auth = auth
+        if auth and kind != "standalone":
+            raise ValueError(f"Milvus server kind {kind!r} has no authentication; only standalone has")
         self.port = port or free_port()
         self._tmp = None
         if data is None:
@@ -96,7 +117,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "Server":
-        args, env = _command(self.kind, self.port, self.data)
+        args, env = _command(self.kind, self.port, self.data, self.auth)
         log = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the server
         # its own session, so that stop() ends the launcher and every child it made
         self.proc = subprocess.Popen(args, env=env, cwd=self.data, stdout=log, stderr=log,
@@ -105,7 +126,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} server exited with {self.proc.returncode}: {self.log_tail()}")
-            if _answers(self.port):
+            if _answers(self.port, ROOT_TOKEN if self.auth else ""):
                 return self
             time.sleep(0.5)
         self.stop()
@@ -146,11 +167,12 @@ def main() -> int:
     parser.add_argument("kind", choices=KINDS)
     parser.add_argument("--port", type=int)
     parser.add_argument("--data", type=pathlib.Path)
+    parser.add_argument("--auth", action="store_true", help=f"standalone only: authentication on ({ROOT_TOKEN})")
     args = parser.parse_args()
     # a launcher started in the background inherits an ignored SIGINT; both signals must stop it
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with Server(args.kind, args.data, args.port) as server:
+    with Server(args.kind, args.data, args.port, args.auth) as server:
         print(server.uri, flush=True)
         try:
             server.proc.wait()
