@@ -1,5 +1,6 @@
 """The Milvus backend against real servers: its own behaviour, the shared store conformance
 suite, and interoperability with pymilvus in both directions."""
+import json
 import os
 import random
 import struct
@@ -9,6 +10,8 @@ import pytest
 
 pymilvus = pytest.importorskip("pymilvus")
 from pymilvus import DataType, MilvusClient  # noqa: E402
+
+import servers  # noqa: E402 - scripts/milvus, put on sys.path by conftest.py
 
 
 def f32(values):
@@ -65,6 +68,40 @@ def test_query_pages_past_the_result_window(cli, collection_name):
     assert [r["id"] for r in rows] == list(range(total))
     page = cli.ok("query", collection=collection_name, fields=["id"], offset=16380, limit=10)
     assert [r["id"] for r in page] == list(range(16380, 16390))
+
+    # a small limit costs a small answer, not a 16384-row window (about 50 kB of ids here)
+    for fields, query_filter, expected in ((["id", "url"], "", [0, 1, 2, 3, 4]),
+                                           (["id"], "id >= 12345", [12345, 12346, 12347, 12348, 12349])):
+        before = cli.ok("traffic")
+        page = cli.ok("query", collection=collection_name, fields=fields, filter=query_filter, limit=5)
+        after = cli.ok("traffic")
+        assert [r["id"] for r in page] == expected
+        assert after["response_bytes"] - before["response_bytes"] < 8000, (before, after)
+    cli.ok("drop", collection=collection_name)
+
+
+def test_reads_see_this_clients_writes_at_once(cli, milvus_server, milvus_cli_tool, collection_name):
+    """Reads wait for this client's own writes (Session consistency by write timestamps); a new
+    client's first read sees what others wrote before it."""
+    cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
+    for i in range(5):
+        vector = [float(i * 10), 1.0, 2.0, 3.0]
+        cli.ok("insert", collection=collection_name, rows=[{"id": i, "vector": vector}])
+        assert cli.ok("search", collection=collection_name, vectors=[vector], k=1)[0][0]["row"]["id"] == i
+        assert cli.ok("count", collection=collection_name) == i + 1
+    assert cli.ok("remove", collection=collection_name, ids=[0]) == 1
+    assert cli.ok("count", collection=collection_name) == 4
+    cli.ok("upsert", collection=collection_name, rows=[{"id": 1, "url": "/new", "vector": [0.0, 0.0, 0.0, 0.0]}])
+    assert cli.ok("get", collection=collection_name, ids=[1], fields=["url"])[0]["url"] == "/new"
+
+    cli.ok("insert", collection=collection_name, rows=[{"id": 99, "vector": [9.0, 9.0, 9.0, 9.0]}])
+    later = Cli(milvus_cli_tool, milvus_server.uri)  # as the next `clipdex` command would
+    try:
+        assert later.ok("count", collection=collection_name) == 5
+        assert later.call("insert", collection=collection_name,
+                          rows=[{"id": 99, "vector": [1.0, 1.0, 1.0, 1.0]}])["code"] == "already_exists"
+    finally:
+        later.close()
     cli.ok("drop", collection=collection_name)
 
 
@@ -147,3 +184,82 @@ def test_unreachable_server_is_unavailable(milvus_cli_tool):
                             input="", capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert '"code":"unavailable"' in result.stdout
+
+
+@pytest.fixture(scope="module")
+def auth_server():
+    """One Milvus standalone with authentication on (user root, password Milvus) for the auth tests."""
+    kinds = os.environ.get("CLIPDEX_MILVUS_KINDS", "standalone").split(",")
+    if "standalone" not in kinds or not servers.available("standalone"):
+        pytest.skip("Milvus standalone is not installed or not selected: run scripts/milvus/venvs.sh standalone")
+    server = servers.Server("standalone", auth=True)
+    try:
+        server.start()
+    except (RuntimeError, TimeoutError) as error:
+        pytest.fail(f"Milvus standalone with authentication did not start: {error}")
+    yield server
+    server.stop()
+
+
+class Cli:
+    """A milvus_cli process with extra arguments (conftest's MilvusCli takes none)."""
+
+    def __init__(self, tool, uri, *args):
+        self.proc = subprocess.Popen([str(tool), uri, *args, "--timeout", "60"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def call(self, op, **args):
+        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"milvus_cli exited with {self.proc.wait()} during `{op}`")
+        return json.loads(line)
+
+    def ok(self, op, **args):
+        answer = self.call(op, **args)
+        assert answer["ok"], answer
+        return answer["result"]
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def open_cli(tool, uri, *args):
+    return subprocess.run([str(tool), uri, *args, "--timeout", "30"], input='{"op":"list"}\n',
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_auth_token_accepted(auth_server, milvus_cli_tool, collection_name):
+    cli = Cli(milvus_cli_tool, auth_server.uri, "--token", servers.ROOT_TOKEN)
+    try:
+        cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
+        cli.ok("insert", collection=collection_name, rows=[{"id": 1, "url": "/a", "vector": [1.0, 0.0, 0.0, 0.0]}])
+        assert cli.ok("count", collection=collection_name) == 1
+    finally:
+        cli.close()
+
+
+@pytest.mark.parametrize("token", ["root:wrong", "nobody:Milvus", ""])
+def test_auth_wrong_token_refused_clearly(auth_server, milvus_cli_tool, token):
+    result = open_cli(milvus_cli_tool, auth_server.uri, *(["--token", token] if token else []))
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert answer["ok"] is False
+    message = answer["message"]
+    assert auth_server.uri in message
+    assert "auth" in message.lower() or "password" in message.lower() or "unauthenticated" in message.lower(), message
+
+
+def test_auth_clipdex_cli_token(auth_server, build_dir, emoji_model_dir, tmp_path):
+    base = [str(build_dir / "clipdex"), "--db", auth_server.uri, "--model", str(emoji_model_dir)]
+    good = subprocess.run(base + ["--token", servers.ROOT_TOKEN, "list", "--json"], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout) == []
+    bad = subprocess.run(base + ["--token", "root:wrong", "list", "--json"], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert bad.returncode not in (0, 1), bad.stderr
+    assert auth_server.uri in bad.stderr, bad.stderr
+    assert "password" in bad.stderr.lower() or "auth" in bad.stderr.lower(), bad.stderr

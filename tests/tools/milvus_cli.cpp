@@ -1,7 +1,9 @@
 // Drives the Milvus backend from JSON lines, for the pytest integration tests:
 //   milvus_cli URI [--token T] [--db NAME] [--timeout SECONDS]
-// reads one command object per stdin line, e.g. {"op":"search","collection":"c","vectors":[[…]],"k":3},
-// and writes one answer per line: {"ok":true,"result":…} or {"ok":false,"code":"NotFound","message":…}.
+// reads one command object per stdin line, e.g.
+// {"op":"search","collection":"c","vectors":[[…]],"k":3}, and writes one answer per line:
+// {"ok":true,"result":…} or {"ok":false,"code":"NotFound","message":…}.
+// {"op":"traffic"} answers what the client has sent and received so far (calls, bytes, seconds).
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -19,8 +21,12 @@ namespace cs = clipdex::store;
 namespace {
 
 json row_to_json(const cs::Row& row) {
-    json out = {{"id", row.id}, {"url", row.url}, {"description", row.description},
-                {"added_at", row.added_at}, {"updated_at", row.updated_at}, {"extra", row.extra}};
+    json out = {{"id", row.id},
+                {"url", row.url},
+                {"description", row.description},
+                {"added_at", row.added_at},
+                {"updated_at", row.updated_at},
+                {"extra", row.extra}};
     if (!row.vector.empty()) out["vector"] = row.vector;
     return out;
 }
@@ -57,11 +63,11 @@ cs::CollectionSpec spec_from(const json& command) {
     spec.properties = command.value("properties", std::map<std::string, std::string>{});
     std::string index = command.value("index", "HNSW");
     std::string metric = command.value("metric", "COSINE");
-    spec.index.kind = index == "FLAT" ? cs::IndexKind::Flat
-                      : index == "IVF_FLAT" ? cs::IndexKind::IvfFlat
+    spec.index.kind = index == "FLAT"        ? cs::IndexKind::Flat
+                      : index == "IVF_FLAT"  ? cs::IndexKind::IvfFlat
                       : index == "AUTOINDEX" ? cs::IndexKind::AutoIndex
                                              : cs::IndexKind::Hnsw;
-    spec.index.metric = metric == "IP" ? cs::Metric::InnerProduct
+    spec.index.metric = metric == "IP"   ? cs::Metric::InnerProduct
                         : metric == "L2" ? cs::Metric::L2
                                          : cs::Metric::Cosine;
     spec.index.nlist = command.value("nlist", spec.index.nlist);
@@ -73,10 +79,15 @@ cs::CollectionSpec spec_from(const json& command) {
 json spec_to_json(const cs::CollectionSpec& spec) {
     static const char* const kKinds[] = {"FLAT", "IVF_FLAT", "HNSW", "AUTOINDEX"};
     static const char* const kMetrics[] = {"COSINE", "IP", "L2"};
-    return {{"name", spec.name}, {"dim", spec.dim}, {"description", spec.description},
-            {"properties", spec.properties}, {"index", kKinds[int(spec.index.kind)]},
-            {"metric", kMetrics[int(spec.index.metric)]}, {"nlist", spec.index.nlist},
-            {"M", spec.index.m}, {"efConstruction", spec.index.ef_construction}};
+    return {{"name", spec.name},
+            {"dim", spec.dim},
+            {"description", spec.description},
+            {"properties", spec.properties},
+            {"index", kKinds[int(spec.index.kind)]},
+            {"metric", kMetrics[int(spec.index.metric)]},
+            {"nlist", spec.index.nlist},
+            {"M", spec.index.m},
+            {"efConstruction", spec.index.ef_construction}};
 }
 
 json search(cs::Store& store, const std::string& collection, const json& command) {
@@ -93,7 +104,8 @@ json search(cs::Store& store, const std::string& collection, const json& command
     json out = json::array();
     for (const auto& hits : store.search(collection, flat, request)) {
         json list = json::array();
-        for (const cs::Hit& hit : hits) list.push_back({{"score", hit.score}, {"row", row_to_json(hit.row)}});
+        for (const cs::Hit& hit : hits)
+            list.push_back({{"score", hit.score}, {"row", row_to_json(hit.row)}});
         out.push_back(list);
     }
     return out;
@@ -113,21 +125,35 @@ json run(cs::Store& store, const json& command) {
     }
     if (op == "stats") {
         cs::CollectionStats stats = store.stats(collection);
-        return {{"row_count", stats.row_count}, {"bytes_on_disk", stats.bytes_on_disk}, {"index_state", stats.index_state}};
+        return {{"row_count", stats.row_count},
+                {"bytes_on_disk", stats.bytes_on_disk},
+                {"index_state", stats.index_state}};
     }
     if (op == "insert") return (store.insert(collection, rows_from(command)), json(nullptr));
     if (op == "upsert") return (store.upsert(collection, rows_from(command)), json(nullptr));
-    if (op == "remove") return store.remove(collection, command.at("ids").get<std::vector<int64_t>>());
-    if (op == "remove_where") return store.remove_where(collection, command.at("filter").get<std::string>());
-    if (op == "get") return rows_to_json(store.get(collection, command.at("ids").get<std::vector<int64_t>>(), fields));
+    if (op == "remove")
+        return store.remove(collection, command.at("ids").get<std::vector<int64_t>>());
+    if (op == "remove_where")
+        return store.remove_where(collection, command.at("filter").get<std::string>());
+    if (op == "get")
+        return rows_to_json(
+            store.get(collection, command.at("ids").get<std::vector<int64_t>>(), fields));
     if (op == "query") {
-        cs::QueryRequest request{command.value("filter", ""), fields, command.value("limit", int64_t(-1)),
+        cs::QueryRequest request{command.value("filter", ""), fields,
+                                 command.value("limit", int64_t(-1)),
                                  command.value("offset", int64_t(0))};
         return rows_to_json(store.query(collection, request));
     }
     if (op == "count") return store.count(collection, command.value("filter", ""));
     if (op == "search") return search(store, collection, command);
     if (op == "flush") return (store.flush(collection), json(nullptr));
+    if (op == "traffic") {
+        cs::milvus::Traffic traffic = cs::milvus::traffic_of(store);
+        return {{"calls", traffic.calls},
+                {"request_bytes", traffic.request_bytes},
+                {"response_bytes", traffic.response_bytes},
+                {"rpc_seconds", traffic.rpc_seconds}};
+    }
     throw Error(ErrorCode::InvalidInput, "unknown op `" + op + "`");
 }
 
@@ -149,7 +175,10 @@ int main(int argc, char** argv) {
     try {
         store = cs::milvus::open_milvus_store(argv[1], options);
     } catch (const Error& e) {
-        std::cout << json{{"ok", false}, {"code", clipdex::error_code_name(e.code())}, {"message", e.what()}} << std::endl;
+        std::cout << json{{"ok", false},
+                          {"code", clipdex::error_code_name(e.code())},
+                          {"message", e.what()}}
+                  << std::endl;
         return 1;
     }
     std::string line;
@@ -160,11 +189,13 @@ int main(int argc, char** argv) {
         try {
             answer = {{"ok", true}, {"result", run(*store, json::parse(line))}};
         } catch (const Error& e) {
-            answer = {{"ok", false}, {"code", clipdex::error_code_name(e.code())}, {"message", e.what()}};
+            answer = {
+                {"ok", false}, {"code", clipdex::error_code_name(e.code())}, {"message", e.what()}};
         } catch (const std::exception& e) {
             answer = {{"ok", false}, {"code", "BadCommand"}, {"message", e.what()}};
         }
-        answer["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        answer["seconds"] =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         std::cout << answer.dump(-1, ' ', false, json::error_handler_t::replace) << std::endl;
     }
     return 0;

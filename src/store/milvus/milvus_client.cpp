@@ -30,18 +30,28 @@ bool contains(const std::string& haystack, std::string_view needle) {
 
 Verdict classify_grpc(grpc::StatusCode code) {
     switch (code) {
-        case grpc::StatusCode::UNAVAILABLE: return {ErrorCode::Unavailable, true};
-        case grpc::StatusCode::DEADLINE_EXCEEDED: return {ErrorCode::Unavailable, false};
-        case grpc::StatusCode::UNIMPLEMENTED: return {ErrorCode::Unsupported, false};
-        case grpc::StatusCode::RESOURCE_EXHAUSTED: return {ErrorCode::TooLarge, false};
+        case grpc::StatusCode::UNAVAILABLE:
+            return {ErrorCode::Unavailable, true};
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+            return {ErrorCode::Unavailable, false};
+        case grpc::StatusCode::UNIMPLEMENTED:
+            return {ErrorCode::Unsupported, false};
+        case grpc::StatusCode::RESOURCE_EXHAUSTED:
+            return {ErrorCode::TooLarge, false};
         case grpc::StatusCode::UNAUTHENTICATED:
-        case grpc::StatusCode::PERMISSION_DENIED: return {ErrorCode::InvalidInput, false};
-        case grpc::StatusCode::INVALID_ARGUMENT: return {ErrorCode::InvalidInput, false};
-        case grpc::StatusCode::NOT_FOUND: return {ErrorCode::NotFound, false};
-        case grpc::StatusCode::ALREADY_EXISTS: return {ErrorCode::AlreadyExists, false};
+        case grpc::StatusCode::PERMISSION_DENIED:
+            return {ErrorCode::InvalidInput, false};
+        case grpc::StatusCode::INVALID_ARGUMENT:
+            return {ErrorCode::InvalidInput, false};
+        case grpc::StatusCode::NOT_FOUND:
+            return {ErrorCode::NotFound, false};
+        case grpc::StatusCode::ALREADY_EXISTS:
+            return {ErrorCode::AlreadyExists, false};
         case grpc::StatusCode::CANCELLED:
-        case grpc::StatusCode::ABORTED: return {ErrorCode::Unavailable, false};
-        default: return {ErrorCode::Internal, false};
+        case grpc::StatusCode::ABORTED:
+            return {ErrorCode::Unavailable, false};
+        default:
+            return {ErrorCode::Internal, false};
     }
 }
 
@@ -55,31 +65,43 @@ Verdict classify_status(const pbc::Status& status) {
         case kServiceQuotaExceeded:
         case kServiceNotReady:
         case kServiceUnavailable:
-        case kServiceTimeTickLongDelay: return {ErrorCode::Unavailable, true};
-        case kServiceRequestLimitExceeded: return {ErrorCode::TooLarge, false};
-        case kServiceUnimplemented: return {ErrorCode::Unsupported, false};
+        case kServiceTimeTickLongDelay:
+            return {ErrorCode::Unavailable, true};
+        case kServiceRequestLimitExceeded:
+            return {ErrorCode::TooLarge, false};
+        case kServiceUnimplemented:
+            return {ErrorCode::Unsupported, false};
         case kCollectionNotFound:
         case kIndexNotFound:
-        case kDatabaseNotFound: return {ErrorCode::NotFound, false};
-        case kCollectionNotLoaded: return {ErrorCode::Conflict, false};
-        default: break;
+        case kDatabaseNotFound:
+            return {ErrorCode::NotFound, false};
+        case kCollectionNotLoaded:
+            return {ErrorCode::Conflict, false};
+        default:
+            break;
     }
     if (status.code() >= 1100 && status.code() < 1200) return {ErrorCode::InvalidInput, false};
     switch (status.error_code()) {
         case pbc::RateLimit:
         case pbc::NotReadyServe:
         case pbc::NotReadyCoordActivating:
-        case pbc::TimeTickLongDelay: return {ErrorCode::Unavailable, true};
+        case pbc::TimeTickLongDelay:
+            return {ErrorCode::Unavailable, true};
         case pbc::ForceDeny:
         case pbc::MemoryQuotaExhausted:
-        case pbc::DiskQuotaExhausted: return {ErrorCode::Unavailable, false};
+        case pbc::DiskQuotaExhausted:
+            return {ErrorCode::Unavailable, false};
         case pbc::CollectionNotExists:
         case pbc::CollectionNameNotFound:
-        case pbc::IndexNotExist: return {ErrorCode::NotFound, false};
-        case pbc::PermissionDenied: return {ErrorCode::InvalidInput, false};
-        default: break;
+        case pbc::IndexNotExist:
+            return {ErrorCode::NotFound, false};
+        case pbc::PermissionDenied:
+            return {ErrorCode::InvalidInput, false};
+        default:
+            break;
     }
-    if (status.error_code() >= pbc::IllegalArgument && status.error_code() <= pbc::IllegalMetricType) {
+    if (status.error_code() >= pbc::IllegalArgument &&
+        status.error_code() <= pbc::IllegalMetricType) {
         return {ErrorCode::InvalidInput, false};
     }
     if (contains(status.reason(), "already exist")) return {ErrorCode::AlreadyExists, false};
@@ -124,6 +146,21 @@ void Client::prepare(grpc::ClientContext& context) const {
     for (const auto& [key, value] : metadata_) context.AddMetadata(key, value);
 }
 
+void Client::count(std::chrono::steady_clock::time_point start, size_t sent, size_t received) {
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::lock_guard lock(traffic_mutex_);
+    traffic_.calls += 1;
+    traffic_.request_bytes += int64_t(sent);
+    traffic_.response_bytes += int64_t(received);
+    traffic_.rpc_seconds += seconds;
+}
+
+Traffic Client::traffic() const {
+    std::lock_guard lock(traffic_mutex_);
+    return traffic_;
+}
+
 std::string Client::describe_status(const pbc::Status& status) {
     std::string text = "server status code " + std::to_string(status.code());
     if (status.error_code() != pbc::Success) {
@@ -134,18 +171,30 @@ std::string Client::describe_status(const pbc::Status& status) {
 
 const char* Client::grpc_code_name(grpc::StatusCode code) {
     switch (code) {
-        case grpc::StatusCode::CANCELLED: return "CANCELLED";
-        case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-        case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-        case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-        case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-        case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-        case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-        case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-        case grpc::StatusCode::INTERNAL: return "INTERNAL";
-        case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-        case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-        default: return "error";
+        case grpc::StatusCode::CANCELLED:
+            return "CANCELLED";
+        case grpc::StatusCode::INVALID_ARGUMENT:
+            return "INVALID_ARGUMENT";
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+            return "DEADLINE_EXCEEDED";
+        case grpc::StatusCode::NOT_FOUND:
+            return "NOT_FOUND";
+        case grpc::StatusCode::ALREADY_EXISTS:
+            return "ALREADY_EXISTS";
+        case grpc::StatusCode::PERMISSION_DENIED:
+            return "PERMISSION_DENIED";
+        case grpc::StatusCode::RESOURCE_EXHAUSTED:
+            return "RESOURCE_EXHAUSTED";
+        case grpc::StatusCode::UNIMPLEMENTED:
+            return "UNIMPLEMENTED";
+        case grpc::StatusCode::INTERNAL:
+            return "INTERNAL";
+        case grpc::StatusCode::UNAVAILABLE:
+            return "UNAVAILABLE";
+        case grpc::StatusCode::UNAUTHENTICATED:
+            return "UNAUTHENTICATED";
+        default:
+            return "error";
     }
 }
 

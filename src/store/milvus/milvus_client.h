@@ -7,12 +7,14 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "clipdex/error.h"
 #include "clipdex/store.h"
 #include "milvus_service.grpc.pb.h"
+#include "store/milvus/milvus_store.h"
 #include "store/milvus/milvus_uri.h"
 
 namespace clipdex::store::milvus {
@@ -38,7 +40,7 @@ struct RetryPolicy {
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int attempt);
 
 class Client {
-public:
+  public:
     Client(const Endpoint& endpoint, const StoreOptions& options);
 
     pb::MilvusService::Stub& stub() { return *stub_; }
@@ -48,13 +50,15 @@ public:
     template <class Request, class Response>
     Response call(const char* what, const std::string& collection,
                   grpc::Status (pb::MilvusService::Stub::*method)(grpc::ClientContext*,
-                                                                   const Request&, Response*),
+                                                                  const Request&, Response*),
                   const Request& request) {
         for (int attempt = 1;; ++attempt) {
             Response response;
             grpc::ClientContext context;
             prepare(context);
+            auto start = std::chrono::steady_clock::now();
             grpc::Status status = ((*stub_).*method)(&context, request, &response);
+            count(start, request.ByteSizeLong(), status.ok() ? response.ByteSizeLong() : 0);
             Verdict verdict;
             std::string detail;
             if (!status.ok()) {
@@ -74,13 +78,16 @@ public:
         }
     }
 
+    Traffic traffic() const;
+
     static std::string describe_status(const pbc::Status& status);
     static const char* grpc_code_name(grpc::StatusCode code);
     static std::string message(const char* what, const std::string& collection,
                                const std::string& detail, int attempts);
 
-private:
+  private:
     void prepare(grpc::ClientContext& context) const;
+    void count(std::chrono::steady_clock::time_point start, size_t sent, size_t received);
     static const pbc::Status& status_of(const pbc::Status& status) { return status; }
     template <class Response>
     static const pbc::Status& status_of(const Response& response) {
@@ -94,6 +101,8 @@ private:
     std::string target_;
     std::chrono::milliseconds timeout_;
     RetryPolicy policy_;
+    mutable std::mutex traffic_mutex_;
+    Traffic traffic_;
 };
 
 }  // namespace clipdex::store::milvus

@@ -1,15 +1,23 @@
 // The Milvus backend: Store's contract on top of MilvusService RPCs. Where Milvus's semantics
 // differ from the contract (duplicate primary keys, delete counts, the 16384-row query window,
 // eventual visibility) the difference is closed here, with extra queries where needed.
+//
+// Visibility: reads use Session consistency, waiting for this client's own writes only (by the
+// timestamps the server returned), plus Strong on a collection's first read so that earlier
+// writes of other processes are seen. insert's duplicate check sees this client's writes and
+// what other clients wrote before the server's last time tick; two clients inserting the same
+// new id at the same moment can both succeed, as with any check-then-write.
 #include "store/milvus/milvus_store.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <deque>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <type_traits>
 #include <unordered_map>
 
 #include "store/filter/filter.h"
@@ -22,11 +30,17 @@ namespace {
 constexpr size_t kIdsPerExpression = 1000;
 constexpr int64_t kMaxQueriesPerSearch = 16384;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
+// An insert older than this is taken as applied by the server (5 time ticks of 200 ms), so the
+// duplicate check waiting for it costs nothing; younger ones are checked here instead.
+constexpr auto kSettleTime = std::chrono::seconds(1);
+constexpr size_t kMaxRecentIds = size_t(1) << 20;
 
 std::string now_utc() {
     auto now = std::chrono::system_clock::now();
     std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm parts{};
     gmtime_r(&seconds, &parts);
     char text[96];
@@ -43,10 +57,26 @@ void sort_by_id(std::vector<Row>& rows) {
 // Rows of one query answer: the id column tells how many there are.
 size_t result_count(const google::protobuf::RepeatedPtrField<pbs::FieldData>& columns) {
     for (const auto& column : columns) {
-        if (column.field_name() == kFieldId) return size_t(column.scalars().long_data().data_size());
+        if (column.field_name() == kFieldId)
+            return size_t(column.scalars().long_data().data_size());
     }
     return 0;
 }
+
+// An insert of this client that the server may not have applied yet.
+struct RecentInsert {
+    uint64_t timestamp = 0;
+    std::chrono::steady_clock::time_point at;
+    std::vector<int64_t> ids;  // ascending
+};
+
+struct Visibility {
+    uint64_t write_ts = 0;    // latest write of this client (Milvus hybrid timestamp)
+    uint64_t settled_ts = 0;  // this client's writes up to here need no local bookkeeping
+    bool strong_next = true;
+    std::deque<RecentInsert> recent;  // inserts after settled_ts, oldest first
+    size_t recent_ids = 0;
+};
 
 struct Collection {
     CollectionSpec spec;
@@ -55,7 +85,7 @@ struct Collection {
 };
 
 class MilvusStore final : public Store {
-public:
+  public:
     MilvusStore(std::string uri, const StoreOptions& options)
         : uri_(std::move(uri)), options_(options), client_(parse_uri(uri_), options) {}
 
@@ -67,6 +97,8 @@ public:
         }
     }
 
+    Traffic traffic() const { return client_.traffic(); }
+
     std::string uri() const override { return uri_; }
     std::string backend_name() const override { return "milvus"; }
 
@@ -74,7 +106,8 @@ public:
         pb::ShowCollectionsRequest request;
         scope(request);
         auto response = client_.call("ShowCollections", "", &Stub::ShowCollections, request);
-        std::vector<std::string> names(response.collection_names().begin(), response.collection_names().end());
+        std::vector<std::string> names(response.collection_names().begin(),
+                                       response.collection_names().end());
         std::sort(names.begin(), names.end());
         return names;
     }
@@ -98,7 +131,8 @@ public:
         check_collection_name(spec.name);
         if (spec.dim <= 0 || spec.dim > 32768) {
             throw Error(ErrorCode::InvalidInput, "collection `" + spec.name + "`: dimension " +
-                                                     std::to_string(spec.dim) + " is not in 1..32768");
+                                                     std::to_string(spec.dim) +
+                                                     " is not in 1..32768");
         }
         std::lock_guard write(write_mutex_);
         if (has_collection(spec.name)) {
@@ -124,7 +158,8 @@ public:
     void drop_collection(const std::string& name) override {
         writable();
         std::lock_guard write(write_mutex_);
-        if (!has_collection(name)) throw Error(ErrorCode::NotFound, "collection `" + name + "` does not exist");
+        if (!has_collection(name))
+            throw Error(ErrorCode::NotFound, "collection `" + name + "` does not exist");
         pb::DropCollectionRequest request;
         scope(request);
         request.set_collection_name(name);
@@ -155,15 +190,17 @@ public:
         std::vector<int64_t> ids;
         for (const Row& row : prepared) ids.push_back(row.id);
         // Milvus keeps duplicate primary keys side by side; the contract refuses them.
-        std::vector<int64_t> present = existing_ids(name, ids);
+        std::vector<int64_t> present = existing_ids(name, ids, true);
         if (!present.empty()) {
             std::string list;
-            for (size_t i = 0; i < present.size() && i < 5; ++i) list += (i ? ", " : "") + std::to_string(present[i]);
-            throw Error(ErrorCode::AlreadyExists, "collection `" + name + "`: " + std::to_string(present.size()) +
-                                                      " id(s) already present: " + list +
-                                                      (present.size() > 5 ? ", …" : ""));
+            for (size_t i = 0; i < present.size() && i < 5; ++i)
+                list += (i ? ", " : "") + std::to_string(present[i]);
+            throw Error(ErrorCode::AlreadyExists,
+                        "collection `" + name + "`: " + std::to_string(present.size()) +
+                            " id(s) already present: " + list + (present.size() > 5 ? ", …" : ""));
         }
-        write_batches<pb::InsertRequest>(name, prepared, info.layout, "Insert", &Stub::Insert, true);
+        write_batches<pb::InsertRequest>(name, prepared, info.layout, "Insert", &Stub::Insert,
+                                         true);
     }
 
     void upsert(const std::string& name, std::span<const Row> rows) override {
@@ -174,7 +211,8 @@ public:
         std::vector<Row> given(rows.begin(), rows.end());
         keep_added_at(name, given);
         std::vector<Row> prepared = prepare_rows(name, given, info.layout, now_utc());
-        write_batches<pb::UpsertRequest>(name, prepared, info.layout, "Upsert", &Stub::Upsert, false);
+        write_batches<pb::UpsertRequest>(name, prepared, info.layout, "Upsert", &Stub::Upsert,
+                                         false);
     }
 
     int64_t remove(const std::string& name, std::span<const int64_t> ids) override {
@@ -224,7 +262,8 @@ public:
 
     std::vector<Row> query(const std::string& name, const QueryRequest& request) override {
         if (request.offset < 0 || request.limit < -1) {
-            throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: negative limit or offset");
+            throw Error(ErrorCode::InvalidInput,
+                        "collection `" + name + "`: negative limit or offset");
         }
         collection(name);
         std::string expr = server_filter(name, request.filter);
@@ -244,19 +283,22 @@ public:
         request.set_collection_name(name);
         request.set_expr(expr);
         request.add_output_fields("count(*)");
-        request.set_consistency_level(pbc::Strong);
+        read_consistency(name, request);
         auto response = client_.call("Query count(*)", name, &Stub::Query, request);
         for (const auto& column : response.fields_data()) {
-            if (column.scalars().long_data().data_size() > 0) return column.scalars().long_data().data(0);
+            if (column.scalars().long_data().data_size() > 0)
+                return column.scalars().long_data().data(0);
         }
-        throw Error(ErrorCode::Corrupt, "Milvus count(*) on collection `" + name + "` returned no count");
+        throw Error(ErrorCode::Corrupt,
+                    "Milvus count(*) on collection `" + name + "` returned no count");
     }
 
     std::vector<std::vector<Hit>> search(const std::string& name, std::span<const float> queries,
                                          const SearchRequest& request) override {
         Collection info = collection(name);
         size_t dim = size_t(info.layout.dim);
-        if (request.k <= 0) throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: k must be positive");
+        if (request.k <= 0)
+            throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: k must be positive");
         if (dim == 0 || queries.empty() || queries.size() % dim != 0) {
             throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: query data of " +
                                                      std::to_string(queries.size()) +
@@ -264,7 +306,10 @@ public:
                                                      std::to_string(dim) + "-d vectors");
         }
         for (float x : queries) {
-            if (!std::isfinite(x)) throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: query vector has a NaN or infinite component");
+            if (!std::isfinite(x))
+                throw Error(
+                    ErrorCode::InvalidInput,
+                    "collection `" + name + "`: query vector has a NaN or infinite component");
         }
         std::string expr = server_filter(name, request.filter);
         ensure_loaded(name);
@@ -274,7 +319,8 @@ public:
         std::vector<std::vector<Hit>> hits;
         for (size_t begin = 0; begin < queries.size() / dim; begin += per_call) {
             size_t n = std::min(per_call, queries.size() / dim - begin);
-            auto part = search_part(name, info, queries.subspan(begin * dim, n * dim), n, expr, plan, request);
+            auto part = search_part(name, info, queries.subspan(begin * dim, n * dim), n, expr,
+                                    plan, request);
             for (auto& list : part) hits.push_back(std::move(list));
         }
         return hits;
@@ -289,13 +335,14 @@ public:
         try {
             response = client_.call("Flush", name, &Stub::Flush, request);
         } catch (const Error& e) {
-            if (e.code() == ErrorCode::Unsupported) return;  // Milvus Lite persists every write itself
+            if (e.code() == ErrorCode::Unsupported)
+                return;  // Milvus Lite persists every write itself
             throw;
         }
         wait_flushed(name, response);
     }
 
-private:
+  private:
     using Stub = pb::MilvusService::Stub;
 
     template <class Request>
@@ -304,12 +351,79 @@ private:
     }
 
     void writable() const {
-        if (options_.read_only) throw Error(ErrorCode::Conflict, "Milvus store " + uri_ + " was opened read-only");
+        if (options_.read_only)
+            throw Error(ErrorCode::Conflict, "Milvus store " + uri_ + " was opened read-only");
     }
 
     void forget(const std::string& name) {
-        std::lock_guard lock(cache_mutex_);
-        cache_.erase(name);
+        {
+            std::lock_guard lock(cache_mutex_);
+            cache_.erase(name);
+        }
+        std::lock_guard lock(visibility_mutex_);
+        visibility_.erase(name);
+    }
+
+    // Reads wait only for what they must see (Milvus's Session consistency): this client's
+    // own writes, by the timestamps the server gave them. The first read of a collection, and
+    // the first after a write the server gave no timestamp, is Strong instead, so that what
+    // other processes wrote before is seen too. Strong on every read would wait for the
+    // server's next time tick (200 ms by default) on every call. Writes of other clients made
+    // since appear as soon as the server has applied them.
+    template <class Request>
+    void read_consistency(const std::string& name, Request& request, bool settled_only = false) {
+        std::lock_guard lock(visibility_mutex_);
+        Visibility& seen = visibility_[name];
+        if (seen.strong_next) {
+            request.set_consistency_level(pbc::Strong);
+            seen.strong_next = false;
+            return;
+        }
+        request.set_consistency_level(pbc::Session);
+        request.set_guarantee_timestamp(settled_only ? seen.settled_ts : seen.write_ts);
+    }
+
+    // A delete or upsert: later duplicate checks wait for it on the server (a recent insert
+    // of an id deleted since must not count as present).
+    void wrote(const std::string& name, uint64_t timestamp) {
+        std::lock_guard lock(visibility_mutex_);
+        Visibility& seen = visibility_[name];
+        if (timestamp == 0) seen.strong_next = true;
+        seen.write_ts = std::max(seen.write_ts, timestamp);
+        seen.settled_ts = seen.write_ts;
+        seen.recent.clear();
+        seen.recent_ids = 0;
+    }
+
+    void inserted(const std::string& name, uint64_t timestamp, std::vector<int64_t> ids) {
+        if (timestamp == 0) return wrote(name, timestamp);
+        std::sort(ids.begin(), ids.end());
+        std::lock_guard lock(visibility_mutex_);
+        Visibility& seen = visibility_[name];
+        seen.write_ts = std::max(seen.write_ts, timestamp);
+        seen.recent_ids += ids.size();
+        seen.recent.push_back({timestamp, std::chrono::steady_clock::now(), std::move(ids)});
+    }
+
+    // Forgets inserts old enough for the server to have applied; returns the ids among `ids`
+    // (ascending) that this client inserted recently.
+    std::vector<int64_t> recently_inserted(const std::string& name,
+                                           const std::vector<int64_t>& ids) {
+        std::lock_guard lock(visibility_mutex_);
+        Visibility& seen = visibility_[name];
+        auto now = std::chrono::steady_clock::now();
+        while (!seen.recent.empty() &&
+               (now - seen.recent.front().at > kSettleTime || seen.recent_ids > kMaxRecentIds)) {
+            seen.settled_ts = std::max(seen.settled_ts, seen.recent.front().timestamp);
+            seen.recent_ids -= seen.recent.front().ids.size();
+            seen.recent.pop_front();
+        }
+        std::vector<int64_t> found;
+        for (const RecentInsert& insert : seen.recent) {
+            std::set_intersection(ids.begin(), ids.end(), insert.ids.begin(), insert.ids.end(),
+                                  std::back_inserter(found));
+        }
+        return found;
     }
 
     void drop_quietly(const std::string& name) {
@@ -335,7 +449,9 @@ private:
         } catch (const Error& e) {
             // Milvus Lite searches exhaustively whatever the index and refuses HNSW outright;
             // FLAT is what it would run anyway, so the collection stays usable as asked.
-            if (spec.index.kind == IndexKind::Flat || std::string(e.what()).find("only support") == std::string::npos) throw;
+            if (spec.index.kind == IndexKind::Flat ||
+                std::string(e.what()).find("only support") == std::string::npos)
+                throw;
             request.clear_extra_params();
             for (const auto& kv : flat_stand_in(spec.index)) *request.add_extra_params() = kv;
             client_.call("CreateIndex", spec.name, &Stub::CreateIndex, request);
@@ -364,12 +480,16 @@ private:
         if (!found || response.index_descriptions_size() == 0) return "no index";
         const auto& index = response.index_descriptions(0);
         switch (index.state()) {
-            case pbc::Finished: return "ready";
-            case pbc::Failed: return "failed: " + index.index_state_fail_reason();
+            case pbc::Finished:
+                return "ready";
+            case pbc::Failed:
+                return "failed: " + index.index_state_fail_reason();
             case pbc::InProgress:
             case pbc::Unissued:
-            case pbc::Retry: return "building";
-            default: return "ready";
+            case pbc::Retry:
+                return "building";
+            default:
+                return "ready";
         }
     }
 
@@ -385,11 +505,13 @@ private:
         request.set_collection_name(name);
         pb::DescribeCollectionResponse described;
         try {
-            described = client_.call("DescribeCollection", name, &Stub::DescribeCollection, request);
+            described =
+                client_.call("DescribeCollection", name, &Stub::DescribeCollection, request);
         } catch (const Error& e) {
             if (e.code() == ErrorCode::NotFound || e.code() == ErrorCode::InvalidInput ||
                 e.code() == ErrorCode::Internal) {
-                if (!has_collection(name)) throw Error(ErrorCode::NotFound, "collection `" + name + "` does not exist");
+                if (!has_collection(name))
+                    throw Error(ErrorCode::NotFound, "collection `" + name + "` does not exist");
             }
             throw;
         }
@@ -400,8 +522,9 @@ private:
         info.spec.name = name;
         info.layout = layout_of(described.schema());
         if (!info.layout.has(kFieldId) || !info.layout.has(kFieldVector)) {
-            throw Error(ErrorCode::Unsupported, "collection `" + name +
-                                                    "` lacks an `id` or `vector` field; clipdex reads seed 001's schema");
+            throw Error(ErrorCode::Unsupported,
+                        "collection `" + name +
+                            "` lacks an `id` or `vector` field; clipdex reads seed 001's schema");
         }
         std::lock_guard lock(cache_mutex_);
         return cache_.emplace(name, info).first->second;
@@ -411,7 +534,8 @@ private:
         pb::GetLoadStateRequest request;
         scope(request);
         request.set_collection_name(name);
-        return client_.call("GetLoadState", name, &Stub::GetLoadState, request).state() == pbc::LoadStateLoaded;
+        return client_.call("GetLoadState", name, &Stub::GetLoadState, request).state() ==
+               pbc::LoadStateLoaded;
     }
 
     void load(const std::string& name) {
@@ -419,18 +543,21 @@ private:
         scope(request);
         request.set_collection_name(name);
         client_.call("LoadCollection", name, &Stub::LoadCollection, request);
-        auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(int64_t(std::max(options_.timeout_seconds, 1.0) * 1000));
+        auto deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(int64_t(std::max(options_.timeout_seconds, 1.0) * 1000));
         try {
             while (!is_loaded(name)) {
                 if (std::chrono::steady_clock::now() > deadline) {
-                    throw Error(ErrorCode::Unavailable, "Milvus collection `" + name + "` did not finish loading within " +
-                                                            std::to_string(options_.timeout_seconds) + " s");
+                    throw Error(ErrorCode::Unavailable,
+                                "Milvus collection `" + name + "` did not finish loading within " +
+                                    std::to_string(options_.timeout_seconds) + " s");
                 }
                 std::this_thread::sleep_for(kPollInterval);
             }
         } catch (const Error& e) {
-            if (e.code() != ErrorCode::Unsupported) throw;  // no GetLoadState: Load returns when loaded
+            if (e.code() != ErrorCode::Unsupported)
+                throw;  // no GetLoadState: Load returns when loaded
         }
         std::lock_guard lock(cache_mutex_);
         if (auto it = cache_.find(name); it != cache_.end()) it->second.loaded = true;
@@ -478,8 +605,9 @@ private:
         return id_list_expr(ids);
     }
 
-    std::vector<Row> query_page(const std::string& name, const Layout& layout, const std::string& expr,
-                                const OutputPlan& plan, int64_t limit, int64_t offset) {
+    std::vector<Row> query_page(const std::string& name, const Layout& layout,
+                                const std::string& expr, const OutputPlan& plan, int64_t limit,
+                                int64_t offset, bool settled_only = false) {
         pb::QueryRequest request;
         scope(request);
         request.set_collection_name(name);
@@ -493,7 +621,7 @@ private:
             kv->set_key("offset");
             kv->set_value(std::to_string(offset));
         }
-        request.set_consistency_level(pbc::Strong);
+        read_consistency(name, request, settled_only);
         auto response = client_.call("Query", name, &Stub::Query, request);
         std::vector<Row> rows = decode_rows(response.fields_data(), plan, layout, nullptr,
                                             result_count(response.fields_data()));
@@ -503,7 +631,10 @@ private:
 
     // Rows matching expr in ascending id order, offset and limit applied. One query answers
     // at most kMaxQueryWindow rows, and not every server returns the lowest ids first (Milvus
-    // Lite 3 does not), so larger reads first collect the matching ids range by range.
+    // Lite 3 does not), so an answer is taken as the lowest ids only when it holds everything
+    // that matches or a count confirms nothing below its top id is missing; otherwise the
+    // matching ids are collected range by range. A read of `limit` rows asks for offset + limit
+    // rows, not for a whole window.
     std::vector<Row> scan(const std::string& name, const std::string& expr, const FieldList& fields,
                           int64_t offset, int64_t limit) {
         Collection info = collection(name);
@@ -512,13 +643,19 @@ private:
         if (limit == 0) return {};
         int64_t page = kMaxQueryWindow;
         if (plan.vector) {
-            page = std::clamp<int64_t>(int64_t(kMaxRequestBytes / (size_t(info.layout.dim) * 4 + 256)), 1, page);
+            page = std::clamp<int64_t>(
+                int64_t(kMaxRequestBytes / (size_t(info.layout.dim) * 4 + 256)), 1, page);
         }
+        int64_t want = limit < 0 ? -1 : offset + limit;
+        if (want > 0 && want < page) page = want;
         std::vector<Row> rows = query_page(name, info.layout, expr, plan, page, 0);
-        if (int64_t(rows.size()) < page) return slice(std::move(rows), offset, limit);
-        std::vector<int64_t> ids = scan_ids(name, info.layout, expr, limit < 0 ? -1 : offset + limit);
+        if (int64_t(rows.size()) < page || (page == want && lowest_ids(name, expr, rows))) {
+            return slice(std::move(rows), offset, limit);
+        }
+        std::vector<int64_t> ids = scan_ids(name, info.layout, expr, want);
         std::vector<int64_t> window;
-        for (size_t i = size_t(offset); i < ids.size() && (limit < 0 || int64_t(window.size()) < limit); ++i) {
+        for (size_t i = size_t(offset);
+             i < ids.size() && (limit < 0 || int64_t(window.size()) < limit); ++i) {
             window.push_back(ids[i]);
         }
         rows.clear();
@@ -526,9 +663,18 @@ private:
         for (size_t begin = 0; begin < window.size(); begin += chunk_rows) {
             size_t end = std::min(window.size(), begin + chunk_rows);
             std::span<const int64_t> chunk(window.data() + begin, end - begin);
-            for (Row& row : query_page(name, info.layout, id_list_expr(chunk), plan, -1, 0)) rows.push_back(std::move(row));
+            for (Row& row : query_page(name, info.layout, id_list_expr(chunk), plan, -1, 0))
+                rows.push_back(std::move(row));
         }
         return rows;
+    }
+
+    // Whether rows (ascending, non-empty) are the lowest ids matching expr.
+    bool lowest_ids(const std::string& name, const std::string& expr,
+                    const std::vector<Row>& rows) {
+        if (rows.empty()) return true;
+        std::string below_top = id_range(std::numeric_limits<int64_t>::min(), rows.back().id);
+        return count_expr(name, and_expr(expr, below_top)) == int64_t(rows.size());
     }
 
     static std::vector<Row> slice(std::vector<Row> rows, int64_t offset, int64_t limit) {
@@ -541,26 +687,31 @@ private:
     static std::string id_range(int64_t lo, int64_t hi) {
         std::string range;
         if (lo != std::numeric_limits<int64_t>::min()) range = "id >= " + std::to_string(lo);
-        if (hi != std::numeric_limits<int64_t>::max()) range = and_expr(range, "id <= " + std::to_string(hi));
+        if (hi != std::numeric_limits<int64_t>::max())
+            range = and_expr(range, "id <= " + std::to_string(hi));
         return range;
     }
 
     // The ids matching expr, ascending; stops once `want` are known (want < 0: all). A full
     // answer for [lo, hi] is trusted only when a count confirms nothing below its top is missing;
-    // otherwise the range is halved at the answer's median.
-    std::vector<int64_t> scan_ids(const std::string& name, const Layout& layout, const std::string& expr,
-                                  int64_t want) {
+    // otherwise the range is halved at the answer's median. Pages hold `want` ids when fewer
+    // than a window are wanted.
+    std::vector<int64_t> scan_ids(const std::string& name, const Layout& layout,
+                                  const std::string& expr, int64_t want) {
         OutputPlan ids_only = plan_output({kFieldId}, layout);
+        int64_t window = want > 0 ? std::min(want, kMaxQueryWindow) : kMaxQueryWindow;
         std::vector<int64_t> ids;
-        std::vector<std::pair<int64_t, int64_t>> ranges{{std::numeric_limits<int64_t>::min(),
-                                                         std::numeric_limits<int64_t>::max()}};
+        std::vector<std::pair<int64_t, int64_t>> ranges{
+            {std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()}};
         while (!ranges.empty() && (want < 0 || int64_t(ids.size()) < want)) {
             auto [lo, hi] = ranges.back();
             ranges.pop_back();
-            auto page = query_page(name, layout, and_expr(expr, id_range(lo, hi)), ids_only, kMaxQueryWindow, 0);
-            bool complete = int64_t(page.size()) < kMaxQueryWindow;
+            auto page =
+                query_page(name, layout, and_expr(expr, id_range(lo, hi)), ids_only, window, 0);
+            bool complete = int64_t(page.size()) < window;
             int64_t top = page.empty() ? hi : page.back().id;
-            if (!complete && count_expr(name, and_expr(expr, id_range(lo, top))) == int64_t(page.size())) {
+            if (!complete &&
+                count_expr(name, and_expr(expr, id_range(lo, top))) == int64_t(page.size())) {
                 if (top < hi) ranges.emplace_back(top + 1, hi);
                 complete = true;
             }
@@ -576,7 +727,12 @@ private:
         return ids;
     }
 
-    std::vector<int64_t> existing_ids(const std::string& name, std::vector<int64_t> ids) {
+    // The ids among `ids` that the collection holds. For insert's duplicate check
+    // (`before_insert`), this client's inserts of the last second are matched here and the
+    // server is asked only as of the writes before them, which it has applied already: a
+    // bulk load does not wait for a time tick per batch.
+    std::vector<int64_t> existing_ids(const std::string& name, std::vector<int64_t> ids,
+                                      bool before_insert = false) {
         std::sort(ids.begin(), ids.end());
         ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
         if (ids.empty()) return {};
@@ -584,10 +740,12 @@ private:
         ensure_loaded(name);
         OutputPlan plan = plan_output({kFieldId}, info.layout);
         std::vector<int64_t> present;
+        if (before_insert) present = recently_inserted(name, ids);
         for (size_t begin = 0; begin < ids.size(); begin += kIdsPerExpression) {
             size_t end = std::min(ids.size(), begin + kIdsPerExpression);
             std::span<const int64_t> chunk(ids.data() + begin, end - begin);
-            for (const Row& row : query_page(name, info.layout, id_list_expr(chunk), plan, -1, 0)) {
+            for (const Row& row :
+                 query_page(name, info.layout, id_list_expr(chunk), plan, -1, 0, before_insert)) {
                 present.push_back(row.id);
             }
         }
@@ -603,7 +761,8 @@ private:
         std::unordered_map<int64_t, std::string> added;
         for (Row& row : get(name, ids, {kFieldAddedAt})) added[row.id] = std::move(row.added_at);
         for (Row& row : rows) {
-            if (auto it = added.find(row.id); it != added.end() && !it->second.empty()) row.added_at = it->second;
+            if (auto it = added.find(row.id); it != added.end() && !it->second.empty())
+                row.added_at = it->second;
         }
     }
 
@@ -613,15 +772,17 @@ private:
             pb::DeleteRequest request;
             scope(request);
             request.set_collection_name(name);
-            request.set_expr(id_list_expr(std::span<const int64_t>(ids.data() + begin, end - begin)));
-            client_.call("Delete", name, &Stub::Delete, request);
+            request.set_expr(
+                id_list_expr(std::span<const int64_t>(ids.data() + begin, end - begin)));
+            wrote(name, client_.call("Delete", name, &Stub::Delete, request).timestamp());
         }
     }
 
     template <class Request>
     void write_batches(const std::string& name, const std::vector<Row>& rows, const Layout& layout,
                        const char* what,
-                       grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, pb::MutationResult*),
+                       grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
+                                                    pb::MutationResult*),
                        bool undo_on_failure) {
         std::vector<int64_t> written;
         for (auto [begin, end] : split_batches(rows, kMaxRequestBytes)) {
@@ -632,7 +793,14 @@ private:
             request.set_num_rows(uint32_t(batch.size()));
             encode_rows(batch, layout, request.mutable_fields_data());
             try {
-                client_.call(what, name, method, request);
+                uint64_t timestamp = client_.call(what, name, method, request).timestamp();
+                if constexpr (std::is_same_v<Request, pb::InsertRequest>) {
+                    std::vector<int64_t> ids;
+                    for (const Row& row : batch) ids.push_back(row.id);
+                    inserted(name, timestamp, std::move(ids));
+                } else {
+                    wrote(name, timestamp);
+                }
             } catch (const Error&) {
                 if (undo_on_failure && !written.empty()) {
                     try {
@@ -660,7 +828,8 @@ private:
         for (const auto& field : plan.server_fields) {
             if (field != kFieldId) request.add_output_fields(field);
         }
-        nlohmann::json params = {{"nprobe", search.params.nprobe}, {"ef", std::max(search.params.ef, search.k)}};
+        nlohmann::json params = {{"nprobe", search.params.nprobe},
+                                 {"ef", std::max(search.params.ef, search.k)}};
         const std::pair<const char*, std::string> kvs[] = {
             {"anns_field", kFieldVector},
             {"topk", std::to_string(search.k)},
@@ -674,14 +843,16 @@ private:
             kv->set_key(key);
             kv->set_value(value);
         }
-        request.set_consistency_level(pbc::Strong);
+        read_consistency(name, request);
         auto response = client_.call("Search", name, &Stub::Search, request);
         const pbs::SearchResultData& result = response.results();
         size_t total = size_t(result.ids().int_id().data_size());
         if (size_t(result.scores_size()) < total) {
-            throw Error(ErrorCode::Corrupt, "Milvus Search on collection `" + name + "`: fewer scores than ids");
+            throw Error(ErrorCode::Corrupt,
+                        "Milvus Search on collection `" + name + "`: fewer scores than ids");
         }
-        std::vector<Row> rows = decode_rows(result.fields_data(), plan, info.layout, &result.ids(), total);
+        std::vector<Row> rows =
+            decode_rows(result.fields_data(), plan, info.layout, &result.ids(), total);
         std::vector<std::vector<Hit>> hits(n);
         size_t at = 0;
         for (size_t q = 0; q < n && q < size_t(result.topks_size()); ++q) {
@@ -703,13 +874,15 @@ private:
         if (auto it = response.coll_segids().find(name); it != response.coll_segids().end()) {
             for (int64_t id : it->second.data()) request.add_segmentids(id);
         }
-        auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(int64_t(std::max(options_.timeout_seconds, 1.0) * 1000));
+        auto deadline =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(int64_t(std::max(options_.timeout_seconds, 1.0) * 1000));
         try {
             while (!client_.call("GetFlushState", name, &Stub::GetFlushState, request).flushed()) {
                 if (std::chrono::steady_clock::now() > deadline) {
-                    throw Error(ErrorCode::Unavailable, "Milvus flush of collection `" + name + "` did not finish within " +
-                                                            std::to_string(options_.timeout_seconds) + " s");
+                    throw Error(ErrorCode::Unavailable,
+                                "Milvus flush of collection `" + name + "` did not finish within " +
+                                    std::to_string(options_.timeout_seconds) + " s");
                 }
                 std::this_thread::sleep_for(kPollInterval);
             }
@@ -724,9 +897,18 @@ private:
     std::mutex write_mutex_;
     std::mutex cache_mutex_;
     std::map<std::string, Collection> cache_;
+    std::mutex visibility_mutex_;
+    std::map<std::string, Visibility> visibility_;
 };
 
 }  // namespace
+
+Traffic traffic_of(const Store& store) {
+    const auto* milvus = dynamic_cast<const MilvusStore*>(&store);
+    if (milvus == nullptr)
+        throw Error(ErrorCode::InvalidInput, "store " + store.uri() + " is not a Milvus store");
+    return milvus->traffic();
+}
 
 std::unique_ptr<Store> open_milvus_store(const std::string& uri, const StoreOptions& options) {
     auto store = std::make_unique<MilvusStore>(uri, options);

@@ -10,12 +10,24 @@
 // pymilvus sends it (metadata `authorization`, base64). Opening checks that the server answers.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 #include "clipdex/store.h"
 
 namespace clipdex::store::milvus {
+
+// What a Milvus store's client has sent and received so far, to see what an operation costs
+// on the wire (tests, benchmarks).
+struct Traffic {
+    int64_t calls = 0;
+    int64_t request_bytes = 0;
+    int64_t response_bytes = 0;
+    double rpc_seconds = 0;  // time inside RPCs, retries included
+};
+// Throws Error(InvalidInput) when `store` is not a Milvus store.
+Traffic traffic_of(const Store& store);
 
 // Throws Error(InvalidInput) for a malformed URI and Error(Unavailable) when the server does
 // not answer within StoreOptions::timeout_seconds.
