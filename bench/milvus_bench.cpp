@@ -90,15 +90,19 @@ int run_insert(char** argv) {
     std::vector<std::vector<cs::Row>> batches;
     for (size_t begin = 0; begin < n; begin += batch_rows)
         batches.push_back(make_batch(base, dim, begin, std::min(n, begin + batch_rows)));
+    cs::milvus::Traffic before = cs::milvus::traffic_of(*store);
     auto start = Clock::now();
     for (const auto& batch : batches) store->insert(name, batch);
     double insert_s = seconds_since(start);
+    cs::milvus::Traffic during = cs::milvus::traffic_of(*store);
     start = Clock::now();
     store->flush(name);
     double flush_s = seconds_since(start);
     nlohmann::json out = {{"client", "clipdex"},
                           {"rows", n},
                           {"insert_s", insert_s},
+                          {"insert_rpcs", during.calls - before.calls},
+                          {"insert_rpc_s", during.rpc_seconds - before.rpc_seconds},
                           {"flush_s", flush_s},
                           {"insert_rows_per_s", double(n) / insert_s},
                           {"count", store->count(name)}};

@@ -125,10 +125,24 @@ def run_kind(args, kind, data_dir, base, queries) -> list[dict]:
     with servers.Server(kind) as server:
         uri = server.uri
         print(f"# {kind} at {uri}", file=sys.stderr)
-        mine = clipdex(args, "insert", uri, "bench_clipdex", data_dir / "base.f32", args.n, args.dim, args.batch,
-                       args.index, args.metric)
         client = MilvusClient(uri)
-        theirs = pymilvus_insert(client, args, "bench_pymilvus", base)
+        # ABBA: the first writer into a fresh server pays for its warm-up; the kept collections
+        # (the last round) are the ones searched
+        inserts = {"clipdex": [], "pymilvus": []}
+        order = ["clipdex", "pymilvus", "pymilvus", "clipdex"] * ((args.insert_rounds + 1) // 2)
+        for at, who in enumerate(order[:2 * args.insert_rounds]):
+            last = at >= 2 * args.insert_rounds - 2
+            name = f"bench_{who}" if last else f"bench_{who}_warm{at}"
+            if who == "clipdex":
+                result = clipdex(args, "insert", uri, name, data_dir / "base.f32", args.n, args.dim, args.batch,
+                                 args.index, args.metric)
+            else:
+                result = pymilvus_insert(client, args, name, base)
+            print(json.dumps(result), file=sys.stderr)
+            inserts[who].append(result)
+            if not last:
+                client.drop_collection(name)
+        mine, theirs = (mean_insert(inserts[w]) for w in ("clipdex", "pymilvus"))
         rows.append(row(kind, f"insert {args.batch}/call", mine, theirs, "insert_rows_per_s"))
         for per_call in args.per_call:
             for fields in args.fields:
@@ -137,8 +151,32 @@ def run_kind(args, kind, data_dir, base, queries) -> list[dict]:
                 theirs = pymilvus_search(client, args, "bench_pymilvus", queries, per_call, fields.split(","))
                 rows.append(row(kind, f"search {per_call}/call, {fields}", mine, theirs, "qps"))
                 print(json.dumps(rows[-1]), file=sys.stderr)
+        rows += consistency_cost(client, args, kind)
         client.close()
     return rows
+
+
+def consistency_cost(client, args, kind) -> list[dict]:
+    """Why Strong reads are slow: the same 1000-id query (insert's duplicate check) per level."""
+    ids = list(range(args.n, args.n + 1000))
+    out = []
+    for level in ("Strong", "Session", "Eventually"):
+        latencies = []
+        for _ in range(10):
+            one = time.perf_counter()
+            client.query("bench_clipdex", filter=f"id in {ids}", output_fields=["id"], consistency_level=level)
+            latencies.append((time.perf_counter() - one) * 1000)
+        latencies.sort()
+        out.append({"server": kind, "what": f"pymilvus query of 1000 ids, {level}", "p50_ms": latencies[5]})
+        print(json.dumps(out[-1]), file=sys.stderr)
+    return out
+
+
+def mean_insert(results) -> dict:
+    """Rows per second over all rounds (total rows / total seconds)."""
+    seconds = sum(r["insert_s"] for r in results)
+    rows = sum(r["rows"] for r in results)
+    return {"rounds": results, "insert_s": seconds, "insert_rows_per_s": rows / seconds}
 
 
 def row(kind, what, mine, theirs, main_key) -> dict:
@@ -154,6 +192,9 @@ def table(rows) -> str:
     lines = ["| server | operation | clipdex | pymilvus | ratio | p50 ms clipdex / pymilvus | p99 ms clipdex / pymilvus |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
+        if "clipdex" not in r:
+            lines.append(f"| {r['server']} | {r['what']} | | | | {r['p50_ms']:.1f} ms | |")
+            continue
         unit = "rows/s" if r["what"].startswith("insert") else "q/s"
         key = "insert_rows_per_s" if unit == "rows/s" else "qps"
         lat50 = lat99 = ""
@@ -177,6 +218,7 @@ def main() -> int:
     parser.add_argument("--fields", nargs="+", default=["id", "id,url"])
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--insert-rounds", type=int, default=2, help="inserts per client, in ABBA order")
     parser.add_argument("--index", default="FLAT", choices=["FLAT", "IVF_FLAT", "HNSW"])
     parser.add_argument("--metric", default="COSINE", choices=["COSINE", "IP", "L2"])
     parser.add_argument("--json", type=pathlib.Path, help="also write the raw rows as JSON")
