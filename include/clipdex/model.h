@@ -32,10 +32,11 @@
 namespace clipdex {
 
 struct LoadOptions {
-    int threads = 0;                    // worker threads per encode call; 0 = all hardware threads
-    bool half_to_f32_at_load = false;  // F16/BF16 weights: false converts each layer on the fly into a
-                                        // per-call scratch buffer (memory = file size); true keeps F32
-                                        // copies (2x memory of the file, faster at batch 1)
+    int threads = 0;  // worker threads per encode call; 0 = all hardware threads
+    bool half_to_f32_at_load =
+        false;  // F16/BF16 weights: false converts each layer on the fly into a
+                // per-call scratch buffer (memory = file size); true keeps F32
+                // copies (2x memory of the file, faster at batch 1)
 };
 
 struct TowerInfo {
@@ -46,10 +47,10 @@ struct TowerInfo {
 };
 
 struct ModelInfo {
-    std::string name;            // directory name
-    std::string format;          // "open_clip" or "hf"
-    std::string weight_dtype;    // "F32", "F16", "BF16" (of the big matrices)
-    std::string activation;      // "quick_gelu" or "gelu"
+    std::string name;          // directory name
+    std::string format;        // "open_clip" or "hf"
+    std::string weight_dtype;  // "F32", "F16", "BF16" (of the big matrices)
+    std::string activation;    // "quick_gelu" or "gelu"
     int embed_dim = 0;
     int image_size = 0;
     int patch_size = 0;
@@ -58,21 +59,23 @@ struct ModelInfo {
     TowerInfo vision, text;
     std::array<float, 3> mean{};  // preprocessing normalization
     std::array<float, 3> std{};
-    size_t weight_bytes = 0;      // bytes of tensors used, as stored
+    size_t weight_bytes = 0;  // bytes of tensors used, as stored
 };
 
 class ClipModel {
-public:
+  public:
     // Throws Error(NotFound) for a missing directory/file, Corrupt for damaged files,
     // Unsupported for architectures this runtime does not implement.
-    static std::unique_ptr<ClipModel> load(const std::filesystem::path& dir, const LoadOptions& options = {});
+    static std::unique_ptr<ClipModel> load(const std::filesystem::path& dir,
+                                           const LoadOptions& options = {});
     ~ClipModel();
     ClipModel(const ClipModel&) = delete;
     ClipModel& operator=(const ClipModel&) = delete;
 
     const ModelInfo& info() const;
 
-    // Tokenizes with the directory's CLIP BPE (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).
+    // Tokenizes with the directory's CLIP BPE (vocab.json + merges.txt, or
+    // bpe_simple_vocab_16e6.txt.gz).
     std::vector<float> encode_texts(std::span<const std::string> texts) const;
     // n rows of `length` token ids (length <= context_length); pooled at each row's largest id.
     std::vector<float> encode_token_ids(std::span<const int32_t> ids, size_t n) const;
@@ -81,9 +84,8 @@ public:
     std::vector<float> encode_image_files(std::span<const std::filesystem::path> files) const;
     std::vector<int32_t> tokenize(const std::string& text) const;  // context_length ids
 
+  private:
     struct Impl;
-
-private:
     explicit ClipModel(std::unique_ptr<Impl> impl);
     std::unique_ptr<Impl> impl_;
 };
