@@ -9,8 +9,10 @@ For each server kind (scripts/milvus/servers.py starts it on a free loopback por
 create a collection with seed 001's schema, insert the same N vectors in batches of the same size
 and flush; then each searches its own collection with the same queries at k=10, one query per call
 and batched, with ids only and with id+url. clipdex runs as bench/milvus_bench (C++), pymilvus
-in this process with its MilvusClient and its default consistency (Bounded). Search rounds of
-the two clients alternate, configuration by configuration.
+in this process with its MilvusClient and its default consistency (Bounded). Inserts run in
+ABBA order (two rounds each by default: the first writer into a fresh server pays its warm-up);
+searches start once both collections are indexed and run ABBA per configuration; a client's
+figure is total queries / total seconds, p50 the mean of its rounds' p50s, p99 the worst.
 
 The table goes to stdout and, with --out, to a Markdown file; ratios are clipdex / pymilvus
 (>1 = clipdex better, latency ratios are pymilvus / clipdex so that >1 is better too).
@@ -144,11 +146,19 @@ def run_kind(args, kind, data_dir, base, queries) -> list[dict]:
                 client.drop_collection(name)
         mine, theirs = (mean_insert(inserts[w]) for w in ("clipdex", "pymilvus"))
         rows.append(row(kind, f"insert {args.batch}/call", mine, theirs, "insert_rows_per_s"))
+        for name in ("bench_clipdex", "bench_pymilvus"):
+            settle(client, name, args.n)
         for per_call in args.per_call:
             for fields in args.fields:
-                mine = clipdex(args, "search", uri, "bench_clipdex", data_dir / "queries.f32", args.nq, args.dim,
-                               per_call, args.k, fields, args.warmup)
-                theirs = pymilvus_search(client, args, "bench_pymilvus", queries, per_call, fields.split(","))
+                runs = {"clipdex": [], "pymilvus": []}
+                for at, who in enumerate(["clipdex", "pymilvus", "pymilvus", "clipdex"][:2 * args.search_rounds]):
+                    if who == "clipdex":
+                        runs[who].append(clipdex(args, "search", uri, "bench_clipdex", data_dir / "queries.f32",
+                                                 args.nq, args.dim, per_call, args.k, fields, args.warmup))
+                    else:
+                        runs[who].append(pymilvus_search(client, args, "bench_pymilvus", queries, per_call,
+                                                         fields.split(",")))
+                mine, theirs = (merge_searches(runs[w]) for w in ("clipdex", "pymilvus"))
                 rows.append(row(kind, f"search {per_call}/call, {fields}", mine, theirs, "qps"))
                 print(json.dumps(rows[-1]), file=sys.stderr)
         rows += consistency_cost(client, args, kind)
@@ -170,6 +180,28 @@ def consistency_cost(client, args, kind) -> list[dict]:
         out.append({"server": kind, "what": f"pymilvus query of 1000 ids, {level}", "p50_ms": latencies[5]})
         print(json.dumps(out[-1]), file=sys.stderr)
     return out
+
+
+def settle(client, name, rows, timeout=300):
+    """Waits until the server has indexed every row after the flush, so that neither client's
+    searches meet the other's background work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            index = client.describe_index(name, client.list_indexes(name)[0])
+        except Exception:  # noqa: BLE001 - a server without index progress (Milvus Lite)
+            break
+        if index.get("state") in (None, "Finished") and index.get("indexed_rows", rows) >= rows:
+            break
+        time.sleep(1)
+    time.sleep(5)
+
+
+def merge_searches(results) -> dict:
+    """Rounds of one client: queries / total seconds, mean p50, worst p99."""
+    seconds = sum(r["queries"] / r["qps"] for r in results)
+    return {"rounds": results, "qps": sum(r["queries"] for r in results) / seconds,
+            "p50_ms": sum(r["p50_ms"] for r in results) / len(results), "p99_ms": max(r["p99_ms"] for r in results)}
 
 
 def mean_insert(results) -> dict:
@@ -219,6 +251,7 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--insert-rounds", type=int, default=2, help="inserts per client, in ABBA order")
+    parser.add_argument("--search-rounds", type=int, default=2, choices=[1, 2], help="per configuration, ABBA")
     parser.add_argument("--index", default="FLAT", choices=["FLAT", "IVF_FLAT", "HNSW"])
     parser.add_argument("--metric", default="COSINE", choices=["COSINE", "IP", "L2"])
     parser.add_argument("--json", type=pathlib.Path, help="also write the raw rows as JSON")
