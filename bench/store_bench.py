@@ -266,7 +266,7 @@ def measure(args, dist, n, engine, index):
     if path.exists() and not args.force:
         return
     d = dataset(dist, n)
-    nq_single = args.nq_single if n >= 1000000 else NQ
+    nq_single = args.nq_single if n >= 1000000 and index == "FLAT" else NQ
     job = {"engine": engine, "index": index, "n": n, "data": str(d), "m": args.m, "efc": args.efc,
            "ef": [int(e) for e in args.ef.split(",")], "nlist": args.nlist, "nprobe": args.nprobe,
            "nq_single": nq_single}
@@ -277,7 +277,7 @@ def measure(args, dist, n, engine, index):
         db.parent.mkdir(parents=True, exist_ok=True)
         cmd = [str(REPO / args.build / "bench" / "store_bench"), "--data", str(d), "--n", str(n), "--dim", str(DIM),
                "--nq", str(NQ), "--nq-single", str(nq_single), "--index", index, "--db", str(db), "--m", str(args.m),
-               "--efc", str(args.efc), "--ef", args.ef, "--nlist", str(args.nlist), "--nprobe", str(args.nprobe),
+               "--efc", str(args.efc), "--ef", args.ef if index == "HNSW" else args.ef.split(",")[0], "--nlist", str(args.nlist), "--nprobe", str(args.nprobe),
                "--reuse-db", "1" if args.reuse_db else "0"]
     else:
         cmd = [sys.executable, __file__, "--peer", json.dumps(job)]
@@ -286,6 +286,14 @@ def measure(args, dist, n, engine, index):
         print(f"FAILED {engine} {index} {dist} {n}: {proc.stderr[-2000:]}", flush=True)
         return
     res = json.loads(proc.stdout.strip().splitlines()[-1])
+    if res.get("reused_db") and path.exists():
+        # a re-measure of open and search on the database an earlier run built: keep its build figures
+        old = json.loads(path.read_text())
+        for key in ("build_s", "insert_rows_per_s", "snapshot_s", "peak_rss_build_mib", "commit"):
+            if key in old:
+                res.setdefault("build_" + key if key == "commit" else key, old[key])
+    res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                   cwd=REPO).stdout.strip()
     res.update({"dist": dist, "n": n, "wall_s": time.perf_counter() - t, "load_before": load_before,
                 "load_after": os.getloadavg(), "when": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"})
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -357,7 +365,7 @@ def main():
     p.add_argument("--ef", default="32,64,128,256", help="HNSW ef sweep (FLAT and IVF use the first)")
     p.add_argument("--nlist", type=int, default=1024)
     p.add_argument("--nprobe", type=int, default=16)
-    p.add_argument("--nq-single", type=int, default=200, help="queries timed one by one at n >= 1M")
+    p.add_argument("--nq-single", type=int, default=200, help="FLAT at n >= 1M: queries timed one by one")
     p.add_argument("--reuse-db", action="store_true", help="clipdex: keep a database built by an earlier run")
     p.add_argument("--force", action="store_true", help="re-measure cached results the flags select")
     p.add_argument("--report", metavar="MD", nargs="?", const=str(CACHE / "report.md"))

@@ -110,6 +110,8 @@ class Arena {
                                                            size_t k, size_t threads) const;
 
   private:
+    std::vector<Candidate> exact_search_tiles(const float* query, size_t k) const;
+
     size_t dim_;
     Metric metric_;
     std::vector<float, UninitAllocator<float>> data_;
