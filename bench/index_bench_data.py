@@ -4,11 +4,9 @@
 Renders Twemoji and OpenMoji SVGs (from the npm cache) to PNG at several
 sizes, composited on white, plus JPEG re-encodings of some of them.  The same
 inputs always give the same files (sorted file lists, fixed strides, no
-randomness).  Needs cairosvg (libcairo2) and Pillow:
+randomness).  Needs cairosvg (libcairo2) and Pillow, both in .venv (scripts/requirements-bench.txt):
 
-    python3 -m venv --system-site-packages .cache/bench-venv
-    .cache/bench-venv/bin/pip install cairosvg
-    .cache/bench-venv/bin/python bench/index_bench_data.py
+    .venv/bin/python bench/index_bench_data.py
 
 Output: .cache/bench-images/{png,jpg}/...  (git-ignored).  Default counts:
   twemoji 400 x {72,160,512} px  = 1200 PNG

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Runs every benchmark in bench/ against its peers on this machine and prints their tables;
-# each driver writes bench/results/<name>-<date>.md. Benchmarks are not tests: run them on a
-# quiet machine.
+# Runs every benchmark in bench/ against its peers on this machine and prints their tables.
+# The committed write-ups (bench/results/<name>-<date>.md) say which commands produced them.
+# Benchmarks are not tests: run them on a quiet machine. The store and index benchmarks take
+# tens of minutes at full size; each driver's --help shows how to run a part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-echo "== model: clipdex vs open_clip on torch"
+echo "== model: clipdex vs open_clip on torch (ViT-B-32, random weights)"
 $PY bench/model_bench.py --build build "$@"
-echo "== store: embedded vs faiss-cpu and hnswlib"
+echo "== store: embedded vs faiss-cpu, hnswlib and Milvus Lite"
 $PY bench/store_bench.py --build build
+echo "== milvus: clipdex's Milvus client vs pymilvus on one Milvus standalone"
+$PY bench/milvus_bench.py --build build --kinds standalone
+echo "== index: files on disk to committed rows, clipdex vs the seeds' pipeline vs batched open_clip"
+[ -d .cache/bench-images ] || $PY bench/index_bench_data.py
+$PY bench/index_bench.py --clipdex build/clipdex
