@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
     variants = {"F32": support.checkpoint(VIT_B_32, "open_clip"), "F16": support.checkpoint(VIT_B_32, "f16")}
-    exe = pathlib.Path(args.build) / "model_bench"
+    exe = pathlib.Path(args.build) / "bench" / "model_bench"  # bench/CMakeLists.txt builds it there
     ours = {}
     for name, directory in variants.items():
         run = subprocess.run([str(exe), str(directory), str(args.threads), str(args.seconds)], capture_output=True,
