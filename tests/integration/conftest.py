@@ -10,6 +10,7 @@ add-by-URL has something to fetch."""
 import json
 import os
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,8 +48,8 @@ def milvus_server(request):
 class MilvusCli:
     """One milvus_cli process: JSON command in, JSON answer out."""
 
-    def __init__(self, tool: pathlib.Path, uri: str):
-        self.proc = subprocess.Popen([str(tool), uri, "--timeout", "60"], stdin=subprocess.PIPE,
+    def __init__(self, tool: pathlib.Path, uri: str, *args: str):
+        self.proc = subprocess.Popen([str(tool), uri, *args, "--timeout", "60"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
 
     def call(self, op: str, **args):
@@ -75,6 +76,21 @@ def milvus_cli_tool(build_dir) -> pathlib.Path:
     if not tool.exists():
         pytest.fail(f"{tool} is missing: build the milvus_cli target")
     return tool
+
+
+@pytest.fixture
+def milvus_cli_factory(milvus_cli_tool):
+    """Factory: milvus_cli_factory(uri, *extra_args) -> MilvusCli; all are closed after the test."""
+    opened = []
+
+    def open_cli(uri, *args):
+        opened.append(MilvusCli(milvus_cli_tool, uri, *args))
+        return opened[-1]
+
+    yield open_cli
+    for client in opened:
+        if client.proc.poll() is None:
+            client.close()
 
 
 @pytest.fixture
@@ -238,3 +254,23 @@ def serve_folder():
     yield serve
     for files in started:
         files.stop()
+
+
+TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
+
+
+@pytest.fixture(scope="session")
+def twemoji_folder(tmp_path_factory):
+    """Factory: twemoji_folder(folder_name, first=N, extra=("2764.svg",)) -> a new folder holding
+    the first N Twemoji drawings in name order plus the named extras (from npm, scripts/deps.sh)."""
+    if not TWEMOJI.is_dir():
+        pytest.fail(f"npm test data missing ({TWEMOJI}): run scripts/deps.sh")
+
+    def make(folder_name, first=0, extra=()):
+        folder = tmp_path_factory.mktemp("twemoji") / folder_name
+        folder.mkdir()
+        for path in sorted(TWEMOJI.glob("*.svg"))[:first] + [TWEMOJI / name for name in extra]:
+            shutil.copyfile(path, folder / path.name)
+        return folder
+
+    return make

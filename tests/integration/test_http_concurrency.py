@@ -5,27 +5,17 @@ the middle of a stream of writes loses none that were answered 200.
 """
 import json
 import pathlib
-import shutil
 import threading
 import time
 import urllib.error
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
-
 
 @pytest.fixture(scope="module")
-def drawings(tmp_path_factory):
-    if not TWEMOJI.is_dir():
-        pytest.fail("npm test data missing: run scripts/deps.sh")
-    folder = tmp_path_factory.mktemp("http") / "绘画 drawings"
-    folder.mkdir()
-    names = sorted(p.name for p in TWEMOJI.glob("*.svg"))[:400] + ["2764.svg"]
-    for name in names:
-        shutil.copyfile(TWEMOJI / name, folder / name)
-    return folder, names
+def drawings(twemoji_folder):
+    folder = twemoji_folder("绘画 drawings", first=400, extra=("2764.svg",))
+    return folder, sorted(path.name for path in folder.iterdir())
 
 
 def test_searches_answer_while_a_batch_add_runs(clipdex_cli, start_server, serve_folder, drawings, tmp_path):

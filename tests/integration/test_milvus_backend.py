@@ -80,7 +80,7 @@ def test_query_pages_past_the_result_window(cli, collection_name):
     cli.ok("drop", collection=collection_name)
 
 
-def test_reads_see_this_clients_writes_at_once(cli, milvus_server, milvus_cli_tool, collection_name):
+def test_reads_see_this_clients_writes_at_once(cli, milvus_server, milvus_cli_factory, collection_name):
     """Reads wait for this client's own writes (Session consistency by write timestamps); a new
     client's first read sees what others wrote before it."""
     cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
@@ -95,13 +95,10 @@ def test_reads_see_this_clients_writes_at_once(cli, milvus_server, milvus_cli_to
     assert cli.ok("get", collection=collection_name, ids=[1], fields=["url"])[0]["url"] == "/new"
 
     cli.ok("insert", collection=collection_name, rows=[{"id": 99, "vector": [9.0, 9.0, 9.0, 9.0]}])
-    later = Cli(milvus_cli_tool, milvus_server.uri)  # as the next `clipdex` command would
-    try:
-        assert later.ok("count", collection=collection_name) == 5
-        assert later.call("insert", collection=collection_name,
-                          rows=[{"id": 99, "vector": [1.0, 1.0, 1.0, 1.0]}])["code"] == "already_exists"
-    finally:
-        later.close()
+    later = milvus_cli_factory(milvus_server.uri)  # as the next `clipdex` command would
+    assert later.ok("count", collection=collection_name) == 5
+    assert later.call("insert", collection=collection_name,
+                      rows=[{"id": 99, "vector": [1.0, 1.0, 1.0, 1.0]}])["code"] == "already_exists"
     cli.ok("drop", collection=collection_name)
 
 
@@ -201,44 +198,16 @@ def auth_server():
     server.stop()
 
 
-class Cli:
-    """A milvus_cli process with extra arguments (conftest's MilvusCli takes none)."""
-
-    def __init__(self, tool, uri, *args):
-        self.proc = subprocess.Popen([str(tool), uri, *args, "--timeout", "60"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-
-    def call(self, op, **args):
-        self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"milvus_cli exited with {self.proc.wait()} during `{op}`")
-        return json.loads(line)
-
-    def ok(self, op, **args):
-        answer = self.call(op, **args)
-        assert answer["ok"], answer
-        return answer["result"]
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 def open_cli(tool, uri, *args):
     return subprocess.run([str(tool), uri, *args, "--timeout", "30"], input='{"op":"list"}\n',
                           capture_output=True, text=True, timeout=120)
 
 
-def test_auth_token_accepted(auth_server, milvus_cli_tool, collection_name):
-    cli = Cli(milvus_cli_tool, auth_server.uri, "--token", servers.ROOT_TOKEN)
-    try:
-        cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
-        cli.ok("insert", collection=collection_name, rows=[{"id": 1, "url": "/a", "vector": [1.0, 0.0, 0.0, 0.0]}])
-        assert cli.ok("count", collection=collection_name) == 1
-    finally:
-        cli.close()
+def test_auth_token_accepted(auth_server, milvus_cli_factory, collection_name):
+    cli = milvus_cli_factory(auth_server.uri, "--token", servers.ROOT_TOKEN)
+    cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
+    cli.ok("insert", collection=collection_name, rows=[{"id": 1, "url": "/a", "vector": [1.0, 0.0, 0.0, 0.0]}])
+    assert cli.ok("count", collection=collection_name) == 1
 
 
 @pytest.mark.parametrize("token", ["root:wrong", "nobody:Milvus", ""])

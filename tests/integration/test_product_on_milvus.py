@@ -2,24 +2,14 @@
 serves exactly as on the embedded store, on every server kind the fixtures start."""
 import json
 import pathlib
-import shutil
 import uuid
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
-
 
 @pytest.fixture(scope="module")
-def gallery(tmp_path_factory):
-    if not TWEMOJI.is_dir():
-        pytest.fail("npm test data missing: run scripts/deps.sh")
-    folder = tmp_path_factory.mktemp("milvus-product") / "表情 gallery"
-    folder.mkdir()
-    for path in sorted(TWEMOJI.glob("*.svg"))[:80] + [TWEMOJI / "2764.svg", TWEMOJI / "1f436.svg"]:
-        shutil.copyfile(path, folder / path.name)
-    return folder
+def gallery(twemoji_folder):
+    return twemoji_folder("表情 gallery", first=80, extra=("2764.svg", "1f436.svg"))
 
 
 def name_of(url):
