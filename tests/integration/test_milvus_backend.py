@@ -232,3 +232,25 @@ def test_auth_clipdex_cli_token(auth_server, build_dir, emoji_model_dir, tmp_pat
     assert bad.returncode not in (0, 1), bad.stderr
     assert auth_server.uri in bad.stderr, bad.stderr
     assert "password" in bad.stderr.lower() or "auth" in bad.stderr.lower(), bad.stderr
+
+
+def test_database_in_the_uri_path_selects_it(milvus_server, milvus_cli_factory, collection_name):
+    """`http://host:port/DB` sends DB as the `dbname` metadata: the collection lands in that database."""
+    if milvus_server.kind != "standalone":
+        pytest.skip(f"{milvus_server.kind} has no databases besides the default one")
+    database = "db_" + collection_name
+    admin = MilvusClient(milvus_server.uri)
+    admin.create_database(database)
+    try:
+        cli = milvus_cli_factory(f"{milvus_server.uri}/{database}")
+        cli.ok("create", collection=collection_name, dim=4, index="FLAT", metric="L2")
+        cli.ok("insert", collection=collection_name, rows=[{"id": 5, "url": "/in-db", "vector": [1.0, 0.0, 0.0, 0.0]}])
+        assert collection_name not in admin.list_collections()
+        in_db = MilvusClient(milvus_server.uri, db_name=database)
+        assert collection_name in in_db.list_collections()
+        assert in_db.query(collection_name, filter="id == 5", output_fields=["url"])[0]["url"] == "/in-db"
+        cli.ok("drop", collection=collection_name)
+        in_db.close()
+    finally:
+        admin.drop_database(database)
+        admin.close()
