@@ -39,9 +39,9 @@ struct EngineOptions {
     std::string collection = "clipdex";
     std::string model = "ViT-B-32::openai";  // a registry name, hf-hub:ORG/REPO or a directory
     store::StoreOptions store;
-    store::IndexSpec index;          // used when the collection is created
-    int threads = 0;                 // 0 = all cores
-    bool allow_private_urls = false; // let add_image_by_url reach loopback / private networks
+    store::IndexSpec index;           // used when the collection is created
+    int threads = 0;                  // 0 = all cores
+    bool allow_private_urls = false;  // let add_image_by_url reach loopback / private networks
     uint64_t max_image_bytes = 64ull << 20;
     uint64_t max_image_pixels = 100'000'000;
     DownloadProgressFn download_progress;  // called while a missing model downloads
@@ -56,8 +56,8 @@ struct SearchHit {
 };
 
 struct IndexProgress {
-    size_t done = 0;      // files finished (added, updated, skipped or failed)
-    size_t total = 0;     // files found so far; final once discovery ends
+    size_t done = 0;   // files finished (added, updated, skipped or failed)
+    size_t total = 0;  // files found so far; final once discovery ends
     size_t added = 0;
     size_t updated = 0;
     size_t unchanged = 0;
@@ -84,30 +84,49 @@ struct IndexOptions {
     std::function<void(const IndexProgress&)> progress;  // called from the indexing thread
 };
 
+struct UrlImage {
+    int64_t id = 0;
+    std::string url;
+    std::string description;
+};
+
+struct UrlAddResult {
+    bool ok = false;
+    std::string error;  // what failed, naming the URL
+    std::string code;   // error_code_name() of the failure ("not_found", "corrupt", ...)
+};
+
 // File name or path -> description (seed 002's descriptions JSON).
 using Descriptions = std::map<std::string, std::string>;
 Descriptions load_descriptions(const std::filesystem::path& json_file);
 
 class Engine {
-public:
+  public:
     static std::unique_ptr<Engine> open(const EngineOptions& options);
     // For tests and tools: an engine over a given encoder and store.
-    static std::unique_ptr<Engine> open(const EngineOptions& options, std::shared_ptr<Encoder> encoder,
+    static std::unique_ptr<Engine> open(const EngineOptions& options,
+                                        std::shared_ptr<Encoder> encoder,
                                         std::shared_ptr<store::Store> store);
     ~Engine();
 
-    IndexReport index_directory(const std::filesystem::path& dir, const Descriptions& descriptions = {},
+    IndexReport index_directory(const std::filesystem::path& dir,
+                                const Descriptions& descriptions = {},
                                 const IndexOptions& options = {});
     IndexReport index_images(std::span<const std::filesystem::path> paths,
-                             const Descriptions& descriptions = {}, const IndexOptions& options = {});
+                             const Descriptions& descriptions = {},
+                             const IndexOptions& options = {});
     // Fetches the URL (http/https, size and time limits) and stores it under `id` (replacing).
     void add_image_by_url(int64_t id, const std::string& url, const std::string& description = {});
     void add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
                    const std::string& description = {});
+    // Many URLs at once: fetched and decoded concurrently, encoded in batches, written per batch.
+    // One result per image, in input order; a failed image does not stop the others.
+    std::vector<UrlAddResult> add_images_by_url(std::span<const UrlImage> images);
 
     std::vector<SearchHit> search(const std::string& text, int top_k = 10,
                                   const std::string& filter = {});
-    std::vector<std::vector<SearchHit>> search_batch(std::span<const std::string> texts, int top_k = 10,
+    std::vector<std::vector<SearchHit>> search_batch(std::span<const std::string> texts,
+                                                     int top_k = 10,
                                                      const std::string& filter = {});
     std::vector<SearchHit> search_by_image_file(const std::filesystem::path& path, int top_k = 10,
                                                 const std::string& filter = {});
@@ -131,7 +150,7 @@ public:
 
     struct State;  // opaque outside the engine's sources
 
-private:
+  private:
     explicit Engine(std::unique_ptr<State> state);
     std::unique_ptr<State> state_;
 };

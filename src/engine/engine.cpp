@@ -1,6 +1,10 @@
 #include "engine/engine_state.h"
 
+#include <algorithm>
+#include <future>
+
 #include "common/hash.h"
+#include "common/thread_pool.h"
 #include "hub/http_fetch.h"
 
 namespace clipdex {
@@ -103,25 +107,58 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& options, std::shared_p
 
 namespace {
 
-// One row from encoded image bytes; `source` says where they came from ("url" or "bytes").
-void store_image(Engine::State& state, int64_t id, std::span<const uint8_t> bytes,
-                 const std::string& url_or_name, const std::string& description,
-                 const char* source) {
+void check_url_length(int64_t id, const std::string& url_or_name) {
     if (url_or_name.size() > store::kMaxUrlBytes)
         throw Error(ErrorCode::InvalidInput,
                     "url of image " + std::to_string(id) + " is longer than 2000 bytes");
-    const image::Image decoded = image::decode_image(bytes, url_or_name, state.limits);
+}
+
+// A decoded image's row, its vector still to be encoded; `source` is "url" or "bytes".
+struct PendingImage {
     store::Row row;
-    row.id = id;
-    row.url = url_or_name;
-    row.description = description;
-    row.vector = state.embed_image(decoded);
-    row.extra = {{"source", source},
-                 {"byte_size", bytes.size()},
-                 {"sha256", sha256_hex(bytes)},
-                 {"width", decoded.width},
-                 {"height", decoded.height}};
-    state.store->upsert(state.options.collection, std::span<const store::Row>(&row, 1));
+    std::vector<float> pixels;
+};
+
+PendingImage prepare_image(const Engine::State& state, int64_t id, std::span<const uint8_t> bytes,
+                           const std::string& url_or_name, const std::string& description,
+                           const char* source) {
+    check_url_length(id, url_or_name);
+    const image::Image decoded = image::decode_image(bytes, url_or_name, state.limits);
+    PendingImage out;
+    out.row.id = id;
+    out.row.url = url_or_name;
+    out.row.description = description;
+    out.row.extra = {{"source", source},
+                     {"byte_size", bytes.size()},
+                     {"sha256", sha256_hex(bytes)},
+                     {"width", decoded.width},
+                     {"height", decoded.height}};
+    out.pixels = state.encoder->preprocess(decoded);
+    return out;
+}
+
+// Encodes the images together and writes their rows in one store call.
+void encode_and_write(Engine::State& state, std::vector<PendingImage>& images) {
+    if (images.empty()) return;
+    std::vector<float> pixels;
+    for (const auto& image : images)
+        pixels.insert(pixels.end(), image.pixels.begin(), image.pixels.end());
+    const std::vector<float> vectors = state.encoder->encode_pixels(pixels, images.size());
+    const auto dim = static_cast<size_t>(state.encoder->dim());
+    std::vector<store::Row> rows;
+    rows.reserve(images.size());
+    for (size_t i = 0; i < images.size(); ++i) {
+        rows.push_back(std::move(images[i].row));
+        rows.back().vector.assign(vectors.begin() + static_cast<ptrdiff_t>(i * dim),
+                                  vectors.begin() + static_cast<ptrdiff_t>((i + 1) * dim));
+    }
+    state.store->upsert(state.options.collection, rows);
+}
+
+UrlAddResult failure(const std::exception& e) {
+    const auto* error = dynamic_cast<const Error*>(&e);
+    return {false, e.what(),
+            std::string(error_code_name(error ? error->code() : ErrorCode::Internal))};
 }
 
 }  // namespace
@@ -129,12 +166,56 @@ void store_image(Engine::State& state, int64_t id, std::span<const uint8_t> byte
 void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
                        const std::string& description) {
     state_->check_open();
-    store_image(*state_, id, bytes, url_or_name, description, "bytes");
+    std::vector<PendingImage> one;
+    one.push_back(prepare_image(*state_, id, bytes, url_or_name, description, "bytes"));
+    encode_and_write(*state_, one);
 }
 
 void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
     state_->check_open();
-    store_image(*state_, id, state_->fetch(url), url, description, "url");
+    check_url_length(id, url);
+    std::vector<PendingImage> one;
+    one.push_back(prepare_image(*state_, id, state_->fetch(url), url, description, "url"));
+    encode_and_write(*state_, one);
+}
+
+std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> images) {
+    state_->check_open();
+    constexpr size_t kBatch = 32;
+    // Fetching waits on the network far more than on the CPU: more fetchers than cores.
+    ThreadPool fetchers(std::clamp<size_t>(images.size(), 1, 8));
+    std::vector<std::future<PendingImage>> pending;
+    pending.reserve(images.size());
+    for (const auto& image : images)
+        pending.push_back(fetchers.submit([this, &image] {
+            check_url_length(image.id, image.url);
+            return prepare_image(*state_, image.id, state_->fetch(image.url), image.url,
+                                 image.description, "url");
+        }));
+    std::vector<UrlAddResult> results(images.size());
+    std::vector<PendingImage> batch;
+    std::vector<size_t> batch_index;
+    auto flush = [&] {
+        try {
+            encode_and_write(*state_, batch);
+            for (size_t i : batch_index) results[i].ok = true;
+        } catch (const std::exception& e) {
+            for (size_t i : batch_index) results[i] = failure(e);
+        }
+        batch.clear();
+        batch_index.clear();
+    };
+    for (size_t i = 0; i < pending.size(); ++i) {
+        try {
+            batch.push_back(pending[i].get());
+            batch_index.push_back(i);
+        } catch (const std::exception& e) {
+            results[i] = failure(e);
+        }
+        if (batch.size() == kBatch) flush();
+    }
+    flush();
+    return results;
 }
 
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k,

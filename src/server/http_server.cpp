@@ -197,8 +197,10 @@ struct HttpServer::Impl {
             throw Error(ErrorCode::TooLarge, "batch/add: " + std::to_string(images->size()) +
                                                  " images exceed the limit of " +
                                                  std::to_string(options.max_batch_items));
+        // Malformed items are answered at once; the valid ones are fetched together.
         json results = json::array();
-        size_t succeeded = 0;
+        std::vector<UrlImage> valid;
+        std::vector<size_t> valid_index;
         for (const auto& item : *images) {
             json result = {{"success", false}};
             try {
@@ -209,13 +211,28 @@ struct HttpServer::Impl {
                 const std::string url = optional_string(item, "url");
                 if (url.empty()) throw Error(ErrorCode::InvalidInput, "field 'url' is required");
                 result["url"] = url;
-                engine.add_image_by_url(id, url, optional_string(item, "description"));
-                result["success"] = true;
-                ++succeeded;
-            } catch (const std::exception& e) {
+                valid.push_back({id, url, optional_string(item, "description")});
+                valid_index.push_back(results.size());
+            } catch (const Error& e) {
                 result["error"] = e.what();
+                result["code"] = std::string(error_code_name(e.code()));
+            } catch (const json::exception& e) {
+                result["error"] = std::string("bad JSON value: ") + e.what();
+                result["code"] = "invalid_input";
             }
             results.push_back(result);
+        }
+        const std::vector<UrlAddResult> added = engine.add_images_by_url(valid);
+        size_t succeeded = 0;
+        for (size_t i = 0; i < added.size(); ++i) {
+            json& result = results[valid_index[i]];
+            result["success"] = added[i].ok;
+            if (added[i].ok) {
+                ++succeeded;
+            } else {
+                result["error"] = added[i].error;
+                result["code"] = added[i].code;
+            }
         }
         send_json(res, 200,
                   {{"success", succeeded == images->size()},

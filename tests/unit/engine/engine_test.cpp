@@ -1,6 +1,7 @@
 // The engine with the emoji model of ../shared and Twemoji drawings from npm: one engine shared
 // by threads that index, add, search and read at the same time; rows and answers stay coherent.
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -43,6 +44,7 @@ class EngineTest : public ::testing::Test {
         options.db_uri = (dir_ / "engine.db").string();
         options.model = model.string();
         options.threads = 2;
+        options.allow_private_urls = true;  // the test's HTTP server is on loopback
         return Engine::open(options);
     }
 
@@ -110,6 +112,46 @@ TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {
     const auto hits = engine->search("red heart", 5);
     ASSERT_FALSE(hits.empty());
     EXPECT_EQ(fs::path(hits.front().url).filename(), "2764.svg");
+}
+
+TEST_F(EngineTest, ManyUrlsAreFetchedTogetherAndFailuresStayPerImage) {
+    httplib::Server files;
+    files.set_mount_point("/", kTwemoji.string());
+    files.Get("/text.svg", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content("not an image at all", "image/svg+xml");
+    });
+    const int port = files.bind_to_any_port("127.0.0.1");
+    std::thread serving([&] { files.listen_after_bind(); });
+    const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/";
+
+    std::vector<UrlImage> images;
+    const std::vector<fs::path> drawings_list = drawings(40);
+    for (size_t i = 0; i < drawings_list.size(); ++i)
+        images.push_back(
+            {static_cast<int64_t>(i + 1), base + drawings_list[i].filename().string(), ""});
+    images.insert(images.begin() + 3, UrlImage{1001, base + "no-such-file.svg", ""});
+    images.insert(images.begin() + 7, UrlImage{1002, base + "text.svg", ""});
+
+    auto engine = open_engine();
+    const std::vector<UrlAddResult> results = engine->add_images_by_url(images);
+    files.stop();
+    serving.join();
+
+    ASSERT_EQ(results.size(), images.size());
+    EXPECT_FALSE(results[3].ok);
+    EXPECT_EQ(results[3].code, "not_found");
+    EXPECT_NE(results[3].error.find("no-such-file.svg"), std::string::npos) << results[3].error;
+    EXPECT_FALSE(results[7].ok);
+    EXPECT_FALSE(results[7].code.empty());
+    size_t ok = 0;
+    for (const auto& result : results) ok += result.ok ? 1 : 0;
+    EXPECT_EQ(ok, drawings_list.size());
+    EXPECT_EQ(engine->get_database_stats().at("total_records").get<int64_t>(),
+              static_cast<int64_t>(drawings_list.size()));
+    const auto hits = engine->search("red heart", 1);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits.front().url, base + "2764.svg");
+    EXPECT_EQ(hits.front().extra.value("source", ""), "url");
 }
 
 TEST_F(EngineTest, ImageSearchFindsTheSameDrawingFirst) {
