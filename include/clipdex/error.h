@@ -16,23 +16,23 @@ enum class ErrorCode {
     InvalidInput,   // the caller's input is malformed or out of range (HTTP 400)
     NotFound,       // a named thing does not exist (404)
     AlreadyExists,  // creating something that exists (409)
-    Conflict,       // refused because of state held elsewhere: a second writer, a model mismatch (409)
-    Io,             // the operating system failed a read or write (500)
-    Corrupt,        // stored or downloaded bytes are damaged or hostile (422 / 500)
-    TooLarge,       // a size or pixel limit was exceeded (413)
-    Unavailable,    // a server or network peer is unreachable or busy; may succeed later (503)
-    Unsupported,    // valid input that this build or backend does not handle (501)
-    Internal,       // a bug: an invariant did not hold (500)
+    Conflict,  // refused because of state held elsewhere: a second writer, a model mismatch (409)
+    Io,        // the operating system failed a read or write (500)
+    Corrupt,   // stored or downloaded bytes are damaged or hostile (422 / 500)
+    TooLarge,  // a size or pixel limit was exceeded (413)
+    Unavailable,  // a server or network peer is unreachable or busy; may succeed later (503)
+    Unsupported,  // valid input that this build or backend does not handle (501)
+    Internal,     // a bug: an invariant did not hold (500)
 };
 
 std::string_view error_code_name(ErrorCode code);
 
 class Error : public std::runtime_error {
-public:
+  public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
     ErrorCode code() const noexcept { return code_; }
 
-private:
+  private:
     ErrorCode code_;
 };
 

@@ -72,9 +72,9 @@ struct Row {
     int64_t id = 0;
     std::string url;
     std::string description;
-    std::vector<float> vector;  // empty when not requested
-    std::string added_at;       // filled by the store when empty on insert
-    std::string updated_at;     // set by the store on every write when empty
+    std::vector<float> vector;                        // empty when not requested
+    std::string added_at;                             // filled by the store when empty on insert
+    std::string updated_at;                           // set by the store on every write when empty
     nlohmann::json extra = nlohmann::json::object();  // dynamic fields
 };
 
@@ -120,7 +120,7 @@ struct CollectionStats {
 };
 
 class Store {
-public:
+  public:
     virtual ~Store() = default;
 
     virtual std::string uri() const = 0;

@@ -15,7 +15,7 @@ struct GlobalOptions {
     std::string model = "ViT-B-32::openai";
     std::string encoder;  // URL of a remote encoder service, empty for local
     std::string token;
-    int threads = 0;      // 0 = all hardware threads
+    int threads = 0;  // 0 = all hardware threads
     std::string collection = "clipdex";
     bool allow_private_urls = false;
 };

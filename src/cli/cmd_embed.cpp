@@ -28,13 +28,16 @@ struct Item {
 };
 
 // Appends one item per row of `rows` (n x dim), labelled `label` or `label[i]` for several.
-void add_rows(std::vector<Item>& items, const std::string& kind, const std::string& label, const std::vector<float>& rows,
-              size_t dim) {
+void add_rows(std::vector<Item>& items, const std::string& kind, const std::string& label,
+              const std::vector<float>& rows, size_t dim) {
     const size_t n = dim == 0 ? 0 : rows.size() / dim;
     for (size_t i = 0; i < n; ++i) {
-        std::string name = n == 1 && kind != "ids" && kind != "pixels" ? label : label + "[" + std::to_string(i) + "]";
-        items.push_back({kind, name, std::vector<float>(rows.begin() + static_cast<ptrdiff_t>(i * dim),
-                                                       rows.begin() + static_cast<ptrdiff_t>((i + 1) * dim))});
+        std::string name = n == 1 && kind != "ids" && kind != "pixels"
+                               ? label
+                               : label + "[" + std::to_string(i) + "]";
+        items.push_back({kind, name,
+                         std::vector<float>(rows.begin() + static_cast<ptrdiff_t>(i * dim),
+                                            rows.begin() + static_cast<ptrdiff_t>((i + 1) * dim))});
     }
 }
 
@@ -50,8 +53,8 @@ std::vector<float> encode_pixels_file(const ClipModel& model, const std::string&
     NpyArray a = read_npy(file);
     const int64_t s = model.info().image_size;
     if (a.shape.size() != 4 || a.shape[1] != 3 || a.shape[2] != s || a.shape[3] != s)
-        throw Error(ErrorCode::InvalidInput, file + ": pixels must be [n, 3, " + std::to_string(s) + ", " +
-                                                 std::to_string(s) + "] float32");
+        throw Error(ErrorCode::InvalidInput, file + ": pixels must be [n, 3, " + std::to_string(s) +
+                                                 ", " + std::to_string(s) + "] float32");
     return model.encode_images(npy_as_f32(a, file), static_cast<size_t>(a.shape[0]));
 }
 
@@ -61,13 +64,15 @@ void write_json(const ModelInfo& info, const std::vector<Item>& items) {
     out["embed_dim"] = info.embed_dim;
     out["items"] = nlohmann::json::array();
     for (const Item& item : items)
-        out["items"].push_back({{"kind", item.kind}, {"input", item.input}, {"embedding", item.embedding}});
+        out["items"].push_back(
+            {{"kind", item.kind}, {"input", item.input}, {"embedding", item.embedding}});
     std::cout << out.dump() << "\n";
 }
 
 void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::App& sub) {
     if (!std::filesystem::is_directory(global.model))
-        throw Error(ErrorCode::NotFound, global.model + ": not a model directory (embed takes a local directory)");
+        throw Error(ErrorCode::NotFound,
+                    global.model + ": not a model directory (embed takes a local directory)");
     LoadOptions load;
     load.threads = global.threads;
     auto model = ClipModel::load(global.model, load);
@@ -79,10 +84,12 @@ void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::
         const std::string name = option->get_name();
         if (name == "--text") {
             const std::string& text = opt.texts.at(next_text++);
-            add_rows(items, "text", text, model->encode_texts(std::span<const std::string>(&text, 1)), dim);
+            add_rows(items, "text", text,
+                     model->encode_texts(std::span<const std::string>(&text, 1)), dim);
         } else if (name == "--image") {
             const std::filesystem::path file = opt.images.at(next_image++);
-            add_rows(items, "image", file.string(), model->encode_image_files(std::span<const std::filesystem::path>(&file, 1)),
+            add_rows(items, "image", file.string(),
+                     model->encode_image_files(std::span<const std::filesystem::path>(&file, 1)),
                      dim);
         } else if (name == "--ids-npy") {
             const std::string& file = opt.ids_files.at(next_ids++);
@@ -92,11 +99,14 @@ void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::
             add_rows(items, "pixels", file, encode_pixels_file(*model, file), dim);
         }
     }
-    if (items.empty()) throw Error(ErrorCode::InvalidInput, "embed: give at least one --text, --image, --ids-npy or --pixels-npy");
+    if (items.empty())
+        throw Error(ErrorCode::InvalidInput,
+                    "embed: give at least one --text, --image, --ids-npy or --pixels-npy");
     if (!opt.npy.empty()) {
         std::vector<float> all;
         all.reserve(items.size() * dim);
-        for (const Item& item : items) all.insert(all.end(), item.embedding.begin(), item.embedding.end());
+        for (const Item& item : items)
+            all.insert(all.end(), item.embedding.begin(), item.embedding.end());
         write_npy_f32(opt.npy, all, items.size(), dim);
         if (!opt.json) return;
     }
@@ -107,11 +117,21 @@ void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::
 
 void register_embed(CLI::App& app, GlobalOptions& global) {
     auto opt = std::make_shared<EmbedOptions>();
-    CLI::App* sub = app.add_subcommand("embed", "print embeddings of texts and images (JSON or .npy), in input order");
-    sub->add_option("--text", opt->texts, "a text to embed (repeatable)")->take_all()->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-    sub->add_option("--image", opt->images, "an image file to embed (repeatable)")->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->expected(1);
-    sub->add_option("--ids-npy", opt->ids_files, "token ids [n, length] in a .npy file (repeatable)")->expected(1);
-    sub->add_option("--pixels-npy", opt->pixel_files, "preprocessed pixels [n, 3, S, S] float32 .npy (repeatable)")->expected(1);
+    CLI::App* sub = app.add_subcommand(
+        "embed", "print embeddings of texts and images (JSON or .npy), in input order");
+    sub->add_option("--text", opt->texts, "a text to embed (repeatable)")
+        ->take_all()
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    sub->add_option("--image", opt->images, "an image file to embed (repeatable)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->expected(1);
+    sub->add_option("--ids-npy", opt->ids_files,
+                    "token ids [n, length] in a .npy file (repeatable)")
+        ->expected(1);
+    sub->add_option("--pixels-npy", opt->pixel_files,
+                    "preprocessed pixels [n, 3, S, S] float32 .npy (repeatable)")
+        ->expected(1);
     sub->add_flag("--json", opt->json, "print JSON (the default unless --npy is given)");
     sub->add_option("--npy", opt->npy, "write an [n, embed_dim] float32 .npy file");
     sub->callback([&global, opt, sub] { run_embed(global, *opt, *sub); });

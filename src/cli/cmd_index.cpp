@@ -34,22 +34,27 @@ void print_report(const IndexReport& report, bool json) {
     const auto& c = report.counts;
     if (json) {
         nlohmann::json failures = nlohmann::json::array();
-        for (const auto& f : report.failures) failures.push_back({{"path", f.path}, {"reason", f.reason}});
-        std::cout << nlohmann::json{{"added", c.added},   {"updated", c.updated}, {"unchanged", c.unchanged},
-                                    {"failed", c.failed}, {"pruned", report.pruned}, {"seconds", report.seconds},
+        for (const auto& f : report.failures)
+            failures.push_back({{"path", f.path}, {"reason", f.reason}});
+        std::cout << nlohmann::json{{"added", c.added},         {"updated", c.updated},
+                                    {"unchanged", c.unchanged}, {"failed", c.failed},
+                                    {"pruned", report.pruned},  {"seconds", report.seconds},
                                     {"failures", failures}}
                          .dump()
                   << "\n";
         return;
     }
-    for (const auto& f : report.failures) std::fprintf(stderr, "skipped %s: %s\n", f.path.c_str(), f.reason.c_str());
-    std::printf("indexed: %zu added, %zu updated, %zu unchanged, %zu failed, %zu pruned in %.1f s\n", c.added,
-                c.updated, c.unchanged, c.failed, report.pruned, report.seconds);
+    for (const auto& f : report.failures)
+        std::fprintf(stderr, "skipped %s: %s\n", f.path.c_str(), f.reason.c_str());
+    std::printf(
+        "indexed: %zu added, %zu updated, %zu unchanged, %zu failed, %zu pruned in %.1f s\n",
+        c.added, c.updated, c.unchanged, c.failed, report.pruned, report.seconds);
 }
 
 int run_index(const GlobalOptions& global, const IndexArgs& args) {
     auto engine = open_engine(global);
-    const Descriptions descriptions = args.descriptions.empty() ? Descriptions{} : load_descriptions(args.descriptions);
+    const Descriptions descriptions =
+        args.descriptions.empty() ? Descriptions{} : load_descriptions(args.descriptions);
     Progress bar("indexing");
     IndexOptions options;
     options.prune = args.prune;
@@ -60,8 +65,10 @@ int run_index(const GlobalOptions& global, const IndexArgs& args) {
     std::vector<std::filesystem::path> files;
     for (const auto& path : args.paths) {
         std::error_code ec;
-        if (std::filesystem::is_directory(path, ec)) merge(total, engine->index_directory(path, descriptions, options));
-        else files.emplace_back(path);
+        if (std::filesystem::is_directory(path, ec))
+            merge(total, engine->index_directory(path, descriptions, options));
+        else
+            files.emplace_back(path);
     }
     if (!files.empty()) merge(total, engine->index_images(files, descriptions, options));
     engine->close();
@@ -74,12 +81,17 @@ int run_index(const GlobalOptions& global, const IndexArgs& args) {
 
 void register_index(CLI::App& app, GlobalOptions& global) {
     auto args = std::make_shared<IndexArgs>();
-    CLI::App* sub = app.add_subcommand("index", "index image folders and files (unchanged files are skipped)");
+    CLI::App* sub =
+        app.add_subcommand("index", "index image folders and files (unchanged files are skipped)");
     sub->add_option("paths", args->paths, "folders and image files")->required();
-    sub->add_option("--descriptions", args->descriptions, "JSON file mapping file names or paths to descriptions");
-    sub->add_flag("--prune", args->prune, "remove rows whose files are gone from the indexed folders");
+    sub->add_option("--descriptions", args->descriptions,
+                    "JSON file mapping file names or paths to descriptions");
+    sub->add_flag("--prune", args->prune,
+                  "remove rows whose files are gone from the indexed folders");
     sub->add_flag("--no-recursive", args->no_recursive, "do not descend into sub-folders");
-    sub->add_option("--batch", args->batch, "images encoded together")->check(CLI::Range(1, 1024))->capture_default_str();
+    sub->add_option("--batch", args->batch, "images encoded together")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
     sub->add_flag("--json", args->json, "print the report as JSON");
     sub->callback([&global, args] {
         const int code = run_index(global, *args);

@@ -28,7 +28,8 @@ struct MigrateArgs {
 // Exit status when the copy ran but the destination does not hold every source row.
 constexpr int kExitNotVerified = kExitSomeFailed;
 
-std::unique_ptr<store::Store> open(const std::string& uri, const std::string& token, bool read_only) {
+std::unique_ptr<store::Store> open(const std::string& uri, const std::string& token,
+                                   bool read_only) {
     store::StoreOptions options;
     options.token = token;
     options.read_only = read_only;
@@ -57,18 +58,23 @@ void print_report(const store::MigrateReport& r, bool json) {
                   << "\n";
         return;
     }
-    std::printf("migrated `%s` -> `%s`%s: %lld copied, %lld skipped (already present) in %.1f s (%.0f rows/s)\n",
-                r.source_collection.c_str(), r.destination_collection.c_str(), r.created ? " (created)" : "",
-                static_cast<long long>(r.copied), static_cast<long long>(r.skipped), r.seconds, rate(r));
+    std::printf(
+        "migrated `%s` -> `%s`%s: %lld copied, %lld skipped (already present) in %.1f s (%.0f "
+        "rows/s)\n",
+        r.source_collection.c_str(), r.destination_collection.c_str(),
+        r.created ? " (created)" : "", static_cast<long long>(r.copied),
+        static_cast<long long>(r.skipped), r.seconds, rate(r));
     std::printf("verify: source %lld rows, destination %lld rows, %lld missing: %s\n",
                 static_cast<long long>(r.source_rows), static_cast<long long>(r.destination_rows),
                 static_cast<long long>(r.missing), r.verified ? "ok" : "FAILED");
 }
 
 int run_migrate(const GlobalOptions& global, const MigrateArgs& args) {
-    if (args.src_uri == args.dst_uri && (args.to_collection.empty() || args.to_collection == global.collection)) {
-        throw Error(ErrorCode::InvalidInput, "migrate: source and destination are the same collection `" +
-                                                 global.collection + "` of " + args.src_uri);
+    if (args.src_uri == args.dst_uri &&
+        (args.to_collection.empty() || args.to_collection == global.collection)) {
+        throw Error(ErrorCode::InvalidInput,
+                    "migrate: source and destination are the same collection `" +
+                        global.collection + "` of " + args.src_uri);
     }
     auto src = open(args.src_uri, args.src_token.empty() ? global.token : args.src_token, true);
     auto dst = open(args.dst_uri, args.dst_token.empty() ? global.token : args.dst_token, false);
@@ -97,16 +103,21 @@ void register_migrate(CLI::App& app, GlobalOptions& global) {
     auto args = std::make_shared<MigrateArgs>();
     CLI::App* sub = app.add_subcommand(
         "migrate", "copy a collection between stores (file <-> Milvus), resumable, verified");
-    sub->add_option("src", args->src_uri, "source store URI: a file path or http(s)://host:port")->required();
+    sub->add_option("src", args->src_uri, "source store URI: a file path or http(s)://host:port")
+        ->required();
     sub->add_option("dst", args->dst_uri, "destination store URI")->required();
-    sub->add_option("--to-collection", args->to_collection, "destination collection (default: same as --collection)");
+    sub->add_option("--to-collection", args->to_collection,
+                    "destination collection (default: same as --collection)");
     sub->add_option("--batch", args->batch, "rows read and written together")
         ->check(CLI::Range(int64_t{1}, int64_t{16384}))
         ->capture_default_str();
-    sub->add_option("--src-token", args->src_token, "token for the source server (default: --token)");
-    sub->add_option("--dst-token", args->dst_token, "token for the destination server (default: --token)");
-    sub->add_option("--index", args->index, "index of a created destination: FLAT, IVF_FLAT, HNSW, AUTOINDEX "
-                                            "(default: the source's)");
+    sub->add_option("--src-token", args->src_token,
+                    "token for the source server (default: --token)");
+    sub->add_option("--dst-token", args->dst_token,
+                    "token for the destination server (default: --token)");
+    sub->add_option("--index", args->index,
+                    "index of a created destination: FLAT, IVF_FLAT, HNSW, AUTOINDEX "
+                    "(default: the source's)");
     sub->add_flag("--json", args->json, "print the report as JSON");
     sub->callback([&global, args] {
         const int code = run_migrate(global, *args);

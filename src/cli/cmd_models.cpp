@@ -17,15 +17,19 @@ void run_list(bool json) {
     if (json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& m : models)
-            out.push_back({{"name", m.name}, {"repo", m.repo}, {"embed_dim", m.embed_dim}, {"default", m.is_default},
-                           {"cached", m.cached}, {"snapshot", m.snapshot.string()}});
+            out.push_back({{"name", m.name},
+                           {"repo", m.repo},
+                           {"embed_dim", m.embed_dim},
+                           {"default", m.is_default},
+                           {"cached", m.cached},
+                           {"snapshot", m.snapshot.string()}});
         std::cout << out.dump() << "\n";
         return;
     }
     std::printf("%-30s %-45s %5s  %s\n", "NAME", "REPO", "DIM", "CACHED");
     for (const auto& m : models)
-        std::printf("%-30s %-45s %5d  %s%s\n", m.name.c_str(), m.repo.c_str(), m.embed_dim, m.cached ? "yes" : "no",
-                    m.is_default ? "  (default)" : "");
+        std::printf("%-30s %-45s %5d  %s%s\n", m.name.c_str(), m.repo.c_str(), m.embed_dim,
+                    m.cached ? "yes" : "no", m.is_default ? "  (default)" : "");
 }
 
 void run_pull(const std::string& name) {
@@ -46,14 +50,17 @@ void run_pull(const std::string& name) {
 }  // namespace
 
 void register_models(CLI::App& app, GlobalOptions& global) {
-    CLI::App* models = app.add_subcommand("models", "list known models or download one into the Hugging Face cache");
+    CLI::App* models = app.add_subcommand(
+        "models", "list known models or download one into the Hugging Face cache");
     models->require_subcommand(1);
     auto json = std::make_shared<bool>(false);
-    CLI::App* list = models->add_subcommand("list", "known model names and whether they are cached");
+    CLI::App* list =
+        models->add_subcommand("list", "known model names and whether they are cached");
     list->add_flag("--json", *json, "print JSON");
     list->callback([json] { run_list(*json); });
     auto name = std::make_shared<std::string>();
-    CLI::App* pull = models->add_subcommand("pull", "download a model (HF_ENDPOINT, HF_HOME, HF_TOKEN are honoured)");
+    CLI::App* pull = models->add_subcommand(
+        "pull", "download a model (HF_ENDPOINT, HF_HOME, HF_TOKEN are honoured)");
     pull->add_option("name", *name, "model name (default: --model)");
     pull->callback([&global, name] { run_pull(name->empty() ? global.model : *name); });
 }

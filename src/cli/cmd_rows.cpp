@@ -27,12 +27,14 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 
 void run_add(const GlobalOptions& global, const RowArgs& args) {
-    if (args.url.empty() == args.file.empty()) throw Error(ErrorCode::InvalidInput, "add: give --url or --file (one)");
+    if (args.url.empty() == args.file.empty())
+        throw Error(ErrorCode::InvalidInput, "add: give --url or --file (one)");
     auto engine = open_engine(global);
     if (!args.url.empty()) {
         engine->add_image_by_url(args.id, args.url, args.description);
     } else {
-        const std::string absolute = std::filesystem::absolute(args.file).lexically_normal().string();
+        const std::string absolute =
+            std::filesystem::absolute(args.file).lexically_normal().string();
         engine->add_image(args.id, read_file(args.file), absolute, args.description);
     }
     engine->close();
@@ -58,9 +60,12 @@ void run_list(const GlobalOptions& global, const RowArgs& args) {
     if (args.json) {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& row : rows) {
-            nlohmann::json item = {{"id", row.id},           {"url", row.url},
-                                   {"description", row.description}, {"added_at", row.added_at},
-                                   {"updated_at", row.updated_at},   {"extra", row.extra}};
+            nlohmann::json item = {{"id", row.id},
+                                   {"url", row.url},
+                                   {"description", row.description},
+                                   {"added_at", row.added_at},
+                                   {"updated_at", row.updated_at},
+                                   {"extra", row.extra}};
             if (args.vectors) item["vector"] = row.vector;
             out.push_back(item);
         }
@@ -68,8 +73,9 @@ void run_list(const GlobalOptions& global, const RowArgs& args) {
         return;
     }
     for (const auto& row : rows)
-        std::printf("%-20lld  %s  %s%s%s\n", static_cast<long long>(row.id), row.added_at.c_str(), row.url.c_str(),
-                    row.description.empty() ? "" : "  — ", row.description.c_str());
+        std::printf("%-20lld  %s  %s%s%s\n", static_cast<long long>(row.id), row.added_at.c_str(),
+                    row.url.c_str(), row.description.empty() ? "" : "  — ",
+                    row.description.c_str());
 }
 
 void print_object(const nlohmann::json& object, bool json) {
@@ -78,14 +84,16 @@ void print_object(const nlohmann::json& object, bool json) {
         return;
     }
     for (const auto& [key, value] : object.items())
-        std::printf("%-20s %s\n", key.c_str(), value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
+        std::printf("%-20s %s\n", key.c_str(),
+                    value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
 }
 
 }  // namespace
 
 void register_rows(CLI::App& app, GlobalOptions& global) {
     auto args = std::make_shared<RowArgs>();
-    CLI::App* add = app.add_subcommand("add", "add (or replace) one image under a given id, from a URL or a file");
+    CLI::App* add = app.add_subcommand(
+        "add", "add (or replace) one image under a given id, from a URL or a file");
     add->add_option("--id", args->id, "row id")->required();
     add->add_option("--url", args->url, "http(s) URL of the image");
     add->add_option("--file", args->file, "image file");
@@ -105,11 +113,13 @@ void register_rows(CLI::App& app, GlobalOptions& global) {
 
     CLI::App* stats = app.add_subcommand("stats", "record count, model, dimension, index");
     stats->add_flag("--json", args->json, "print JSON");
-    stats->callback([&global, args] { print_object(open_engine(global)->get_database_stats(), args->json); });
+    stats->callback(
+        [&global, args] { print_object(open_engine(global)->get_database_stats(), args->json); });
 
     CLI::App* info = app.add_subcommand("info", "collection schema, index and metric");
     info->add_flag("--json", args->json, "print JSON");
-    info->callback([&global, args] { print_object(open_engine(global)->collection_info(), args->json); });
+    info->callback(
+        [&global, args] { print_object(open_engine(global)->collection_info(), args->json); });
 }
 
 }  // namespace clipdex::cli

@@ -26,8 +26,8 @@ void print_table(const std::string& query, const std::vector<SearchHit>& hits) {
     if (hits.empty()) std::printf("  (no hits)\n");
     for (size_t i = 0; i < hits.size(); ++i)
         std::printf("%3zu  %8.4f  %-20lld  %s%s%s\n", i + 1, static_cast<double>(hits[i].score),
-                    static_cast<long long>(hits[i].id), hits[i].url.c_str(), hits[i].description.empty() ? "" : "  — ",
-                    hits[i].description.c_str());
+                    static_cast<long long>(hits[i].id), hits[i].url.c_str(),
+                    hits[i].description.empty() ? "" : "  — ", hits[i].description.c_str());
 }
 
 nlohmann::json hits_json(const std::string& query, const std::vector<SearchHit>& hits) {
@@ -56,26 +56,31 @@ image::Image load_for_sheet(const std::string& url, const GlobalOptions& global)
     }
 }
 
-void write_grid(const std::string& path, const std::vector<SearchHit>& hits, const GlobalOptions& global) {
+void write_grid(const std::string& path, const std::vector<SearchHit>& hits,
+                const GlobalOptions& global) {
     std::vector<SheetItem> items;
     for (size_t i = 0; i < hits.size(); ++i)
-        items.push_back({static_cast<int>(i + 1), hits[i].score, load_for_sheet(hits[i].url, global)});
+        items.push_back(
+            {static_cast<int>(i + 1), hits[i].score, load_for_sheet(hits[i].url, global)});
     write_png(make_contact_sheet(items), path);
     std::fprintf(stderr, "contact sheet written to %s\n", path.c_str());
 }
 
 void run_search(const GlobalOptions& global, const SearchArgs& args) {
     if (args.texts.empty() == args.image.empty())
-        throw Error(ErrorCode::InvalidInput, "search: give query text or --image FILE|URL (one of them)");
+        throw Error(ErrorCode::InvalidInput,
+                    "search: give query text or --image FILE|URL (one of them)");
     auto engine = open_engine(global);
     std::vector<std::pair<std::string, std::vector<SearchHit>>> results;
     if (!args.image.empty()) {
-        auto hits = is_url(args.image) ? engine->search_by_image_url(args.image, args.k, args.filter)
-                                       : engine->search_by_image_file(args.image, args.k, args.filter);
+        auto hits = is_url(args.image)
+                        ? engine->search_by_image_url(args.image, args.k, args.filter)
+                        : engine->search_by_image_file(args.image, args.k, args.filter);
         results.emplace_back(args.image, std::move(hits));
     } else {
         auto lists = engine->search_batch(args.texts, args.k, args.filter);
-        for (size_t i = 0; i < lists.size(); ++i) results.emplace_back(args.texts[i], std::move(lists[i]));
+        for (size_t i = 0; i < lists.size(); ++i)
+            results.emplace_back(args.texts[i], std::move(lists[i]));
     }
     if (args.json) {
         nlohmann::json out = nlohmann::json::array();
@@ -91,11 +96,15 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
 
 void register_search(CLI::App& app, GlobalOptions& global) {
     auto args = std::make_shared<SearchArgs>();
-    CLI::App* sub = app.add_subcommand("search", "find images by text (several texts: one list each) or by an example image");
+    CLI::App* sub = app.add_subcommand(
+        "search", "find images by text (several texts: one list each) or by an example image");
     sub->add_option("text", args->texts, "query text(s)");
     sub->add_option("--image", args->image, "example image: a file or an http(s) URL");
-    sub->add_option("-k,--top-k", args->k, "hits per query")->check(CLI::Range(1, 10000))->capture_default_str();
-    sub->add_option("--filter", args->filter, "Milvus filter expression, e.g. 'url like \"%cat%\"'");
+    sub->add_option("-k,--top-k", args->k, "hits per query")
+        ->check(CLI::Range(1, 10000))
+        ->capture_default_str();
+    sub->add_option("--filter", args->filter,
+                    "Milvus filter expression, e.g. 'url like \"%cat%\"'");
     sub->add_flag("--json", args->json, "print JSON");
     sub->add_option("--grid", args->grid, "write a contact sheet (PNG) of the first query's hits");
     sub->callback([&global, args] { run_search(global, *args); });

@@ -37,8 +37,8 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
     auto engine = open_engine(global);
     server::HttpServer http(*engine, options);
     const int port = http.bind();
-    std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n", options.host.c_str(), port,
-                engine->model_name().c_str(), global.db.c_str());
+    std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n",
+                options.host.c_str(), port, engine->model_name().c_str(), global.db.c_str());
     std::fflush(stdout);
     std::thread watcher([&] {
         char byte = 0;
@@ -59,12 +59,19 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
 
 void register_serve(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<server::ServerOptions>();
-    CLI::App* sub = app.add_subcommand("serve", "HTTP API (seed 001 endpoints under /api/milvus, also /v1)");
+    CLI::App* sub =
+        app.add_subcommand("serve", "HTTP API (seed 001 endpoints under /api/milvus, also /v1)");
     sub->add_option("--host", options->host, "address to listen on")->capture_default_str();
-    sub->add_option("--port", options->port, "port (0 = any free port)")->check(CLI::Range(0, 65535))->capture_default_str();
-    sub->add_option("--bearer-token", options->bearer_token, "require 'Authorization: Bearer TOKEN' on every request");
-    sub->add_option("--max-body", options->max_body_bytes, "largest request body in bytes")->capture_default_str();
-    sub->add_option("--http-threads", options->threads, "concurrent requests")->check(CLI::Range(1, 256))->capture_default_str();
+    sub->add_option("--port", options->port, "port (0 = any free port)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    sub->add_option("--bearer-token", options->bearer_token,
+                    "require 'Authorization: Bearer TOKEN' on every request");
+    sub->add_option("--max-body", options->max_body_bytes, "largest request body in bytes")
+        ->capture_default_str();
+    sub->add_option("--http-threads", options->threads, "concurrent requests")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
     sub->callback([&global, options] { run_serve(global, *options); });
 }
 

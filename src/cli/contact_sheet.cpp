@@ -46,7 +46,8 @@ void draw_text(image::Image& img, int x, int y, const std::string& text) {
                 for (int gx = 0; gx < kGlyphW; ++gx)
                     if ((*rows)[gy] & (0x80 >> gx))
                         for (int s = 0; s < kScale * kScale; ++s)
-                            set_pixel(img, x + gx * kScale + s % kScale, y + gy * kScale + s / kScale, 30, 30, 30);
+                            set_pixel(img, x + gx * kScale + s % kScale,
+                                      y + gy * kScale + s / kScale, 30, 30, 30);
         x += (kGlyphW + 1) * kScale;
     }
 }
@@ -59,7 +60,8 @@ void paste_thumbnail(image::Image& sheet, const image::Image& picture, int x0, i
         return;
     }
     const double scale = std::min(double(cell) / picture.width, double(cell) / picture.height);
-    const int w = std::max(1, int(picture.width * scale)), h = std::max(1, int(picture.height * scale));
+    const int w = std::max(1, int(picture.width * scale)),
+              h = std::max(1, int(picture.height * scale));
     const int ox = x0 + (cell - w) / 2, oy = y0 + (cell - h) / 2;
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x) {
@@ -85,14 +87,16 @@ image::Image make_contact_sheet(const std::vector<SheetItem>& items, int cell) {
         const int y = kGap + (i / columns) * (cell + kLabelHeight + kGap);
         paste_thumbnail(sheet, items[i].picture, x, y, cell);
         char label[48];
-        std::snprintf(label, sizeof label, "#%d  %.3f", items[i].rank, static_cast<double>(items[i].score));
+        std::snprintf(label, sizeof label, "#%d  %.3f", items[i].rank,
+                      static_cast<double>(items[i].score));
         draw_text(sheet, x + 2, y + cell + 6, label);
     }
     return sheet;
 }
 
 void write_png(const image::Image& picture, const std::filesystem::path& path) {
-    std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
+    std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
+                                                            &std::fclose);
     if (!file) throw Error(ErrorCode::Io, "cannot write '" + path.string() + "'");
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
     png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -105,11 +109,13 @@ void write_png(const image::Image& picture, const std::filesystem::path& path) {
         throw Error(ErrorCode::Io, "libpng failed writing '" + path.string() + "'");
     }
     png_init_io(png, file.get());
-    png_set_IHDR(png, info, static_cast<png_uint_32>(picture.width), static_cast<png_uint_32>(picture.height), 8,
-                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, static_cast<png_uint_32>(picture.width),
+                 static_cast<png_uint_32>(picture.height), 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < picture.height; ++y)
-        png_write_row(png, const_cast<png_bytep>(&picture.rgb[static_cast<size_t>(y) * picture.width * 3]));
+        png_write_row(
+            png, const_cast<png_bytep>(&picture.rgb[static_cast<size_t>(y) * picture.width * 3]));
     png_write_end(png, nullptr);
     png_destroy_write_struct(&png, &info);
 }

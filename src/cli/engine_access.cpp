@@ -20,13 +20,18 @@ EngineOptions engine_options(const GlobalOptions& global) {
 std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
     EngineOptions options = engine_options(global);
     auto bar = std::make_shared<std::unique_ptr<Progress>>();
-    options.download_progress = [bar, model = global.model](const std::string& file, uint64_t done, uint64_t total) {
-        if (!*bar) *bar = std::make_unique<Progress>("downloading " + model, stderr, Progress::Unit::Bytes);
+    options.download_progress = [bar, model = global.model](const std::string& file, uint64_t done,
+                                                            uint64_t total) {
+        if (!*bar)
+            *bar =
+                std::make_unique<Progress>("downloading " + model, stderr, Progress::Unit::Bytes);
         (*bar)->update(done, total, file);
     };
     return Engine::open(options);
 }
 
-bool is_url(const std::string& text) { return text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0; }
+bool is_url(const std::string& text) {
+    return text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0;
+}
 
 }  // namespace clipdex::cli

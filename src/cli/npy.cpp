@@ -25,10 +25,12 @@ std::string dict_value(const std::string& header, const std::string& key) {
     size_t begin = header.find_first_not_of(' ', colon + 1);
     if (begin == std::string::npos) return {};
     char open = header[begin];
-    size_t end = open == '(' ? header.find(')', begin) : open == '\'' ? header.find('\'', begin + 1)
-                                                                      : header.find_first_of(",}", begin);
+    size_t end = open == '('    ? header.find(')', begin)
+                 : open == '\'' ? header.find('\'', begin + 1)
+                                : header.find_first_of(",}", begin);
     if (end == std::string::npos) return {};
-    return open == '\'' ? header.substr(begin + 1, end - begin - 1) : header.substr(begin, end - begin + (open == '(' ? 1 : 0));
+    return open == '\'' ? header.substr(begin + 1, end - begin - 1)
+                        : header.substr(begin, end - begin + (open == '(' ? 1 : 0));
 }
 
 }  // namespace
@@ -37,21 +39,25 @@ NpyArray read_npy(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::NotFound, path.string() + ": cannot open");
     std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) throw bad(path, "not a .npy file");
+    if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
+        throw bad(path, "not a .npy file");
     const int major = static_cast<unsigned char>(bytes[6]);
     size_t header_len = 0, start = 0;
     if (major == 1) {
-        header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+        header_len = static_cast<unsigned char>(bytes[8]) |
+                     (static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8);
         start = 10;
     } else if (bytes.size() >= 12) {
-        for (int i = 3; i >= 0; --i) header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + i]);
+        for (int i = 3; i >= 0; --i)
+            header_len = (header_len << 8) | static_cast<unsigned char>(bytes[8 + i]);
         start = 12;
     }
     if (start == 0 || header_len > bytes.size() - start) throw bad(path, "truncated .npy header");
     std::string header(bytes.data() + start, header_len);
     NpyArray a;
     a.descr = dict_value(header, "descr");
-    if (dict_value(header, "fortran_order") != "False") throw bad(path, "only C-order arrays are supported");
+    if (dict_value(header, "fortran_order") != "False")
+        throw bad(path, "only C-order arrays are supported");
     std::string shape = dict_value(header, "shape");
     if (shape.size() < 2) throw bad(path, "no shape in .npy header");
     size_t count = 1;
@@ -62,7 +68,8 @@ NpyArray read_npy(const std::filesystem::path& path) {
             size_t first = item.find_first_not_of(' ');
             int64_t d = -1;
             auto [end, ec] = std::from_chars(item.data() + first, item.data() + item.size(), d);
-            if (ec != std::errc() || end != item.data() + item.size() || d < 0 || d > (int64_t{1} << 40))
+            if (ec != std::errc() || end != item.data() + item.size() || d < 0 ||
+                d > (int64_t{1} << 40))
                 throw bad(path, "invalid shape");
             a.shape.push_back(d);
             count *= static_cast<size_t>(d);
@@ -72,7 +79,8 @@ NpyArray read_npy(const std::filesystem::path& path) {
     size_t esize = a.descr == "<f4" || a.descr == "<i4" ? 4 : a.descr == "<i8" ? 8 : 0;
     if (esize == 0) throw bad(path, "dtype " + a.descr + " is not float32, int32 or int64");
     const size_t offset = start + header_len;
-    if (bytes.size() - offset != count * esize) throw bad(path, "data size does not match the shape");
+    if (bytes.size() - offset != count * esize)
+        throw bad(path, "data size does not match the shape");
     a.data.resize(count * esize);
     std::memcpy(a.data.data(), bytes.data() + offset, a.data.size());
     return a;
@@ -105,19 +113,29 @@ std::vector<int32_t> npy_as_i32(const NpyArray& a, const std::filesystem::path& 
     return out;
 }
 
-void write_npy_f32(const std::filesystem::path& path, std::span<const float> data, size_t rows, size_t cols) {
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
-                         std::to_string(cols) + "), }";
+void write_npy_f32(const std::filesystem::path& path, std::span<const float> data, size_t rows,
+                   size_t cols) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                         std::to_string(rows) + ", " + std::to_string(cols) + "), }";
     const size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header.push_back('\n');
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(ErrorCode::Io, path.string() + ": cannot create");
-    const unsigned char prefix[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<unsigned char>(header.size() & 0xff),
+    const unsigned char prefix[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
+                                      static_cast<unsigned char>(header.size() & 0xff),
                                       static_cast<unsigned char>(header.size() >> 8)};
     out.write(reinterpret_cast<const char*>(prefix), sizeof prefix);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(float)));
     if (!out) throw Error(ErrorCode::Io, path.string() + ": write failed");
 }
 

@@ -11,7 +11,7 @@
 namespace clipdex::cli {
 
 struct NpyArray {
-    std::string descr;            // "<f4", "<i4", "<i8"
+    std::string descr;  // "<f4", "<i4", "<i8"
     std::vector<int64_t> shape;
     std::vector<std::byte> data;  // raw element bytes
 };
@@ -20,6 +20,7 @@ struct NpyArray {
 NpyArray read_npy(const std::filesystem::path& path);
 std::vector<float> npy_as_f32(const NpyArray& a, const std::filesystem::path& path);
 std::vector<int32_t> npy_as_i32(const NpyArray& a, const std::filesystem::path& path);
-void write_npy_f32(const std::filesystem::path& path, std::span<const float> data, size_t rows, size_t cols);
+void write_npy_f32(const std::filesystem::path& path, std::span<const float> data, size_t rows,
+                   size_t cols);
 
 }  // namespace clipdex::cli

@@ -26,14 +26,21 @@ std::string human_duration(double seconds) {
     if (!std::isfinite(seconds) || seconds < 0) return "?";
     const long total = std::lround(seconds);
     char text[32];
-    if (total >= 3600) std::snprintf(text, sizeof text, "%ldh%02ldm", total / 3600, total / 60 % 60);
-    else if (total >= 60) std::snprintf(text, sizeof text, "%ldm%02lds", total / 60, total % 60);
-    else std::snprintf(text, sizeof text, "%lds", total);
+    if (total >= 3600)
+        std::snprintf(text, sizeof text, "%ldh%02ldm", total / 3600, total / 60 % 60);
+    else if (total >= 60)
+        std::snprintf(text, sizeof text, "%ldm%02lds", total / 60, total % 60);
+    else
+        std::snprintf(text, sizeof text, "%lds", total);
     return text;
 }
 
 Progress::Progress(std::string label, std::FILE* out, Unit unit)
-    : label_(std::move(label)), out_(out), unit_(unit), tty_(isatty(fileno(out)) != 0), start_(std::chrono::steady_clock::now()) {}
+    : label_(std::move(label)),
+      out_(out),
+      unit_(unit),
+      tty_(isatty(fileno(out)) != 0),
+      start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(uint64_t done, uint64_t total, const std::string& detail) {
     const auto now = std::chrono::steady_clock::now();
@@ -45,29 +52,37 @@ void Progress::update(uint64_t done, uint64_t total, const std::string& detail) 
 }
 
 void Progress::draw(uint64_t done, uint64_t total, const std::string& detail) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
     const double eta = (total > done && rate > 0) ? static_cast<double>(total - done) / rate : 0;
     char numbers[160];
     if (unit_ == Unit::Bytes)
-        std::snprintf(numbers, sizeof numbers, "%s/%s  %s/s  ETA %s", human_bytes(double(done)).c_str(),
-                      total > 0 ? human_bytes(double(total)).c_str() : "?", human_bytes(rate).c_str(),
-                      human_duration(eta).c_str());
+        std::snprintf(numbers, sizeof numbers, "%s/%s  %s/s  ETA %s",
+                      human_bytes(double(done)).c_str(),
+                      total > 0 ? human_bytes(double(total)).c_str() : "?",
+                      human_bytes(rate).c_str(), human_duration(eta).c_str());
     else if (total > 0)
-        std::snprintf(numbers, sizeof numbers, "%llu/%llu  %.1f/s  ETA %s", static_cast<unsigned long long>(done),
-                      static_cast<unsigned long long>(total), rate, human_duration(eta).c_str());
+        std::snprintf(numbers, sizeof numbers, "%llu/%llu  %.1f/s  ETA %s",
+                      static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                      rate, human_duration(eta).c_str());
     else
-        std::snprintf(numbers, sizeof numbers, "%llu  %.1f/s", static_cast<unsigned long long>(done), rate);
+        std::snprintf(numbers, sizeof numbers, "%llu  %.1f/s",
+                      static_cast<unsigned long long>(done), rate);
     if (!tty_) {
-        std::fprintf(out_, "%s: %s%s%s\n", label_.c_str(), numbers, detail.empty() ? "" : "  ", detail.c_str());
+        std::fprintf(out_, "%s: %s%s%s\n", label_.c_str(), numbers, detail.empty() ? "" : "  ",
+                     detail.c_str());
         std::fflush(out_);
         return;
     }
-    const int filled = total > 0 ? static_cast<int>(kBarWidth * std::min<double>(1.0, double(done) / double(total))) : 0;
+    const int filled =
+        total > 0
+            ? static_cast<int>(kBarWidth * std::min<double>(1.0, double(done) / double(total)))
+            : 0;
     std::string bar(static_cast<size_t>(filled), '#');
     bar.resize(kBarWidth, '.');
-    std::fprintf(out_, "\r\033[K%s [%s] %s%s%s", label_.c_str(), bar.c_str(), numbers, detail.empty() ? "" : "  ",
-                 detail.c_str());
+    std::fprintf(out_, "\r\033[K%s [%s] %s%s%s", label_.c_str(), bar.c_str(), numbers,
+                 detail.empty() ? "" : "  ", detail.c_str());
     std::fflush(out_);
 }
 

@@ -10,14 +10,14 @@
 namespace clipdex {
 
 class Progress {
-public:
+  public:
     enum class Unit { Items, Bytes };
     explicit Progress(std::string label, std::FILE* out = stderr, Unit unit = Unit::Items);
     // `total` may still grow; 0 = unknown.
     void update(uint64_t done, uint64_t total, const std::string& detail = {});
     void finish(const std::string& summary);
 
-private:
+  private:
     void draw(uint64_t done, uint64_t total, const std::string& detail);
 
     std::string label_;

@@ -12,7 +12,7 @@
 namespace clipdex {
 
 class ThreadPool {
-public:
+  public:
     explicit ThreadPool(size_t threads);
     ~ThreadPool();  // finishes queued tasks, then joins
     ThreadPool(const ThreadPool&) = delete;
@@ -30,7 +30,7 @@ public:
 
     size_t size() const { return workers_.size(); }
 
-private:
+  private:
     void enqueue(std::function<void()> job);
     void work();
 

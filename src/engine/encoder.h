@@ -14,7 +14,7 @@
 namespace clipdex {
 
 class Encoder {
-public:
+  public:
     virtual ~Encoder() = default;
     virtual const std::string& name() const = 0;  // what the collection remembers
     virtual int dim() const = 0;

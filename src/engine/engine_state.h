@@ -27,7 +27,8 @@ struct Engine::State {
     std::vector<uint8_t> fetch(const std::string& url) const;
     // Decoded image -> preprocessed pixels -> one normalised embedding.
     std::vector<float> embed_image(const image::Image& image);
-    std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k, const std::string& filter);
+    std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k,
+                                         const std::string& filter);
 };
 
 SearchHit hit_from_store(const store::Hit& hit);

@@ -11,22 +11,25 @@ namespace fs = std::filesystem;
 
 Descriptions load_descriptions(const fs::path& json_file) {
     std::ifstream in(json_file, std::ios::binary);
-    if (!in) throw Error(ErrorCode::NotFound, "descriptions file '" + json_file.string() + "' cannot be read");
+    if (!in)
+        throw Error(ErrorCode::NotFound,
+                    "descriptions file '" + json_file.string() + "' cannot be read");
     nlohmann::json doc;
     try {
         doc = nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception& e) {
-        throw Error(ErrorCode::InvalidInput,
-                    "descriptions file '" + json_file.string() + "' is not valid JSON: " + e.what());
+        throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() +
+                                                 "' is not valid JSON: " + e.what());
     }
     if (!doc.is_object())
-        throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() +
-                                                 "' must be a JSON object mapping file names to text");
+        throw Error(ErrorCode::InvalidInput,
+                    "descriptions file '" + json_file.string() +
+                        "' must be a JSON object mapping file names to text");
     Descriptions out;
     for (const auto& [key, value] : doc.items()) {
         if (!value.is_string())
-            throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() + "': value of '" +
-                                                     key + "' is not a string");
+            throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() +
+                                                     "': value of '" + key + "' is not a string");
         out[key] = value.get<std::string>();
     }
     return out;
@@ -36,20 +39,26 @@ namespace engine {
 
 bool has_image_extension(const fs::path& path) {
     std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".svg"};
-    return std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".webp",
+                                              ".gif", ".bmp",  ".svg"};
+    return std::any_of(std::begin(kExtensions), std::end(kExtensions),
+                       [&](const char* e) { return ext == e; });
 }
 
-std::vector<fs::path> find_images(const fs::path& dir, bool recursive, std::vector<IndexFailure>& failures) {
+std::vector<fs::path> find_images(const fs::path& dir, bool recursive,
+                                  std::vector<IndexFailure>& failures) {
     std::error_code ec;
     const fs::path root = fs::absolute(dir, ec).lexically_normal();
     if (ec || !fs::is_directory(root, ec))
-        throw Error(ErrorCode::NotFound, "folder '" + dir.string() + "' does not exist or is not a folder");
+        throw Error(ErrorCode::NotFound,
+                    "folder '" + dir.string() + "' does not exist or is not a folder");
     std::vector<fs::path> found;
     auto consider = [&](const fs::directory_entry& entry) {
         std::error_code type_ec;
-        if (entry.is_regular_file(type_ec) && has_image_extension(entry.path())) found.push_back(entry.path());
+        if (entry.is_regular_file(type_ec) && has_image_extension(entry.path()))
+            found.push_back(entry.path());
     };
     const auto options = fs::directory_options::skip_permission_denied;
     if (recursive) {
@@ -69,9 +78,11 @@ int64_t id_for_path(const fs::path& absolute_path) {
     return hash == 0 ? 1 : static_cast<int64_t>(hash);
 }
 
-std::string find_description(const Descriptions& descriptions, const fs::path& file, const fs::path& root) {
+std::string find_description(const Descriptions& descriptions, const fs::path& file,
+                             const fs::path& root) {
     if (descriptions.empty()) return {};
-    for (const std::string& key : {file.string(), file.lexically_relative(root).string(), file.filename().string()}) {
+    for (const std::string& key :
+         {file.string(), file.lexically_relative(root).string(), file.filename().string()}) {
         auto it = descriptions.find(key);
         if (it != descriptions.end()) return it->second;
     }

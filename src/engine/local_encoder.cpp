@@ -10,8 +10,9 @@ namespace clipdex {
 namespace {
 
 class LocalEncoder final : public Encoder {
-public:
-    LocalEncoder(std::string name, std::unique_ptr<ClipModel> model) : name_(std::move(name)), model_(std::move(model)) {
+  public:
+    LocalEncoder(std::string name, std::unique_ptr<ClipModel> model)
+        : name_(std::move(name)), model_(std::move(model)) {
         const ModelInfo& info = model_->info();
         for (int c = 0; c < 3; ++c) {
             norm_.mean[c] = info.mean[c];
@@ -26,12 +27,14 @@ public:
     std::vector<float> preprocess(const image::Image& image) const override {
         return image::preprocess(image, image_size(), norm_);
     }
-    std::vector<float> encode_texts(std::span<const std::string> texts) override { return model_->encode_texts(texts); }
+    std::vector<float> encode_texts(std::span<const std::string> texts) override {
+        return model_->encode_texts(texts);
+    }
     std::vector<float> encode_pixels(std::span<const float> pixels, size_t count) override {
         return model_->encode_images(pixels, count);
     }
 
-private:
+  private:
     std::string name_;
     std::unique_ptr<ClipModel> model_;
     image::Normalization norm_;
@@ -43,7 +46,8 @@ std::string model_identity(const std::string& model, const std::filesystem::path
     std::error_code ec;
     if (std::filesystem::is_directory(model, ec)) {
         const auto normal = std::filesystem::absolute(dir).lexically_normal();
-        const auto name = normal.has_filename() ? normal.filename() : normal.parent_path().filename();
+        const auto name =
+            normal.has_filename() ? normal.filename() : normal.parent_path().filename();
         return "dir:" + name.string();
     }
     return model;
@@ -64,7 +68,8 @@ std::shared_ptr<Encoder> make_local_encoder(const std::string& model, int thread
     }
     LoadOptions options;
     options.threads = threads;
-    return std::make_shared<LocalEncoder>(model_identity(model, dir), ClipModel::load(dir, options));
+    return std::make_shared<LocalEncoder>(model_identity(model, dir),
+                                          ClipModel::load(dir, options));
 }
 
 }  // namespace clipdex

@@ -26,11 +26,11 @@ struct CurlSlistDeleter {
 
 // Header list that owns its nodes; append() keeps the head when curl_slist_append succeeds.
 class CurlHeaders {
-public:
+  public:
     void append(const std::string& line);
     curl_slist* get() const noexcept { return list_.get(); }
 
-private:
+  private:
     std::unique_ptr<curl_slist, CurlSlistDeleter> list_;
 };
 

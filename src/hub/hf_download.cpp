@@ -11,11 +11,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <exception>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -38,7 +38,8 @@ std::string env(const char* name) {
 
 bool env_truthy(const char* name) {
     std::string value = env(name);
-    std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     return value == "1" || value == "true" || value == "yes" || value == "on";
 }
 
@@ -53,8 +54,9 @@ std::string read_first_line(const fs::path& path) {
 }
 
 bool is_hex_of_length(std::string_view text, std::size_t length) {
-    return text.size() == length &&
-           std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; });
+    return text.size() == length && std::all_of(text.begin(), text.end(), [](char c) {
+               return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+           });
 }
 
 // Temporary names unique across processes and threads sharing one cache.
@@ -80,16 +82,18 @@ void write_atomically(const fs::path& path, const std::string& content) {
 void validate_file_name(const RepoFileRef& ref) {
     const fs::path path(ref.file);
     const bool bad = ref.file.empty() || path.is_absolute() ||
-                     std::any_of(path.begin(), path.end(), [](const fs::path& part) { return part == ".." || part == "."; });
+                     std::any_of(path.begin(), path.end(),
+                                 [](const fs::path& part) { return part == ".." || part == "."; });
     if (bad) {
-        throw Error(ErrorCode::InvalidInput, "repo '" + ref.repo + "': invalid file name '" + ref.file + "'");
+        throw Error(ErrorCode::InvalidInput,
+                    "repo '" + ref.repo + "': invalid file name '" + ref.file + "'");
     }
 }
 
 // flock() on the lock file huggingface_hub uses (Python's filelock also uses flock), so a
 // Python download and ours never write the same blob at once.
 class FileLock {
-public:
+  public:
     explicit FileLock(const fs::path& path) {
         fs::create_directories(path.parent_path());
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -107,7 +111,7 @@ public:
     FileLock(const FileLock&) = delete;
     FileLock& operator=(const FileLock&) = delete;
 
-private:
+  private:
     int fd_ = -1;
 };
 
@@ -133,7 +137,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     std::string name;
     std::string value;
     if (detail::split_header(line, name, value)) {
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         headers->values[name] = value;
     }
     return size * count;
@@ -143,8 +148,8 @@ std::string describe_curl_failure(CURLcode code, const std::array<char, CURL_ERR
     return message[0] != '\0' ? std::string(message.data()) : std::string(curl_easy_strerror(code));
 }
 
-void set_common_options(CURL* curl, const HubConfig& config, const std::string& url, detail::CurlHeaders& headers,
-                        bool send_token) {
+void set_common_options(CURL* curl, const HubConfig& config, const std::string& url,
+                        detail::CurlHeaders& headers, bool send_token) {
     headers.append("Accept-Encoding: identity");  // ETag and sizes refer to the raw bytes
     if (send_token && !config.token.empty()) {
         headers.append("Authorization: Bearer " + config.token);
@@ -155,9 +160,11 @@ void set_common_options(CURL* curl, const HubConfig& config, const std::string& 
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "clipdex/0.1; hf_hub-compatible");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config.connect_timeout_s * 1000));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(config.connect_timeout_s * 1000));
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(config.stall_timeout_s)));
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     std::max(1L, static_cast<long>(config.stall_timeout_s)));
 }
 
 struct Metadata {
@@ -165,8 +172,8 @@ struct Metadata {
     std::string etag;
     std::uint64_t size = 0;
     bool size_known = false;
-    bool lfs = false;            // X-Linked-Etag present: the etag is the content's sha256
-    std::string download_url;    // where the bytes are (a CDN for LFS files)
+    bool lfs = false;          // X-Linked-Etag present: the etag is the content's sha256
+    std::string download_url;  // where the bytes are (a CDN for LFS files)
 };
 
 std::string normalise_etag(std::string etag) {
@@ -180,7 +187,8 @@ std::string normalise_etag(std::string etag) {
 }
 
 std::string resolve_url(const HubConfig& config, const RepoFileRef& ref) {
-    return detail::encode_url(config.endpoint + "/" + ref.repo + "/resolve/" + ref.revision + "/" + ref.file);
+    return detail::encode_url(config.endpoint + "/" + ref.repo + "/resolve/" + ref.revision + "/" +
+                              ref.file);
 }
 
 Headers head_request(const HubConfig& config, const std::string& url, const RepoFileRef& ref) {
@@ -191,14 +199,16 @@ Headers head_request(const HubConfig& config, const std::string& url, const Repo
     std::array<char, CURL_ERROR_SIZE> message{};
     curl_easy_setopt(handle.get(), CURLOPT_NOBODY, 1L);
     curl_easy_setopt(handle.get(), CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(handle.get(), CURLOPT_TIMEOUT_MS, static_cast<long>((config.connect_timeout_s + config.stall_timeout_s) * 1000));
+    curl_easy_setopt(handle.get(), CURLOPT_TIMEOUT_MS,
+                     static_cast<long>((config.connect_timeout_s + config.stall_timeout_s) * 1000));
     curl_easy_setopt(handle.get(), CURLOPT_HEADERFUNCTION, &on_header);
     curl_easy_setopt(handle.get(), CURLOPT_HEADERDATA, &headers);
     curl_easy_setopt(handle.get(), CURLOPT_ERRORBUFFER, message.data());
     const CURLcode code = curl_easy_perform(handle.get());
     if (code != CURLE_OK) {
-        throw Error(ErrorCode::Unavailable, "cannot reach the hub for '" + ref.repo + "/" + ref.file + "' at " + url +
-                                                ": " + describe_curl_failure(code, message));
+        throw Error(ErrorCode::Unavailable, "cannot reach the hub for '" + ref.repo + "/" +
+                                                ref.file + "' at " + url + ": " +
+                                                describe_curl_failure(code, message));
     }
     curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &headers.status);
     return headers;
@@ -214,7 +224,8 @@ std::string absolute_location(const std::string& base, const std::string& locati
         return location;
     }
     const std::size_t scheme_end = base.find("://");
-    const std::size_t path_start = base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+    const std::size_t path_start =
+        base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
     const std::string origin = path_start == std::string::npos ? base : base.substr(0, path_start);
     return origin + (location.rfind('/', 0) == 0 ? "" : "/") + location;
 }
@@ -224,36 +235,44 @@ void remember_missing(const HubConfig& config, const RepoFileRef& ref, const std
     if (!is_hex_of_length(commit, 40)) {
         return;
     }
-    const fs::path marker = repo_cache_dir(config, ref.repo) / ".no_exist" / commit / fs::path(ref.file);
+    const fs::path marker =
+        repo_cache_dir(config, ref.repo) / ".no_exist" / commit / fs::path(ref.file);
     std::error_code ignored;
     fs::create_directories(marker.parent_path(), ignored);
     std::ofstream touch(marker, std::ios::app);
 }
 
-[[noreturn]] void throw_http_error(const HubConfig& config, const RepoFileRef& ref, const Headers& headers,
-                                   const std::string& url) {
+[[noreturn]] void throw_http_error(const HubConfig& config, const RepoFileRef& ref,
+                                   const Headers& headers, const std::string& url) {
     const std::string code = headers.get("x-error-code");
     const std::string status = "HTTP " + std::to_string(headers.status);
     const std::string server_message = headers.get("x-error-message");
     const std::string suffix = server_message.empty() ? "" : " (" + server_message + ")";
     if (code == "RepoNotFound") {
-        throw Error(ErrorCode::NotFound, "model repository '" + ref.repo + "' not found at " + config.endpoint + " (" +
-                                             status + "); if it is private or gated, set HF_TOKEN");
+        throw Error(ErrorCode::NotFound, "model repository '" + ref.repo + "' not found at " +
+                                             config.endpoint + " (" + status +
+                                             "); if it is private or gated, set HF_TOKEN");
     }
     if (code == "RevisionNotFound") {
-        throw Error(ErrorCode::NotFound, "revision '" + ref.revision + "' of repository '" + ref.repo + "' not found at " +
-                                             config.endpoint + " (" + status + ")");
+        throw Error(ErrorCode::NotFound, "revision '" + ref.revision + "' of repository '" +
+                                             ref.repo + "' not found at " + config.endpoint + " (" +
+                                             status + ")");
     }
     if (headers.status == 401 || headers.status == 403) {
-        throw Error(ErrorCode::InvalidInput, "access to '" + ref.repo + "' denied by " + config.endpoint + " (" + status +
-                                                 ")" + suffix + (config.token.empty() ? "; set HF_TOKEN" : "; check HF_TOKEN"));
+        throw Error(ErrorCode::InvalidInput,
+                    "access to '" + ref.repo + "' denied by " + config.endpoint + " (" + status +
+                        ")" + suffix +
+                        (config.token.empty() ? "; set HF_TOKEN" : "; check HF_TOKEN"));
     }
     if (headers.status == 404) {
-        throw Error(ErrorCode::NotFound, "'" + ref.file + "' or repository '" + ref.repo + "' not found at " + url + " (" +
-                                             status + ")" + suffix);
+        throw Error(ErrorCode::NotFound, "'" + ref.file + "' or repository '" + ref.repo +
+                                             "' not found at " + url + " (" + status + ")" +
+                                             suffix);
     }
-    throw Error(headers.status >= 500 || headers.status == 429 ? ErrorCode::Unavailable : ErrorCode::InvalidInput,
-                "hub request for '" + ref.repo + "/" + ref.file + "' at " + url + " failed: " + status + suffix);
+    throw Error(headers.status >= 500 || headers.status == 429 ? ErrorCode::Unavailable
+                                                               : ErrorCode::InvalidInput,
+                "hub request for '" + ref.repo + "/" + ref.file + "' at " + url +
+                    " failed: " + status + suffix);
 }
 
 // HEAD on the resolve URL, following only relative redirects (renamed repos) as
@@ -283,14 +302,19 @@ std::optional<Metadata> fetch_metadata(const HubConfig& config, const RepoFileRe
     meta.lfs = !headers.get("x-linked-etag").empty();
     meta.etag = normalise_etag(meta.lfs ? headers.get("x-linked-etag") : headers.get("etag"));
     const std::string size = headers.get(meta.lfs ? "x-linked-size" : "content-length");
-    if (!size.empty() && std::all_of(size.begin(), size.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+    if (!size.empty() && std::all_of(size.begin(), size.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
         meta.size = std::stoull(size);
         meta.size_known = true;
     }
-    meta.download_url = is_redirect(headers.status) ? absolute_location(url, headers.get("location")) : url;
+    meta.download_url =
+        is_redirect(headers.status) ? absolute_location(url, headers.get("location")) : url;
     if (meta.commit.empty() || meta.etag.empty() || meta.etag.find('/') != std::string::npos) {
-        throw Error(ErrorCode::Unavailable, "'" + url + "' did not answer like a Hugging Face hub (no X-Repo-Commit or ETag "
-                                            "header); check HF_ENDPOINT and any proxy in between");
+        throw Error(ErrorCode::Unavailable,
+                    "'" + url +
+                        "' did not answer like a Hugging Face hub (no X-Repo-Commit or ETag "
+                        "header); check HF_ENDPOINT and any proxy in between");
     }
     return meta;
 }
@@ -307,7 +331,7 @@ struct Sink {
     std::uint64_t start_offset = 0;  // bytes already on disk when this attempt began
     std::uint64_t written = 0;       // bytes written by this attempt
     bool checked_status = false;
-    bool restarted = false;          // the server ignored Range: the file was truncated
+    bool restarted = false;  // the server ignored Range: the file was truncated
     bool write_failed = false;
     long status = 0;
     // progress
@@ -329,7 +353,8 @@ std::size_t on_data(char* data, std::size_t size, std::size_t count, void* user)
         }
         if (sink->status == 200 && sink->start_offset > 0) {
             // The server sent the whole file instead of the requested range.
-            if (::ftruncate(::fileno(sink->file.get()), 0) != 0 || std::fseek(sink->file.get(), 0, SEEK_SET) != 0) {
+            if (::ftruncate(::fileno(sink->file.get()), 0) != 0 ||
+                std::fseek(sink->file.get(), 0, SEEK_SET) != 0) {
                 sink->write_failed = true;
                 return 0;
             }
@@ -390,8 +415,9 @@ bool same_origin(const std::string& url, const std::string& endpoint) {
 
 // One GET of the remaining bytes into the .incomplete file. Transient failures (dropped
 // connection, stall, 5xx) ask for a retry, which resumes where this attempt stopped.
-AttemptResult download_attempt(const HubConfig& config, const RepoFileRef& ref, const Metadata& meta,
-                               const fs::path& incomplete, const ProgressCallback& progress, std::string& last_error) {
+AttemptResult download_attempt(const HubConfig& config, const RepoFileRef& ref,
+                               const Metadata& meta, const fs::path& incomplete,
+                               const ProgressCallback& progress, std::string& last_error) {
     Sink sink;
     sink.start_offset = file_size_or_zero(incomplete);
     if (meta.size_known && sink.start_offset > meta.size) {
@@ -416,7 +442,8 @@ AttemptResult download_attempt(const HubConfig& config, const RepoFileRef& ref, 
         request_headers.append("Range: bytes=" + std::to_string(sink.start_offset) + "-");
     }
     // The token goes to the hub only; a CDN URL is pre-signed and must not see it.
-    set_common_options(handle.get(), config, meta.download_url, request_headers, same_origin(meta.download_url, config.endpoint));
+    set_common_options(handle.get(), config, meta.download_url, request_headers,
+                       same_origin(meta.download_url, config.endpoint));
     std::array<char, CURL_ERROR_SIZE> message{};
     curl_easy_setopt(handle.get(), CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(handle.get(), CURLOPT_MAXREDIRS, 5L);
@@ -444,11 +471,12 @@ AttemptResult download_attempt(const HubConfig& config, const RepoFileRef& ref, 
     }
     if (code == CURLE_OK && status >= 400 && status < 500) {
         throw Error(status == 404 ? ErrorCode::NotFound : ErrorCode::InvalidInput,
-                    "downloading '" + ref.repo + "/" + ref.file + "' from " + meta.download_url + " failed: HTTP " +
-                        std::to_string(status));
+                    "downloading '" + ref.repo + "/" + ref.file + "' from " + meta.download_url +
+                        " failed: HTTP " + std::to_string(status));
     }
     if (code != CURLE_OK || status >= 500) {
-        last_error = code != CURLE_OK ? describe_curl_failure(code, message) : "HTTP " + std::to_string(status);
+        last_error = code != CURLE_OK ? describe_curl_failure(code, message)
+                                      : "HTTP " + std::to_string(status);
         return AttemptResult::Retry;
     }
     report_progress(sink, true);
@@ -459,10 +487,12 @@ void verify_download(const RepoFileRef& ref, const Metadata& meta, const fs::pat
     const std::uint64_t size = file_size_or_zero(incomplete);
     std::string problem;
     if (meta.size_known && size != meta.size) {
-        problem = "size " + std::to_string(size) + " bytes does not match the hub's " + std::to_string(meta.size);
+        problem = "size " + std::to_string(size) + " bytes does not match the hub's " +
+                  std::to_string(meta.size);
     } else if (is_hex_of_length(meta.etag, 64)) {
         std::string expected = meta.etag;
-        std::transform(expected.begin(), expected.end(), expected.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(expected.begin(), expected.end(), expected.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         const std::string actual = sha256_file_hex(incomplete);
         if (actual != expected) {
             problem = "sha256 " + actual + " does not match the hub's " + expected;
@@ -471,25 +501,29 @@ void verify_download(const RepoFileRef& ref, const Metadata& meta, const fs::pat
     if (!problem.empty()) {
         std::error_code ignored;
         fs::remove(incomplete, ignored);
-        throw Error(ErrorCode::Corrupt, "download of '" + ref.repo + "/" + ref.file + "' from " + meta.download_url +
-                                            " is corrupt: " + problem + "; the partial file was deleted, try again");
+        throw Error(ErrorCode::Corrupt, "download of '" + ref.repo + "/" + ref.file + "' from " +
+                                            meta.download_url + " is corrupt: " + problem +
+                                            "; the partial file was deleted, try again");
     }
 }
 
-void fetch_blob(const HubConfig& config, const RepoFileRef& ref, const Metadata& meta, const fs::path& blob,
-                const ProgressCallback& progress) {
+void fetch_blob(const HubConfig& config, const RepoFileRef& ref, const Metadata& meta,
+                const fs::path& blob, const ProgressCallback& progress) {
     const fs::path incomplete = blob.string() + ".incomplete";
     std::string last_error;
     for (int attempt = 0; attempt <= std::max(0, config.retries); ++attempt) {
-        if (download_attempt(config, ref, meta, incomplete, progress, last_error) == AttemptResult::Complete) {
+        if (download_attempt(config, ref, meta, incomplete, progress, last_error) ==
+            AttemptResult::Complete) {
             verify_download(ref, meta, incomplete);
             fs::rename(incomplete, blob);
             return;
         }
     }
-    throw Error(ErrorCode::Unavailable, "download of '" + ref.repo + "/" + ref.file + "' from " + meta.download_url +
-                                            " failed: " + last_error + " (" + std::to_string(file_size_or_zero(incomplete)) +
-                                            " bytes kept in " + incomplete.string() + "; run again to resume)");
+    throw Error(ErrorCode::Unavailable, "download of '" + ref.repo + "/" + ref.file + "' from " +
+                                            meta.download_url + " failed: " + last_error + " (" +
+                                            std::to_string(file_size_or_zero(incomplete)) +
+                                            " bytes kept in " + incomplete.string() +
+                                            "; run again to resume)");
 }
 
 // snapshots/<commit>/<file> -> ../../blobs/<etag> (deeper files get more "../"), replaced
@@ -510,7 +544,8 @@ std::optional<DownloadedFile> from_cache(const HubConfig& config, const RepoFile
         return std::nullopt;
     }
     if (cached_file_state(config, ref.repo, *commit, ref.file) == CacheState::Present) {
-        return DownloadedFile{repo_cache_dir(config, ref.repo) / "snapshots" / *commit / fs::path(ref.file), *commit};
+        return DownloadedFile{
+            repo_cache_dir(config, ref.repo) / "snapshots" / *commit / fs::path(ref.file), *commit};
     }
     return std::nullopt;
 }
@@ -539,7 +574,8 @@ std::optional<DownloadedFile> download_online(const HubConfig& config, const Rep
     const fs::path blob = repo_dir / "blobs" / meta->etag;
     const fs::path pointer = repo_dir / "snapshots" / meta->commit / fs::path(ref.file);
     if (!fs::exists(blob)) {
-        const fs::path lock = config.cache_dir / ".locks" / repo_dir.filename() / (meta->etag + ".lock");
+        const fs::path lock =
+            config.cache_dir / ".locks" / repo_dir.filename() / (meta->etag + ".lock");
         FileLock held(lock);
         if (!fs::exists(blob)) {  // another process may have finished it while we waited
             fs::create_directories(blob.parent_path());
@@ -564,8 +600,10 @@ HubConfig HubConfig::from_environment() {
     }
     const std::string home = env("HOME");
     const std::string xdg = env("XDG_CACHE_HOME");
-    const fs::path default_cache = !xdg.empty() ? fs::path(xdg) : fs::path(home.empty() ? "/tmp" : home) / ".cache";
-    const fs::path hf_home = !env("HF_HOME").empty() ? fs::path(env("HF_HOME")) : default_cache / "huggingface";
+    const fs::path default_cache =
+        !xdg.empty() ? fs::path(xdg) : fs::path(home.empty() ? "/tmp" : home) / ".cache";
+    const fs::path hf_home =
+        !env("HF_HOME").empty() ? fs::path(env("HF_HOME")) : default_cache / "huggingface";
     if (!env("HF_HUB_CACHE").empty()) {
         config.cache_dir = env("HF_HUB_CACHE");
     } else if (!env("HUGGINGFACE_HUB_CACHE").empty()) {
@@ -579,7 +617,8 @@ HubConfig HubConfig::from_environment() {
         config.token = env("HUGGING_FACE_HUB_TOKEN");
     }
     if (config.token.empty()) {
-        const fs::path token_file = !env("HF_TOKEN_PATH").empty() ? fs::path(env("HF_TOKEN_PATH")) : hf_home / "token";
+        const fs::path token_file =
+            !env("HF_TOKEN_PATH").empty() ? fs::path(env("HF_TOKEN_PATH")) : hf_home / "token";
         std::error_code ignored;
         if (fs::is_regular_file(token_file, ignored)) {
             config.token = read_first_line(token_file);
@@ -590,14 +629,18 @@ HubConfig HubConfig::from_environment() {
 
 void validate_repo_id(std::string_view repo) {
     const auto valid_part = [](std::string_view part) {
-        return !part.empty() && part.size() <= 96 && part != "." && part != ".." && part.find("..") == std::string_view::npos &&
+        return !part.empty() && part.size() <= 96 && part != "." && part != ".." &&
+               part.find("..") == std::string_view::npos &&
                std::all_of(part.begin(), part.end(), [](char c) {
-                   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+                   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ||
+                          c == '_' || c == '.';
                });
     };
     const std::size_t slash = repo.find('/');
-    if (slash == std::string_view::npos || !valid_part(repo.substr(0, slash)) || !valid_part(repo.substr(slash + 1))) {
-        throw Error(ErrorCode::InvalidInput, "'" + std::string(repo) + "' is not a Hugging Face repo id (ORG/NAME)");
+    if (slash == std::string_view::npos || !valid_part(repo.substr(0, slash)) ||
+        !valid_part(repo.substr(slash + 1))) {
+        throw Error(ErrorCode::InvalidInput,
+                    "'" + std::string(repo) + "' is not a Hugging Face repo id (ORG/NAME)");
     }
 }
 
@@ -609,7 +652,8 @@ fs::path repo_cache_dir(const HubConfig& config, std::string_view repo) {
     return config.cache_dir / folder;
 }
 
-std::optional<std::string> cached_commit(const HubConfig& config, std::string_view repo, std::string_view revision) {
+std::optional<std::string> cached_commit(const HubConfig& config, std::string_view repo,
+                                         std::string_view revision) {
     const fs::path repo_dir = repo_cache_dir(config, repo);
     std::error_code ignored;
     const fs::path ref = repo_dir / "refs" / fs::path(std::string(revision));
@@ -619,20 +663,23 @@ std::optional<std::string> cached_commit(const HubConfig& config, std::string_vi
             return commit;
         }
     }
-    if (is_hex_of_length(revision, 40) && fs::is_directory(repo_dir / "snapshots" / std::string(revision), ignored)) {
+    if (is_hex_of_length(revision, 40) &&
+        fs::is_directory(repo_dir / "snapshots" / std::string(revision), ignored)) {
         return std::string(revision);
     }
     return std::nullopt;
 }
 
-CacheState cached_file_state(const HubConfig& config, std::string_view repo, std::string_view commit,
-                             std::string_view file) {
+CacheState cached_file_state(const HubConfig& config, std::string_view repo,
+                             std::string_view commit, std::string_view file) {
     const fs::path repo_dir = repo_cache_dir(config, repo);
     std::error_code ignored;
-    if (fs::exists(repo_dir / "snapshots" / std::string(commit) / fs::path(std::string(file)), ignored)) {
+    if (fs::exists(repo_dir / "snapshots" / std::string(commit) / fs::path(std::string(file)),
+                   ignored)) {
         return CacheState::Present;  // exists() follows the link: a dangling one does not count
     }
-    if (fs::exists(repo_dir / ".no_exist" / std::string(commit) / fs::path(std::string(file)), ignored)) {
+    if (fs::exists(repo_dir / ".no_exist" / std::string(commit) / fs::path(std::string(file)),
+                   ignored)) {
         return CacheState::KnownMissing;
     }
     return CacheState::Unknown;
@@ -644,7 +691,8 @@ std::optional<DownloadedFile> download_file(const HubConfig& config, const RepoF
     validate_file_name(ref);
     const std::string scheme = detail::url_scheme(config.endpoint);
     if (scheme != "http" && scheme != "https") {
-        throw Error(ErrorCode::InvalidInput, "hub endpoint '" + config.endpoint + "' (HF_ENDPOINT) must be an http or https URL");
+        throw Error(ErrorCode::InvalidInput, "hub endpoint '" + config.endpoint +
+                                                 "' (HF_ENDPOINT) must be an http or https URL");
     }
     if (!config.offline) {
         return download_online(config, ref, progress);
@@ -653,11 +701,13 @@ std::optional<DownloadedFile> download_file(const HubConfig& config, const RepoF
         return cached;
     }
     const auto commit = cached_commit(config, ref.repo, ref.revision);
-    if (commit && cached_file_state(config, ref.repo, *commit, ref.file) == CacheState::KnownMissing) {
+    if (commit &&
+        cached_file_state(config, ref.repo, *commit, ref.file) == CacheState::KnownMissing) {
         return std::nullopt;
     }
-    throw Error(ErrorCode::NotFound, "'" + ref.file + "' of '" + ref.repo + "' is not in the cache at " +
-                                         repo_cache_dir(config, ref.repo).string() + " and HF_HUB_OFFLINE=1");
+    throw Error(ErrorCode::NotFound,
+                "'" + ref.file + "' of '" + ref.repo + "' is not in the cache at " +
+                    repo_cache_dir(config, ref.repo).string() + " and HF_HUB_OFFLINE=1");
 }
 
 }  // namespace clipdex::hub

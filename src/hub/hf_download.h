@@ -24,12 +24,12 @@ namespace clipdex::hub {
 
 struct HubConfig {
     std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT, without trailing '/'
-    std::filesystem::path cache_dir;                   // HF_HUB_CACHE, else $HF_HOME/hub
-    bool offline = false;                              // HF_HUB_OFFLINE: never touch the network
-    std::string token;                                 // HF_TOKEN, else $HF_HOME/token; sent as Bearer
-    int retries = 3;                    // resumed attempts after a dropped connection
+    std::filesystem::path cache_dir;                  // HF_HUB_CACHE, else $HF_HOME/hub
+    bool offline = false;                             // HF_HUB_OFFLINE: never touch the network
+    std::string token;  // HF_TOKEN, else $HF_HOME/token; sent as Bearer
+    int retries = 3;    // resumed attempts after a dropped connection
     double connect_timeout_s = 30;
-    double stall_timeout_s = 60;        // give up when no byte arrives for this long
+    double stall_timeout_s = 60;  // give up when no byte arrives for this long
 
     // Reads HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME, HF_HUB_OFFLINE, HF_TOKEN,
     // HF_TOKEN_PATH the way huggingface_hub does.
@@ -42,7 +42,7 @@ struct DownloadProgress {
     std::uint64_t done = 0;   // bytes of this file on disk, resumed part included
     std::uint64_t total = 0;  // 0 when the size is unknown
     double bytes_per_second = 0;
-    bool finished = false;    // last call for this file
+    bool finished = false;  // last call for this file
 };
 // Called about ten times a second per file and once with finished = true. An exception thrown
 // from it cancels the download (the partial file stays for a later resume) and propagates.
@@ -63,13 +63,14 @@ void validate_repo_id(std::string_view repo);
 
 // Commit the cache maps this revision to (refs/<revision>, or the revision itself when it is
 // a commit hash with a snapshot), nullopt when unknown.
-std::optional<std::string> cached_commit(const HubConfig& config, std::string_view repo, std::string_view revision);
+std::optional<std::string> cached_commit(const HubConfig& config, std::string_view repo,
+                                         std::string_view revision);
 
 enum class CacheState { Present, KnownMissing, Unknown };
 
 // Whether a file of a cached commit is there, is known not to exist, or was never asked for.
-CacheState cached_file_state(const HubConfig& config, std::string_view repo, std::string_view commit,
-                             std::string_view file);
+CacheState cached_file_state(const HubConfig& config, std::string_view repo,
+                             std::string_view commit, std::string_view file);
 
 struct DownloadedFile {
     std::filesystem::path path;  // snapshots/<commit>/<file>

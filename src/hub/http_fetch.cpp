@@ -78,7 +78,8 @@ bool has_prefix(const V6Bytes& bytes, std::initializer_list<std::uint8_t> prefix
 
 bool all_zero(const V6Bytes& bytes, std::size_t begin, std::size_t end) {
     return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(begin),
-                       bytes.begin() + static_cast<std::ptrdiff_t>(end), [](std::uint8_t b) { return b == 0; });
+                       bytes.begin() + static_cast<std::ptrdiff_t>(end),
+                       [](std::uint8_t b) { return b == 0; });
 }
 
 // IPv6 forms that carry an IPv4 address are judged by that address, so ::ffff:127.0.0.1 or
@@ -227,13 +228,15 @@ std::vector<std::string> resolve_host(const UrlParts& parts, std::string_view or
     const int status = getaddrinfo(parts.host.c_str(), parts.port.c_str(), &hints, &raw);
     std::unique_ptr<addrinfo, AddrinfoDeleter> list(raw);
     if (status != 0) {
-        fail(ErrorCode::Unavailable, original, "could not resolve host '" + parts.host + "': " + gai_strerror(status));
+        fail(ErrorCode::Unavailable, original,
+             "could not resolve host '" + parts.host + "': " + gai_strerror(status));
     }
     std::vector<std::string> addresses;
     for (const addrinfo* entry = list.get(); entry != nullptr; entry = entry->ai_next) {
         std::string text = sockaddr_text(entry->ai_addr);
         if (auto reason = classify_sockaddr(entry->ai_addr)) {
-            fail(ErrorCode::InvalidInput, original, "refused: " + text + " is " + *reason + kAllowHint);
+            fail(ErrorCode::InvalidInput, original,
+                 "refused: " + text + " is " + *reason + kAllowHint);
         }
         if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
             addresses.push_back(std::move(text));
@@ -247,7 +250,8 @@ std::vector<std::string> resolve_host(const UrlParts& parts, std::string_view or
 
 bool is_ip_literal(const std::string& host) {
     std::array<unsigned char, sizeof(in6_addr)> buffer{};
-    return inet_pton(AF_INET, host.c_str(), buffer.data()) == 1 || inet_pton(AF_INET6, host.c_str(), buffer.data()) == 1;
+    return inet_pton(AF_INET, host.c_str(), buffer.data()) == 1 ||
+           inet_pton(AF_INET6, host.c_str(), buffer.data()) == 1;
 }
 
 // "host:port:addr,[v6addr]" tells curl to use exactly the addresses checked above.
@@ -300,7 +304,8 @@ struct Hop {
 };
 
 long remaining_ms(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return static_cast<long>(std::max<long long>(left, 0));
 }
 
@@ -311,7 +316,8 @@ bool host_exempt(const UrlParts& parts, const FetchOptions& options) {
 }
 
 void check_curl_result(CURLcode code, const Transfer& transfer, const FetchOptions& options,
-                       std::string_view original, const std::array<char, CURL_ERROR_SIZE>& message) {
+                       std::string_view original,
+                       const std::array<char, CURL_ERROR_SIZE>& message) {
     if (code == CURLE_OK) {
         return;
     }
@@ -322,7 +328,8 @@ void check_curl_result(CURLcode code, const Transfer& transfer, const FetchOptio
         fail(ErrorCode::InvalidInput, original, "refused: " + transfer.refused + kAllowHint);
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
-        fail(ErrorCode::Unavailable, original, "timed out after " + detail::describe_seconds(options.total_timeout_s));
+        fail(ErrorCode::Unavailable, original,
+             "timed out after " + detail::describe_seconds(options.total_timeout_s));
     }
     if (code == CURLE_UNSUPPORTED_PROTOCOL) {
         fail(ErrorCode::InvalidInput, original, "unsupported protocol (only http and https)");
@@ -356,7 +363,8 @@ Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time
     }
     const long left = remaining_ms(deadline);
     if (left == 0) {
-        fail(ErrorCode::Unavailable, original, "timed out after " + detail::describe_seconds(options.total_timeout_s));
+        fail(ErrorCode::Unavailable, original,
+             "timed out after " + detail::describe_seconds(options.total_timeout_s));
     }
     std::array<char, CURL_ERROR_SIZE> message{};
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -366,7 +374,8 @@ Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     // A proxy would connect on our behalf to addresses we never see, so none is used here.
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(left, static_cast<long>(options.connect_timeout_s * 1000)));
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                     std::min(left, static_cast<long>(options.connect_timeout_s * 1000)));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, left);
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(options.max_bytes));
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
@@ -381,7 +390,8 @@ Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time
     Hop hop;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &hop.status);
     const char* location = nullptr;
-    if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location != nullptr) {
+    if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
+        location != nullptr) {
         hop.redirect_url = location;
     }
     const char* type = nullptr;
@@ -426,20 +436,25 @@ std::optional<std::string> address_refusal_reason(std::string_view ip) {
 }
 
 FetchResult fetch_url(std::string_view url, const FetchOptions& options) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long long>(options.total_timeout_s * 1000));
+    const auto deadline =
+        Clock::now() +
+        std::chrono::milliseconds(static_cast<long long>(options.total_timeout_s * 1000));
     std::string current = detail::encode_url(url);
     std::string label(url);  // how errors name the request: the URL, and the hop if redirected
     for (int redirects = 0;; ++redirects) {
         Hop hop = perform_hop(current, options, deadline, label);
         if (!is_redirect(hop.status)) {
             check_status(hop.status, url);
-            return FetchResult{std::move(hop.body), std::move(hop.content_type), std::move(current)};
+            return FetchResult{std::move(hop.body), std::move(hop.content_type),
+                               std::move(current)};
         }
         if (hop.redirect_url.empty()) {
-            fail(ErrorCode::InvalidInput, url, "HTTP " + std::to_string(hop.status) + " redirect without a Location");
+            fail(ErrorCode::InvalidInput, url,
+                 "HTTP " + std::to_string(hop.status) + " redirect without a Location");
         }
         if (redirects >= options.max_redirects) {
-            fail(ErrorCode::InvalidInput, url, "more than " + std::to_string(options.max_redirects) + " redirects");
+            fail(ErrorCode::InvalidInput, url,
+                 "more than " + std::to_string(options.max_redirects) + " redirects");
         }
         current = detail::encode_url(hop.redirect_url);
         label = std::string(url) + "' redirected to '" + current;

@@ -26,16 +26,19 @@ constexpr std::array<Registered, 6> kRegistry{{
     {"ViT-B-16::openai", "openai/clip-vit-base-patch16", ModelFormat::Transformers, 512},
     {"ViT-L-14::openai", "openai/clip-vit-large-patch14", ModelFormat::Transformers, 768},
     {"ViT-L-14-336::openai", "openai/clip-vit-large-patch14-336", ModelFormat::Transformers, 768},
-    {"ViT-B-32::laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", ModelFormat::OpenClip, 512},
-    {"ViT-B-32::laion2b_e16", "timm/vit_base_patch32_clip_224.laion2b_e16", ModelFormat::OpenClip, 512},
+    {"ViT-B-32::laion2b_s34b_b79k", "laion/CLIP-ViT-B-32-laion2B-s34B-b79K", ModelFormat::OpenClip,
+     512},
+    {"ViT-B-32::laion2b_e16", "timm/vit_base_patch32_clip_224.laion2b_e16", ModelFormat::OpenClip,
+     512},
 }};
 
 constexpr std::string_view kHfPrefix = "hf-hub:";
 const std::string kOpenClipConfig = "open_clip_config.json";
 
 const Registered* find_registered(std::string_view name) {
-    const auto it = std::find_if(kRegistry.begin(), kRegistry.end(),
-                                 [&](const Registered& entry) { return detail::iequals(entry.name, name); });
+    const auto it = std::find_if(kRegistry.begin(), kRegistry.end(), [&](const Registered& entry) {
+        return detail::iequals(entry.name, name);
+    });
     return it == kRegistry.end() ? nullptr : &*it;
 }
 
@@ -55,7 +58,8 @@ ModelSource from_hf_name(std::string_view name) {
         source.revision = repo.substr(at + 1);
         repo.resize(at);
         if (source.revision.empty() || source.revision.find("..") != std::string::npos) {
-            throw Error(ErrorCode::InvalidInput, "model '" + source.name + "': empty or invalid revision");
+            throw Error(ErrorCode::InvalidInput,
+                        "model '" + source.name + "': empty or invalid revision");
         }
     }
     validate_repo_id(repo);
@@ -64,12 +68,14 @@ ModelSource from_hf_name(std::string_view name) {
 }
 
 bool looks_like_path(std::string_view name) {
-    return name.find('/') != std::string_view::npos || name.rfind('.', 0) == 0 || name.rfind('~', 0) == 0;
+    return name.find('/') != std::string_view::npos || name.rfind('.', 0) == 0 ||
+           name.rfind('~', 0) == 0;
 }
 
 // A file entry is satisfied when one of its choices is cached, or (optional entries) when
 // every choice is known to be absent.
-bool entry_satisfied(const HubConfig& config, const ModelSource& source, const std::string& commit, const RepoFile& file) {
+bool entry_satisfied(const HubConfig& config, const ModelSource& source, const std::string& commit,
+                     const RepoFile& file) {
     bool all_missing = true;
     for (const std::string& choice : file.choices) {
         const CacheState state = cached_file_state(config, source.repo, commit, choice);
@@ -81,14 +87,18 @@ bool entry_satisfied(const HubConfig& config, const ModelSource& source, const s
     return !file.required && all_missing;
 }
 
-ModelFormat cached_format(const HubConfig& config, const ModelSource& source, const std::string& commit) {
+ModelFormat cached_format(const HubConfig& config, const ModelSource& source,
+                          const std::string& commit) {
     if (source.format != ModelFormat::Unknown) {
         return source.format;
     }
     switch (cached_file_state(config, source.repo, commit, kOpenClipConfig)) {
-        case CacheState::Present: return ModelFormat::OpenClip;
-        case CacheState::KnownMissing: return ModelFormat::Transformers;
-        case CacheState::Unknown: return ModelFormat::Unknown;
+        case CacheState::Present:
+            return ModelFormat::OpenClip;
+        case CacheState::KnownMissing:
+            return ModelFormat::Transformers;
+        case CacheState::Unknown:
+            return ModelFormat::Unknown;
     }
     return ModelFormat::Unknown;
 }
@@ -104,8 +114,9 @@ std::optional<fs::path> complete_snapshot(const HubConfig& config, const ModelSo
         return std::nullopt;
     }
     const auto files = files_for_format(format);
-    const bool complete = std::all_of(files.begin(), files.end(),
-                                      [&](const RepoFile& file) { return entry_satisfied(config, source, *commit, file); });
+    const bool complete = std::all_of(files.begin(), files.end(), [&](const RepoFile& file) {
+        return entry_satisfied(config, source, *commit, file);
+    });
     if (!complete) {
         return std::nullopt;
     }
@@ -113,8 +124,8 @@ std::optional<fs::path> complete_snapshot(const HubConfig& config, const ModelSo
 }
 
 // Downloads the first available choice of one entry; returns false when the repo has none.
-bool fetch_entry(const HubConfig& config, RepoFileRef ref, const RepoFile& file, const ProgressCallback& progress,
-                 std::string& commit) {
+bool fetch_entry(const HubConfig& config, RepoFileRef ref, const RepoFile& file,
+                 const ProgressCallback& progress, std::string& commit) {
     for (const std::string& choice : file.choices) {
         ref.file = choice;
         if (auto got = download_file(config, ref, progress)) {
@@ -125,14 +136,16 @@ bool fetch_entry(const HubConfig& config, RepoFileRef ref, const RepoFile& file,
     return false;
 }
 
-fs::path download_model(const HubConfig& config, const ModelSource& source, const ProgressCallback& progress) {
+fs::path download_model(const HubConfig& config, const ModelSource& source,
+                        const ProgressCallback& progress) {
     RepoFileRef ref{source.repo, source.revision, ""};
     std::string commit;
     ModelFormat format = source.format;
     if (format == ModelFormat::Unknown) {
         // hf-hub: repos may hold either layout; open_clip's config decides, as open_clip does.
-        format = fetch_entry(config, ref, RepoFile{{kOpenClipConfig}, false}, progress, commit) ? ModelFormat::OpenClip
-                                                                                                 : ModelFormat::Transformers;
+        format = fetch_entry(config, ref, RepoFile{{kOpenClipConfig}, false}, progress, commit)
+                     ? ModelFormat::OpenClip
+                     : ModelFormat::Transformers;
     }
     for (const RepoFile& file : files_for_format(format)) {
         if (!commit.empty()) {
@@ -143,12 +156,14 @@ fs::path download_model(const HubConfig& config, const ModelSource& source, cons
             for (const std::string& choice : file.choices) {
                 names += (names.empty() ? "'" : " or '") + choice + "'";
             }
-            throw Error(ErrorCode::NotFound, "model '" + source.name + "': repository '" + source.repo + "' at " +
-                                                 config.endpoint + " has no " + names);
+            throw Error(ErrorCode::NotFound, "model '" + source.name + "': repository '" +
+                                                 source.repo + "' at " + config.endpoint +
+                                                 " has no " + names);
         }
     }
     if (commit.empty()) {
-        throw Error(ErrorCode::Internal, "model '" + source.name + "': no commit learnt from the hub");
+        throw Error(ErrorCode::Internal,
+                    "model '" + source.name + "': no commit learnt from the hub");
     }
     return repo_cache_dir(config, source.repo) / "snapshots" / commit;
 }
@@ -168,7 +183,8 @@ std::vector<RepoFile> files_for_format(ModelFormat format) {
                     {{"open_clip_model.safetensors", "open_clip_pytorch_model.bin"}, true},
                     {{"vocab.json"}, false},
                     {{"merges.txt"}, false}};
-        case ModelFormat::Unknown: break;
+        case ModelFormat::Unknown:
+            break;
     }
     return {};
 }
@@ -209,10 +225,12 @@ ModelSource resolve_model(std::string_view name) {
         return source;
     }
     if (looks_like_path(name)) {
-        throw Error(ErrorCode::NotFound, "model directory '" + std::string(name) +
-                                             "' does not exist (for a Hugging Face repo write hf-hub:ORG/NAME)");
+        throw Error(ErrorCode::NotFound,
+                    "model directory '" + std::string(name) +
+                        "' does not exist (for a Hugging Face repo write hf-hub:ORG/NAME)");
     }
-    throw Error(ErrorCode::NotFound, "unknown model '" + std::string(name) + "'; known models: " + known_names() +
+    throw Error(ErrorCode::NotFound, "unknown model '" + std::string(name) +
+                                         "'; known models: " + known_names() +
                                          "; or hf-hub:ORG/NAME, or a directory holding the files");
 }
 
@@ -233,12 +251,14 @@ std::vector<ModelInfo> list_models(const HubConfig& config) {
     return models;
 }
 
-fs::path ensure_model(std::string_view name, const ProgressCallback& progress, const HubConfig& config) {
+fs::path ensure_model(std::string_view name, const ProgressCallback& progress,
+                      const HubConfig& config) {
     const ModelSource source = resolve_model(name);
     if (source.kind == SourceKind::LocalDir) {
         if (source.format == ModelFormat::Unknown) {
-            throw Error(ErrorCode::InvalidInput, "model directory '" + source.local_dir.string() +
-                                                     "' holds no model (neither open_clip_config.json nor config.json)");
+            throw Error(ErrorCode::InvalidInput,
+                        "model directory '" + source.local_dir.string() +
+                            "' holds no model (neither open_clip_config.json nor config.json)");
         }
         return source.local_dir;
     }
@@ -247,7 +267,8 @@ fs::path ensure_model(std::string_view name, const ProgressCallback& progress, c
     }
     if (config.offline) {
         throw Error(ErrorCode::NotFound, "model " + source.name + " is not in the cache at " +
-                                             repo_cache_dir(config, source.repo).string() + " and HF_HUB_OFFLINE=1");
+                                             repo_cache_dir(config, source.repo).string() +
+                                             " and HF_HUB_OFFLINE=1");
     }
     return download_model(config, source, progress);
 }

@@ -38,8 +38,8 @@ struct ModelSource {
     std::string repo;                 // kind == HfRepo: "ORG/NAME"
     std::string revision = "main";
     ModelFormat format = ModelFormat::Unknown;  // Unknown: probe the repo (hf-hub: names)
-    std::vector<RepoFile> files;      // empty while the format is unknown
-    int embed_dim = 0;                // 0 when only the checkpoint can tell
+    std::vector<RepoFile> files;                // empty while the format is unknown
+    int embed_dim = 0;                          // 0 when only the checkpoint can tell
 };
 
 struct ModelInfo {
@@ -47,8 +47,8 @@ struct ModelInfo {
     std::string repo;
     int embed_dim = 0;
     bool is_default = false;
-    bool cached = false;                // every required file is in the HF cache
-    std::filesystem::path snapshot;     // where, when cached
+    bool cached = false;             // every required file is in the HF cache
+    std::filesystem::path snapshot;  // where, when cached
 };
 
 // Pure lookup, never touches the network or the cache. Throws NotFound for unknown names

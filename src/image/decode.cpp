@@ -15,8 +15,8 @@ void DecodeContext::fail(ErrorCode code, const std::string& reason) const {
 
 void DecodeContext::check_dimensions(int64_t width, int64_t height) const {
     if (width <= 0 || height <= 0)
-        fail(ErrorCode::Corrupt, "invalid dimensions " + std::to_string(width) + "x" +
-                                     std::to_string(height));
+        fail(ErrorCode::Corrupt,
+             "invalid dimensions " + std::to_string(width) + "x" + std::to_string(height));
     // Both factors fit in 32 bits for every format, so the product cannot overflow.
     const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
     if (pixels > limits.max_pixels || width > (1 << 30) || height > (1 << 30)) {
@@ -43,7 +43,8 @@ namespace {
 enum class Format { Jpeg, Png, Webp, Gif, Bmp, Svg, Unknown };
 
 bool starts_with(std::span<const uint8_t> b, std::string_view magic, size_t at = 0) {
-    return b.size() >= at + magic.size() && std::memcmp(b.data() + at, magic.data(), magic.size()) == 0;
+    return b.size() >= at + magic.size() &&
+           std::memcmp(b.data() + at, magic.data(), magic.size()) == 0;
 }
 
 // SVG is text: skip a BOM and whitespace, then accept an XML declaration, comment or doctype
@@ -53,9 +54,11 @@ bool looks_like_svg(std::span<const uint8_t> b) {
     while (i < b.size() && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n')) ++i;
     const auto rest = b.subspan(i);
     if (starts_with(rest, "<svg")) return true;
-    if (!starts_with(rest, "<?xml") && !starts_with(rest, "<!--") && !starts_with(rest, "<!DOCTYPE"))
+    if (!starts_with(rest, "<?xml") && !starts_with(rest, "<!--") &&
+        !starts_with(rest, "<!DOCTYPE"))
         return false;
-    const std::string_view head(reinterpret_cast<const char*>(rest.data()), std::min<size_t>(rest.size(), 4096));
+    const std::string_view head(reinterpret_cast<const char*>(rest.data()),
+                                std::min<size_t>(rest.size(), 4096));
     return head.find("<svg") != std::string_view::npos;
 }
 
@@ -91,26 +94,35 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_err
                    const DecodeLimits& limits) {
     const detail::DecodeContext ctx{name_for_errors, limits};
     if (bytes.size() > limits.max_file_bytes)
-        ctx.fail(ErrorCode::TooLarge, std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+        ctx.fail(ErrorCode::TooLarge, std::to_string(bytes.size()) +
+                                          " bytes exceeds the limit of " +
                                           std::to_string(limits.max_file_bytes) + " bytes");
     if (bytes.empty()) ctx.fail(ErrorCode::InvalidInput, "not an image (the content is empty)");
     switch (sniff(bytes)) {
-        case Format::Jpeg: return detail::decode_jpeg(bytes, ctx);
-        case Format::Png: return detail::decode_png(bytes, ctx);
-        case Format::Webp: return detail::decode_webp(bytes, ctx);
-        case Format::Gif: return detail::decode_gif(bytes, ctx);
-        case Format::Bmp: return detail::decode_bmp(bytes, ctx);
-        case Format::Svg: return detail::decode_svg(bytes, ctx);
-        case Format::Unknown: break;
+        case Format::Jpeg:
+            return detail::decode_jpeg(bytes, ctx);
+        case Format::Png:
+            return detail::decode_png(bytes, ctx);
+        case Format::Webp:
+            return detail::decode_webp(bytes, ctx);
+        case Format::Gif:
+            return detail::decode_gif(bytes, ctx);
+        case Format::Bmp:
+            return detail::decode_bmp(bytes, ctx);
+        case Format::Svg:
+            return detail::decode_svg(bytes, ctx);
+        case Format::Unknown:
+            break;
     }
-    ctx.fail(ErrorCode::InvalidInput,
-             "not an image (content starts with " + describe_start(bytes) +
-                 "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
+    ctx.fail(ErrorCode::InvalidInput, "not an image (content starts with " + describe_start(bytes) +
+                                          "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
 }
 
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits) {
-    const std::string name = path.u8string().empty() ? std::string() :
-        std::string(reinterpret_cast<const char*>(path.u8string().c_str()));
+    const std::string name =
+        path.u8string().empty()
+            ? std::string()
+            : std::string(reinterpret_cast<const char*>(path.u8string().c_str()));
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
     if (ec || !std::filesystem::exists(status))

@@ -12,10 +12,18 @@
 namespace clipdex::image::detail {
 namespace {
 
-enum class Compression : uint32_t { Rgb = 0, Rle8 = 1, Rle4 = 2, Bitfields = 3, Jpeg = 4, Png = 5, AlphaBitfields = 6 };
+enum class Compression : uint32_t {
+    Rgb = 0,
+    Rle8 = 1,
+    Rle4 = 2,
+    Bitfields = 3,
+    Jpeg = 4,
+    Png = 5,
+    AlphaBitfields = 6
+};
 
 class Reader {
-public:
+  public:
     Reader(std::span<const uint8_t> b, const DecodeContext& ctx) : b_(b), ctx_(ctx) {}
     uint32_t u32(size_t at) const {
         need(at, 4);
@@ -28,11 +36,12 @@ public:
     }
     int32_t i32(size_t at) const { return static_cast<int32_t>(u32(at)); }
     void need(size_t at, size_t n) const {
-        if (at > b_.size() || n > b_.size() - at) ctx_.fail(ErrorCode::Corrupt, "corrupt BMP: the file is truncated");
+        if (at > b_.size() || n > b_.size() - at)
+            ctx_.fail(ErrorCode::Corrupt, "corrupt BMP: the file is truncated");
     }
     const uint8_t* at(size_t pos) const { return b_.data() + pos; }
 
-private:
+  private:
     std::span<const uint8_t> b_;
     const DecodeContext& ctx_;
 };
@@ -82,7 +91,8 @@ Header read_header(const Reader& rd, const DecodeContext& ctx) {
         h.palette_at = 14 + 12;
         return h;
     }
-    if (dib < 40 || dib > 4096) ctx.fail(ErrorCode::Corrupt, "corrupt BMP: unknown header size " + std::to_string(dib));
+    if (dib < 40 || dib > 4096)
+        ctx.fail(ErrorCode::Corrupt, "corrupt BMP: unknown header size " + std::to_string(dib));
     h.width = rd.i32(18);
     const int32_t height = rd.i32(22);
     h.top_down = height < 0;
@@ -122,14 +132,17 @@ void set_default_masks(Header& h) {
 void validate(const Header& h, const DecodeContext& ctx) {
     if (h.compression == Compression::Rle8 || h.compression == Compression::Rle4 ||
         h.compression == Compression::Jpeg || h.compression == Compression::Png)
-        ctx.fail(ErrorCode::Unsupported, "BMP compression " + std::to_string(static_cast<uint32_t>(h.compression)) +
+        ctx.fail(ErrorCode::Unsupported, "BMP compression " +
+                                             std::to_string(static_cast<uint32_t>(h.compression)) +
                                              " (RLE or embedded JPEG/PNG) is not supported");
     if (h.compression != Compression::Rgb && h.compression != Compression::Bitfields &&
         h.compression != Compression::AlphaBitfields)
-        ctx.fail(ErrorCode::Corrupt, "corrupt BMP: unknown compression " + std::to_string(static_cast<uint32_t>(h.compression)));
+        ctx.fail(ErrorCode::Corrupt, "corrupt BMP: unknown compression " +
+                                         std::to_string(static_cast<uint32_t>(h.compression)));
     const bool palette = h.bpp == 1 || h.bpp == 4 || h.bpp == 8;
     const bool direct = h.bpp == 16 || h.bpp == 24 || h.bpp == 32;
-    if (!palette && !direct) ctx.fail(ErrorCode::Unsupported, "BMP with " + std::to_string(h.bpp) + " bits per pixel");
+    if (!palette && !direct)
+        ctx.fail(ErrorCode::Unsupported, "BMP with " + std::to_string(h.bpp) + " bits per pixel");
     if (h.compression != Compression::Rgb && h.bpp != 16 && h.bpp != 32)
         ctx.fail(ErrorCode::Corrupt, "corrupt BMP: BITFIELDS needs 16 or 32 bits per pixel");
     if (!h.r.contiguous() || !h.g.contiguous() || !h.b.contiguous() || !h.a.contiguous())
@@ -176,11 +189,13 @@ Image decode_bmp(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     if (h.pixels_at > bytes.size() || need > bytes.size() - h.pixels_at)
         ctx.fail(ErrorCode::Corrupt, "corrupt BMP: the pixel data is truncated");
 
-    const std::vector<Rgba> palette = h.bpp <= 8 ? read_palette(rd, h, bytes.size()) : std::vector<Rgba>{};
+    const std::vector<Rgba> palette =
+        h.bpp <= 8 ? read_palette(rd, h, bytes.size()) : std::vector<Rgba>{};
     std::vector<uint8_t> rgba(static_cast<size_t>(w) * ht * 4);
     bool any_alpha = false;
     for (int y = 0; y < ht; ++y) {
-        const uint8_t* row = rd.at(h.pixels_at + stride * static_cast<uint64_t>(h.top_down ? y : ht - 1 - y));
+        const uint8_t* row =
+            rd.at(h.pixels_at + stride * static_cast<uint64_t>(h.top_down ? y : ht - 1 - y));
         uint8_t* dst = &rgba[static_cast<size_t>(y) * w * 4];
         for (int x = 0; x < w; ++x, dst += 4) {
             Rgba px{};

@@ -18,7 +18,8 @@ struct Source {
 
 int read_bytes(GifFileType* gif, GifByteType* out, int length) {
     auto* src = static_cast<Source*>(gif->UserData);
-    const size_t n = std::min(static_cast<size_t>(std::max(length, 0)), src->bytes.size() - src->pos);
+    const size_t n =
+        std::min(static_cast<size_t>(std::max(length, 0)), src->bytes.size() - src->pos);
     std::memcpy(out, src->bytes.data() + src->pos, n);
     src->pos += n;
     return static_cast<int>(n);
@@ -36,7 +37,8 @@ constexpr int kGraphicsControl = GRAPHICS_EXT_FUNC_CODE;
 
 [[noreturn]] void fail_gif(const DecodeContext& ctx, const GifFileType* gif) {
     const char* reason = GifErrorString(gif ? gif->Error : D_GIF_ERR_READ_FAILED);
-    ctx.fail(ErrorCode::Corrupt, std::string("corrupt GIF: ") + (reason ? reason : "unknown error"));
+    ctx.fail(ErrorCode::Corrupt,
+             std::string("corrupt GIF: ") + (reason ? reason : "unknown error"));
 }
 
 // Reads extensions up to the first image descriptor; returns the transparent index or -1.
@@ -46,7 +48,8 @@ int skip_to_first_image(GifFileType* gif, const DecodeContext& ctx) {
         GifRecordType type = UNDEFINED_RECORD_TYPE;
         if (DGifGetRecordType(gif, &type) == GIF_ERROR) fail_gif(ctx, gif);
         if (type == IMAGE_DESC_RECORD_TYPE) return transparent;
-        if (type == TERMINATE_RECORD_TYPE) ctx.fail(ErrorCode::Corrupt, "corrupt GIF: it contains no image");
+        if (type == TERMINATE_RECORD_TYPE)
+            ctx.fail(ErrorCode::Corrupt, "corrupt GIF: it contains no image");
         if (type != EXTENSION_RECORD_TYPE) continue;
         int code = 0;
         GifByteType* ext = nullptr;
@@ -64,7 +67,10 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     Source src{bytes, 0};
     int error = 0;
     GifPtr gif(DGifOpen(&src, read_bytes, &error));
-    if (!gif) ctx.fail(ErrorCode::Corrupt, std::string("corrupt GIF: ") + (GifErrorString(error) ? GifErrorString(error) : "unreadable header"));
+    if (!gif)
+        ctx.fail(ErrorCode::Corrupt,
+                 std::string("corrupt GIF: ") +
+                     (GifErrorString(error) ? GifErrorString(error) : "unreadable header"));
     ctx.check_dimensions(std::max(gif->SWidth, 1), std::max(gif->SHeight, 1));
 
     const int transparent = skip_to_first_image(gif.get(), ctx);
@@ -77,7 +83,8 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     ctx.check_dimensions(cw, ch);
 
     const ColorMapObject* map = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
-    Image out{static_cast<int>(cw), static_cast<int>(ch), std::vector<uint8_t>(static_cast<size_t>(cw) * ch * 3, 255)};
+    Image out{static_cast<int>(cw), static_cast<int>(ch),
+              std::vector<uint8_t>(static_cast<size_t>(cw) * ch * 3, 255)};
     std::vector<GifPixelType> line(desc.Width);
     std::vector<int> order(desc.Height);
     if (desc.Interlace) {

@@ -36,7 +36,9 @@ struct JpegState {
     }
 };
 
-JpegState* state_of(j_common_ptr cinfo) { return static_cast<JpegState*>(cinfo->client_data); }
+JpegState* state_of(j_common_ptr cinfo) {
+    return static_cast<JpegState*>(cinfo->client_data);
+}
 
 void on_error(j_common_ptr cinfo) {
     JpegState* st = state_of(cinfo);
@@ -87,8 +89,8 @@ struct Exif {
 };
 
 // Returns 0 on success, 1 after a longjmp (message in st). Throws for limit violations.
-int run_decoder(JpegState* st, std::span<const uint8_t> bytes, const DecodeContext& ctx,
-                Image* out, std::vector<uint8_t>* row, Exif* exif) {
+int run_decoder(JpegState* st, std::span<const uint8_t> bytes, const DecodeContext& ctx, Image* out,
+                std::vector<uint8_t>* row, Exif* exif) {
     if (setjmp(st->jump)) return 1;
     jpeg_decompress_struct* ci = &st->cinfo;
     jpeg_create_decompress(ci);
@@ -100,7 +102,8 @@ int run_decoder(JpegState* st, std::span<const uint8_t> bytes, const DecodeConte
     jpeg_read_header(ci, TRUE);
     ctx.check_dimensions(ci->image_width, ci->image_height);
     for (auto* m = ci->marker_list; m; m = m->next)
-        if (m->marker == kExifMarker && m->data_length >= 6 && std::memcmp(m->data, "Exif\0\0", 6) == 0) {
+        if (m->marker == kExifMarker && m->data_length >= 6 &&
+            std::memcmp(m->data, "Exif\0\0", 6) == 0) {
             exif->orientation = exif_orientation({m->data, m->data_length});
             break;
         }

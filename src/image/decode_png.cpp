@@ -83,7 +83,8 @@ int run_decoder(PngState* st, const DecodeContext& ctx, std::vector<uint8_t>* rg
 }
 
 uint32_t be32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+           static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
 
 }  // namespace
@@ -106,7 +107,8 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     if (run_decoder(st.get(), ctx, &rgba, &rows, &out, &orientation) != 0 && !st->pixels_done)
         ctx.fail(ErrorCode::Corrupt, std::string("corrupt PNG: ") + st->message);
     out.rgb.resize(static_cast<size_t>(out.width) * out.height * 3);
-    composite_rgba_on_white(rgba.data(), static_cast<size_t>(out.width) * out.height, out.rgb.data());
+    composite_rgba_on_white(rgba.data(), static_cast<size_t>(out.width) * out.height,
+                            out.rgb.data());
     return apply_orientation(std::move(out), orientation);
 }
 

@@ -48,29 +48,34 @@ double aspect_ratio(RsvgHandle* handle) {
 }  // namespace
 
 Image decode_svg(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
-    std::unique_ptr<GInputStream, GObjectUnref> stream(
-        g_memory_input_stream_new_from_data(bytes.data(), static_cast<gssize>(bytes.size()), nullptr));
+    std::unique_ptr<GInputStream, GObjectUnref> stream(g_memory_input_stream_new_from_data(
+        bytes.data(), static_cast<gssize>(bytes.size()), nullptr));
     GError* raw_error = nullptr;
     std::unique_ptr<RsvgHandle, GObjectUnref> handle(rsvg_handle_new_from_stream_sync(
         stream.get(), /*base_file=*/nullptr, RSVG_HANDLE_FLAGS_NONE, nullptr, &raw_error));
     std::unique_ptr<GError, ErrorFree> error(raw_error);
     if (!handle)
-        ctx.fail(ErrorCode::Corrupt, std::string("corrupt SVG: ") + (error ? error->message : "does not parse"));
+        ctx.fail(ErrorCode::Corrupt,
+                 std::string("corrupt SVG: ") + (error ? error->message : "does not parse"));
 
     const double aspect = aspect_ratio(handle.get());
-    if (!std::isfinite(aspect) || aspect <= 0) ctx.fail(ErrorCode::Corrupt, "corrupt SVG: invalid size");
+    if (!std::isfinite(aspect) || aspect <= 0)
+        ctx.fail(ErrorCode::Corrupt, "corrupt SVG: invalid size");
     const int short_side = std::max(ctx.limits.svg_min_size, 1);
     const double long_exact = short_side * std::max(aspect, 1.0 / aspect);
     if (long_exact > kCairoMaxSide)
-        ctx.fail(ErrorCode::TooLarge, "SVG aspect ratio " + std::to_string(aspect) + " is too extreme to rasterize");
+        ctx.fail(ErrorCode::TooLarge,
+                 "SVG aspect ratio " + std::to_string(aspect) + " is too extreme to rasterize");
     const int long_side = std::max(static_cast<int>(std::lround(long_exact)), 1);
     const int w = aspect >= 1 ? long_side : short_side;
     const int h = aspect >= 1 ? short_side : long_side;
     ctx.check_dimensions(w, h);
 
-    std::unique_ptr<cairo_surface_t, SurfaceFree> surface(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h));
+    std::unique_ptr<cairo_surface_t, SurfaceFree> surface(
+        cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h));
     if (cairo_surface_status(surface.get()) != CAIRO_STATUS_SUCCESS)
-        ctx.fail(ErrorCode::TooLarge, "cannot allocate a " + std::to_string(w) + "x" + std::to_string(h) + " canvas");
+        ctx.fail(ErrorCode::TooLarge,
+                 "cannot allocate a " + std::to_string(w) + "x" + std::to_string(h) + " canvas");
     {
         std::unique_ptr<cairo_t, CairoFree> cr(cairo_create(surface.get()));
         cairo_set_source_rgb(cr.get(), 1, 1, 1);
@@ -79,7 +84,8 @@ Image decode_svg(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
         GError* render_error = nullptr;
         if (!rsvg_handle_render_document(handle.get(), cr.get(), &viewport, &render_error)) {
             std::unique_ptr<GError, ErrorFree> owned(render_error);
-            ctx.fail(ErrorCode::Corrupt, std::string("SVG does not render: ") + (owned ? owned->message : "unknown error"));
+            ctx.fail(ErrorCode::Corrupt, std::string("SVG does not render: ") +
+                                             (owned ? owned->message : "unknown error"));
         }
     }
     cairo_surface_flush(surface.get());

@@ -28,7 +28,8 @@ int webp_orientation(const WebPDemuxer* demux) {
 
 Image first_animation_frame(const WebPData& data, const DecodeContext& ctx) {
     WebPAnimDecoderOptions options;
-    if (!WebPAnimDecoderOptionsInit(&options)) ctx.fail(ErrorCode::Internal, "libwebp version mismatch");
+    if (!WebPAnimDecoderOptionsInit(&options))
+        ctx.fail(ErrorCode::Internal, "libwebp version mismatch");
     options.color_mode = MODE_RGBA;
     options.use_threads = 0;
     std::unique_ptr<WebPAnimDecoder, AnimDeleter> dec(WebPAnimDecoderNew(&data, &options));
@@ -50,7 +51,8 @@ Image first_animation_frame(const WebPData& data, const DecodeContext& ctx) {
 Image decode_webp(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     WebPBitstreamFeatures features;
     const VP8StatusCode status = WebPGetFeatures(bytes.data(), bytes.size(), &features);
-    if (status == VP8_STATUS_NOT_ENOUGH_DATA) ctx.fail(ErrorCode::Corrupt, "corrupt WebP: the file is truncated");
+    if (status == VP8_STATUS_NOT_ENOUGH_DATA)
+        ctx.fail(ErrorCode::Corrupt, "corrupt WebP: the file is truncated");
     if (status != VP8_STATUS_OK) ctx.fail(ErrorCode::Corrupt, "corrupt WebP: unreadable header");
     // For animations this is the canvas size, which bounds every frame.
     ctx.check_dimensions(features.width, features.height);
@@ -58,13 +60,15 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     const WebPData data{bytes.data(), bytes.size()};
     std::unique_ptr<WebPDemuxer, DemuxDeleter> demux(WebPDemux(&data));
     const int orientation = demux ? webp_orientation(demux.get()) : 1;
-    if (features.has_animation) return apply_orientation(first_animation_frame(data, ctx), orientation);
+    if (features.has_animation)
+        return apply_orientation(first_animation_frame(data, ctx), orientation);
 
     const size_t pixels = static_cast<size_t>(features.width) * features.height;
     Image out{features.width, features.height, std::vector<uint8_t>(pixels * 3)};
     if (features.has_alpha) {
         std::vector<uint8_t> rgba(pixels * 4);
-        if (!WebPDecodeRGBAInto(bytes.data(), bytes.size(), rgba.data(), rgba.size(), features.width * 4))
+        if (!WebPDecodeRGBAInto(bytes.data(), bytes.size(), rgba.data(), rgba.size(),
+                                features.width * 4))
             ctx.fail(ErrorCode::Corrupt, "corrupt WebP: pixel data does not decode");
         composite_rgba_on_white(rgba.data(), pixels, out.rgb.data());
     } else if (!WebPDecodeRGBInto(bytes.data(), bytes.size(), out.rgb.data(), out.rgb.size(),

@@ -36,8 +36,8 @@ struct Image {
 
 struct DecodeLimits {
     uint64_t max_file_bytes = 64ull << 20;  // larger inputs are refused before decoding (TooLarge)
-    uint64_t max_pixels = 100'000'000;      // width*height of the stored image (decompression bombs)
-    int svg_min_size = 224;                 // SVGs are rasterized with this short side, aspect kept
+    uint64_t max_pixels = 100'000'000;  // width*height of the stored image (decompression bombs)
+    int svg_min_size = 224;             // SVGs are rasterized with this short side, aspect kept
 };
 
 // Throws clipdex::Error naming `name_for_errors`: InvalidInput (not an image), Corrupt

@@ -7,7 +7,7 @@ namespace clipdex::image::detail {
 namespace {
 
 class TiffReader {
-public:
+  public:
     explicit TiffReader(std::span<const uint8_t> d) : data_(d) {}
     bool ok(size_t at, size_t n) const { return at <= data_.size() && n <= data_.size() - at; }
     uint16_t u16(size_t at) const {
@@ -20,7 +20,7 @@ public:
     }
     void set_little(bool little) { little_ = little; }
 
-private:
+  private:
     std::span<const uint8_t> data_;
     bool little_ = true;
 };
@@ -69,14 +69,34 @@ Image apply_orientation(Image image, int orientation) {
             // (sx, sy): the stored pixel shown at display position (x, y).
             int sx = x, sy = y;
             switch (orientation) {
-                case 2: sx = w - 1 - x; break;                   // mirrored
-                case 3: sx = w - 1 - x; sy = h - 1 - y; break;   // rotated 180
-                case 4: sy = h - 1 - y; break;                   // mirrored vertically
-                case 5: sx = y; sy = x; break;                   // transposed
-                case 6: sx = y; sy = h - 1 - x; break;           // rotate 90 CW to view
-                case 7: sx = w - 1 - y; sy = h - 1 - x; break;   // transversed
-                case 8: sx = w - 1 - y; sy = x; break;           // rotate 90 CCW to view
-                default: break;
+                case 2:
+                    sx = w - 1 - x;
+                    break;  // mirrored
+                case 3:
+                    sx = w - 1 - x;
+                    sy = h - 1 - y;
+                    break;  // rotated 180
+                case 4:
+                    sy = h - 1 - y;
+                    break;  // mirrored vertically
+                case 5:
+                    sx = y;
+                    sy = x;
+                    break;  // transposed
+                case 6:
+                    sx = y;
+                    sy = h - 1 - x;
+                    break;  // rotate 90 CW to view
+                case 7:
+                    sx = w - 1 - y;
+                    sy = h - 1 - x;
+                    break;  // transversed
+                case 8:
+                    sx = w - 1 - y;
+                    sy = x;
+                    break;  // rotate 90 CCW to view
+                default:
+                    break;
             }
             const uint8_t* s = &image.rgb[(static_cast<size_t>(sy) * w + sx) * 3];
             uint8_t* d = &out.rgb[(static_cast<size_t>(y) * out.width + x) * 3];

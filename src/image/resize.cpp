@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <utility>
 #include <string>
+#include <utility>
 
 #include "clipdex/error.h"
 #include "image/image.h"
@@ -125,7 +125,8 @@ void vertical_pass(const uint8_t* in, int width, int row_offset, const Taps& tap
 void require_valid(const Image& image, const char* what) {
     if (image.width <= 0 || image.height <= 0 ||
         image.rgb.size() != static_cast<size_t>(image.width) * image.height * 3)
-        throw Error(ErrorCode::InvalidInput, std::string(what) + ": image is empty or its pixel "
+        throw Error(ErrorCode::InvalidInput, std::string(what) +
+                                                 ": image is empty or its pixel "
                                                  "buffer does not match width*height*3");
 }
 
@@ -137,21 +138,23 @@ namespace {
 Image crop(const Image& src, int x0, int y0, int w, int h) {
     Image out{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
     for (int y = 0; y < h; ++y)
-        std::copy_n(&src.rgb[(static_cast<size_t>(y + y0) * src.width + x0) * 3], static_cast<size_t>(w) * 3,
-                    &out.rgb[static_cast<size_t>(y) * w * 3]);
+        std::copy_n(&src.rgb[(static_cast<size_t>(y + y0) * src.width + x0) * 3],
+                    static_cast<size_t>(w) * 3, &out.rgb[static_cast<size_t>(y) * w * 3]);
     return out;
 }
 
 // The window [x0, x0+w) x [y0, y0+h) of Pillow's resize of `image` to out_width x out_height.
 // An axis whose size does not change is copied, as Pillow skips that pass (its identity taps
 // would reproduce the input exactly anyway).
-Image resize_window(const Image& image, int out_width, int out_height, int x0, int y0, int w, int h) {
+Image resize_window(const Image& image, int out_width, int out_height, int x0, int y0, int w,
+                    int h) {
     const bool horizontal = out_width != image.width;
     const bool vertical = out_height != image.height;
     if (!horizontal && !vertical) return crop(image, x0, y0, w, h);
     Image out{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
     if (!horizontal) {
-        const Image cols = x0 == 0 && w == image.width ? Image{} : crop(image, x0, 0, w, image.height);
+        const Image cols =
+            x0 == 0 && w == image.width ? Image{} : crop(image, x0, 0, w, image.height);
         const Image& src = cols.rgb.empty() ? image : cols;
         const Taps vert = compute_taps(image.height, out_height, y0, h);
         vertical_pass(src.rgb.data(), w, 0, vert, h, out.rgb.data());
@@ -177,11 +180,12 @@ constexpr uint64_t kMaxOutputPixels = 100'000'000;
 
 void check_target(int out_width, int out_height) {
     if (out_width <= 0 || out_height <= 0)
-        throw Error(ErrorCode::InvalidInput, "resize: target size " + std::to_string(out_width) + "x" +
-                                                 std::to_string(out_height) + " is empty");
+        throw Error(ErrorCode::InvalidInput, "resize: target size " + std::to_string(out_width) +
+                                                 "x" + std::to_string(out_height) + " is empty");
     if (static_cast<uint64_t>(out_width) * static_cast<uint64_t>(out_height) > kMaxOutputPixels)
         throw Error(ErrorCode::TooLarge, "resize: target size " + std::to_string(out_width) + "x" +
-                                             std::to_string(out_height) + " exceeds 100 megapixels");
+                                             std::to_string(out_height) +
+                                             " exceeds 100 megapixels");
 }
 
 // torchvision's Resize(size) target: short side `size`, long side int(size * long / short).

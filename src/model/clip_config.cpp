@@ -22,7 +22,8 @@ json read_json(const fs::path& path) {
     if (!in) throw Error(ErrorCode::NotFound, path.string() + ": cannot open");
     std::ostringstream text;
     text << in.rdbuf();
-    if (text.str().size() > kMaxConfigBytes) throw Error(ErrorCode::Corrupt, path.string() + ": config larger than 16 MB");
+    if (text.str().size() > kMaxConfigBytes)
+        throw Error(ErrorCode::Corrupt, path.string() + ": config larger than 16 MB");
     json parsed = json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded() || !parsed.is_object())
         throw Error(ErrorCode::Corrupt, path.string() + ": not a JSON object");
@@ -30,26 +31,30 @@ json read_json(const fs::path& path) {
 }
 
 // Reads an integer field, or the default when absent; image sizes may be [h, w] lists.
-int get_int(const fs::path& file, const json& obj, const char* key, int fallback, int max_value = 1 << 20) {
+int get_int(const fs::path& file, const json& obj, const char* key, int fallback,
+            int max_value = 1 << 20) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) {
-        if (fallback < 0) throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' is missing");
+        if (fallback < 0)
+            throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' is missing");
         return fallback;
     }
     const json* v = &*it;
     if (v->is_array() && v->size() == 2 && (*v)[0] == (*v)[1]) v = &(*v)[0];
-    if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>() && v->get<double>() >= 1 &&
-        v->get<double>() <= max_value)
+    if (v->is_number_float() && std::floor(v->get<double>()) == v->get<double>() &&
+        v->get<double>() >= 1 && v->get<double>() <= max_value)
         return static_cast<int>(v->get<double>());
     if (!v->is_number_integer() || v->get<int64_t>() < 1 || v->get<int64_t>() > max_value)
-        throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be a positive integer, not " + it->dump());
+        throw Error(ErrorCode::Corrupt, file.string() + ": '" + key +
+                                            "' must be a positive integer, not " + it->dump());
     return static_cast<int>(v->get<int64_t>());
 }
 
 double get_number(const fs::path& file, const json& obj, const char* key, double fallback) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return fallback;
-    if (!it->is_number()) throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be a number");
+    if (!it->is_number())
+        throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be a number");
     return it->get<double>();
 }
 
@@ -57,11 +62,13 @@ const json& get_object(const fs::path& file, const json& obj, const char* key) {
     static const json empty = json::object();
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return empty;
-    if (!it->is_object()) throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be an object");
+    if (!it->is_object())
+        throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be an object");
     return *it;
 }
 
-void read_triple(const fs::path& file, const json& obj, const char* key, std::array<float, 3>& out) {
+void read_triple(const fs::path& file, const json& obj, const char* key,
+                 std::array<float, 3>& out) {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return;
     if (it->is_number()) {
@@ -71,14 +78,17 @@ void read_triple(const fs::path& file, const json& obj, const char* key, std::ar
     if (!it->is_array() || it->size() != 3)
         throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be three numbers");
     for (size_t i = 0; i < 3; ++i) {
-        if (!(*it)[i].is_number()) throw Error(ErrorCode::Corrupt, file.string() + ": '" + key + "' must be three numbers");
+        if (!(*it)[i].is_number())
+            throw Error(ErrorCode::Corrupt,
+                        file.string() + ": '" + key + "' must be three numbers");
         out[i] = (*it)[i].get<float>();
     }
 }
 
 void check_positive_std(const fs::path& file, const std::array<float, 3>& std_dev) {
     for (float s : std_dev)
-        if (!(s > 0.0f)) throw Error(ErrorCode::Corrupt, file.string() + ": normalization std must be positive");
+        if (!(s > 0.0f))
+            throw Error(ErrorCode::Corrupt, file.string() + ": normalization std must be positive");
 }
 
 bool truthy(const json& obj, const char* key) {
@@ -91,7 +101,8 @@ bool truthy(const json& obj, const char* key) {
 }
 
 void refuse_if(const fs::path& file, bool condition, const std::string& feature) {
-    if (condition) throw Error(ErrorCode::Unsupported, file.string() + ": " + feature + " is not supported");
+    if (condition)
+        throw Error(ErrorCode::Unsupported, file.string() + ": " + feature + " is not supported");
 }
 
 std::string get_string(const json& obj, const char* key, const std::string& fallback) {
@@ -109,15 +120,18 @@ ClipConfig read_open_clip(const fs::path& dir) {
     refuse_if(file, truthy(vis, "ls_init_value"), "layer scale (ls_init_value)");
     refuse_if(file, truthy(vis, "attentional_pool"), "attentional pooling");
     refuse_if(file, truthy(vis, "no_ln_pre"), "no_ln_pre");
-    refuse_if(file, get_string(vis, "pool_type", "tok") != "tok", "vision pool_type other than 'tok'");
+    refuse_if(file, get_string(vis, "pool_type", "tok") != "tok",
+              "vision pool_type other than 'tok'");
     refuse_if(file, truthy(vis, "layers") && vis["layers"].is_array(), "a ResNet vision tower");
     refuse_if(file, truthy(txt, "hf_model_name"), "a Hugging Face text tower");
     refuse_if(file, truthy(txt, "ls_init_value"), "layer scale (ls_init_value)");
     refuse_if(file, truthy(txt, "embed_cls"), "embed_cls");
     refuse_if(file, truthy(txt, "no_causal_mask"), "a text tower without causal mask");
     refuse_if(file, truthy(txt, "proj_bias"), "a text projection bias");
-    refuse_if(file, get_string(txt, "pool_type", "argmax") != "argmax", "text pool_type other than 'argmax'");
-    refuse_if(file, get_string(txt, "proj_type", "linear") != "linear", "text proj_type other than 'linear'");
+    refuse_if(file, get_string(txt, "pool_type", "argmax") != "argmax",
+              "text pool_type other than 'argmax'");
+    refuse_if(file, get_string(txt, "proj_type", "linear") != "linear",
+              "text proj_type other than 'linear'");
 
     ClipConfig cfg;
     cfg.format = Format::OpenClip;
@@ -129,9 +143,11 @@ ClipConfig read_open_clip(const fs::path& dir) {
     cfg.vision.layers = get_int(file, vis, "layers", 12, 1024);
     int head_width = get_int(file, vis, "head_width", 64);
     if (cfg.vision.width % head_width != 0)
-        throw Error(ErrorCode::Corrupt, file.string() + ": vision width is not a multiple of head_width");
+        throw Error(ErrorCode::Corrupt,
+                    file.string() + ": vision width is not a multiple of head_width");
     cfg.vision.heads = cfg.vision.width / head_width;
-    cfg.vision.mlp_width = static_cast<int>(cfg.vision.width * get_number(file, vis, "mlp_ratio", 4.0));
+    cfg.vision.mlp_width =
+        static_cast<int>(cfg.vision.width * get_number(file, vis, "mlp_ratio", 4.0));
     cfg.vision.act = act;
     cfg.context_length = get_int(file, txt, "context_length", 77);
     cfg.vocab_size = get_int(file, txt, "vocab_size", 49408, 1 << 24);
@@ -145,19 +161,24 @@ ClipConfig read_open_clip(const fs::path& dir) {
     read_triple(file, pre, "std", cfg.std);
     check_positive_std(file, cfg.std);
 
-    for (const char* name : {"open_clip_model.safetensors", "open_clip_pytorch_model.bin", "open_clip_model.safetensors.index.json"})
+    for (const char* name : {"open_clip_model.safetensors", "open_clip_pytorch_model.bin",
+                             "open_clip_model.safetensors.index.json"})
         if (fs::exists(dir / name)) {
             cfg.weights = dir / name;
             return cfg;
         }
-    throw Error(ErrorCode::NotFound, dir.string() + ": open_clip_config.json found but no open_clip_model.safetensors or open_clip_pytorch_model.bin");
+    throw Error(ErrorCode::NotFound,
+                dir.string() +
+                    ": open_clip_config.json found but no open_clip_model.safetensors or "
+                    "open_clip_pytorch_model.bin");
 }
 
 Activation hf_activation(const fs::path& file, const json& tower) {
     std::string act = get_string(tower, "hidden_act", "quick_gelu");
     if (act == "quick_gelu") return Activation::QuickGelu;
     if (act == "gelu") return Activation::Gelu;
-    throw Error(ErrorCode::Unsupported, file.string() + ": hidden_act '" + act + "' is not supported");
+    throw Error(ErrorCode::Unsupported,
+                file.string() + ": hidden_act '" + act + "' is not supported");
 }
 
 // transformers writes only the values that differ from its defaults, so those apply here.
@@ -194,33 +215,44 @@ ClipConfig read_hf(const fs::path& dir) {
         read_triple(pre_file, pre, "image_std", cfg.std);
         check_positive_std(pre_file, cfg.std);
     }
-    for (const char* name : {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"})
+    for (const char* name :
+         {"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"})
         if (fs::exists(dir / name)) {
             cfg.weights = dir / name;
             return cfg;
         }
-    throw Error(ErrorCode::NotFound, dir.string() + ": config.json found but no model.safetensors or pytorch_model.bin");
+    throw Error(ErrorCode::NotFound,
+                dir.string() + ": config.json found but no model.safetensors or pytorch_model.bin");
 }
 
 void check_tower(const fs::path& dir, const char* tower, const TowerConfig& t) {
     if (t.heads < 1 || t.width % t.heads != 0)
-        throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " width " + std::to_string(t.width) +
-                                            " is not divisible by its " + std::to_string(t.heads) + " heads");
-    if (t.mlp_width < 1) throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " MLP width is invalid");
-    if (!(t.ln_eps > 0.0f)) throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " layer_norm_eps is invalid");
+        throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " width " +
+                                            std::to_string(t.width) + " is not divisible by its " +
+                                            std::to_string(t.heads) + " heads");
+    if (t.mlp_width < 1)
+        throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " MLP width is invalid");
+    if (!(t.ln_eps > 0.0f))
+        throw Error(ErrorCode::Corrupt, dir.string() + ": " + tower + " layer_norm_eps is invalid");
 }
 
 }  // namespace
 
 ClipConfig read_clip_config(const fs::path& dir) {
-    if (!fs::is_directory(dir)) throw Error(ErrorCode::NotFound, dir.string() + ": model directory not found");
+    if (!fs::is_directory(dir))
+        throw Error(ErrorCode::NotFound, dir.string() + ": model directory not found");
     ClipConfig cfg;
-    if (fs::exists(dir / "open_clip_config.json")) cfg = read_open_clip(dir);
-    else if (fs::exists(dir / "config.json")) cfg = read_hf(dir);
-    else throw Error(ErrorCode::NotFound, dir.string() + ": neither open_clip_config.json nor config.json found");
+    if (fs::exists(dir / "open_clip_config.json"))
+        cfg = read_open_clip(dir);
+    else if (fs::exists(dir / "config.json"))
+        cfg = read_hf(dir);
+    else
+        throw Error(ErrorCode::NotFound,
+                    dir.string() + ": neither open_clip_config.json nor config.json found");
     if (cfg.image_size % cfg.patch_size != 0)
-        throw Error(ErrorCode::Corrupt, dir.string() + ": image size " + std::to_string(cfg.image_size) +
-                                            " is not a multiple of patch size " + std::to_string(cfg.patch_size));
+        throw Error(ErrorCode::Corrupt,
+                    dir.string() + ": image size " + std::to_string(cfg.image_size) +
+                        " is not a multiple of patch size " + std::to_string(cfg.patch_size));
     check_tower(dir, "vision", cfg.vision);
     check_tower(dir, "text", cfg.text);
     return cfg;

@@ -65,10 +65,17 @@ void to_f32(const std::byte* src, DType dtype, int rows, int cols, size_t ld, fl
         const std::byte* row = src + static_cast<size_t>(r) * ld * esize;
         float* out = dst + static_cast<size_t>(r) * cols;
         switch (dtype) {
-            case DType::F32: std::memcpy(out, row, static_cast<size_t>(cols) * 4); break;
-            case DType::F16: f16_row(row, cols, out); break;
-            case DType::BF16: bf16_row(row, cols, out); break;
-            default: break;  // rejected when the weights were resolved
+            case DType::F32:
+                std::memcpy(out, row, static_cast<size_t>(cols) * 4);
+                break;
+            case DType::F16:
+                f16_row(row, cols, out);
+                break;
+            case DType::BF16:
+                bf16_row(row, cols, out);
+                break;
+            default:
+                break;  // rejected when the weights were resolved
         }
     }
 }
@@ -83,7 +90,8 @@ struct Names {
                   : "visual.transformer.resblocks." + std::to_string(i) + ".";
     }
     std::string txt_block(int i) const {
-        return hf ? "text_model.encoder.layers." + std::to_string(i) + "." : "transformer.resblocks." + std::to_string(i) + ".";
+        return hf ? "text_model.encoder.layers." + std::to_string(i) + "."
+                  : "transformer.resblocks." + std::to_string(i) + ".";
     }
 };
 
@@ -99,24 +107,28 @@ std::string shape_text(It begin, It end) {
 }
 
 class Resolver {
-public:
-    Resolver(ClipWeights& w, const ClipConfig& cfg, bool half_to_f32) : w_(w), cfg_(cfg), convert_(half_to_f32) {
+  public:
+    Resolver(ClipWeights& w, const ClipConfig& cfg, bool half_to_f32)
+        : w_(w), cfg_(cfg), convert_(half_to_f32) {
         names_.hf = cfg.format == Format::HuggingFace;
     }
 
     void run() {
         resolve_vision();
         resolve_text();
-        w_.matrix_dtype = w_.vision.blocks.empty() ? w_.vision.patch.w.dtype : w_.vision.blocks[0].fc1.w.dtype;
+        w_.matrix_dtype =
+            w_.vision.blocks.empty() ? w_.vision.patch.w.dtype : w_.vision.blocks[0].fc1.w.dtype;
     }
 
-private:
+  private:
     const WeightFile& file() const { return *w_.file; }
 
-    Error shape_error(const std::string& name, const TensorView& t, const std::string& expected) const {
+    Error shape_error(const std::string& name, const TensorView& t,
+                      const std::string& expected) const {
         std::string got = shape_text(t.shape.begin(), t.shape.end());
-        return Error(ErrorCode::Corrupt, file().path().string() + ": tensor '" + name + "' has shape " + got + ", expected " +
-                                             expected + " " + std::string(dtype_name(t.dtype)));
+        return Error(ErrorCode::Corrupt, file().path().string() + ": tensor '" + name +
+                                             "' has shape " + got + ", expected " + expected + " " +
+                                             std::string(dtype_name(t.dtype)));
     }
 
     const TensorView& tensor(const std::string& name, std::initializer_list<int64_t> shape) {
@@ -127,8 +139,9 @@ private:
         for (int64_t d : shape) ok = ok && t.shape[i++] == d;
         if (!ok) throw shape_error(name, t, expected);
         if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
-            throw Error(ErrorCode::Unsupported, file().path().string() + ": tensor '" + name + "' has dtype " +
-                                                    dtype_name(t.dtype) + "; F32, F16 or BF16 expected");
+            throw Error(ErrorCode::Unsupported, file().path().string() + ": tensor '" + name +
+                                                    "' has dtype " + dtype_name(t.dtype) +
+                                                    "; F32, F16 or BF16 expected");
         w_.bytes_used += t.nbytes;
         return t;
     }
@@ -182,7 +195,8 @@ private:
         if (names_.hf) {
             b.ln1 = norm(p + "layer_norm1.", w);
             b.ln2 = norm(p + "layer_norm2.", w);
-            for (const char* name : {"q_proj.", "k_proj.", "v_proj."}) b.qkv.push_back(linear(p + "self_attn." + name, w, w));
+            for (const char* name : {"q_proj.", "k_proj.", "v_proj."})
+                b.qkv.push_back(linear(p + "self_attn." + name, w, w));
             b.out = linear(p + "self_attn.out_proj.", w, w);
             b.fc1 = linear(p + "mlp.fc1.", t.mlp_width, w);
             b.fc2 = linear(p + "mlp.fc2.", w, t.mlp_width);
@@ -213,14 +227,19 @@ private:
         const int64_t grid = cfg_.image_size / cfg_.patch_size;
         auto& out = w_.vision;
         const bool hf = names_.hf;
-        out.patch.w = matrix4(hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight", w, p);
-        out.class_embedding = vec(hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding", {w});
-        out.positional = vec(hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding",
+        out.patch.w = matrix4(
+            hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight", w, p);
+        out.class_embedding =
+            vec(hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding", {w});
+        out.positional = vec(hf ? "vision_model.embeddings.position_embedding.weight"
+                                : "visual.positional_embedding",
                              {grid * grid + 1, w});
         out.ln_pre = norm(hf ? "vision_model.pre_layrnorm." : "visual.ln_pre.", w);
         for (int i = 0; i < v.layers; ++i) out.blocks.push_back(block(names_.vis_block(i), v));
-        if (file().contains(names_.vis_block(v.layers) + (hf ? "layer_norm1.weight" : "ln_1.weight")))
-            throw Error(ErrorCode::Corrupt, file().path().string() + ": holds more vision layers than the config's " +
+        if (file().contains(names_.vis_block(v.layers) +
+                            (hf ? "layer_norm1.weight" : "ln_1.weight")))
+            throw Error(ErrorCode::Corrupt, file().path().string() +
+                                                ": holds more vision layers than the config's " +
                                                 std::to_string(v.layers));
         out.ln_post = norm(hf ? "vision_model.post_layernorm." : "visual.ln_post.", w);
         out.proj = projection(hf ? "visual_projection.weight" : "visual.proj", w);
@@ -231,13 +250,17 @@ private:
         const int64_t w = t.width;
         auto& out = w_.text;
         const bool hf = names_.hf;
-        out.token_embedding = matrix(hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight",
-                                     cfg_.vocab_size, w);
-        out.positional = vec(hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding",
-                             {cfg_.context_length, w});
+        out.token_embedding =
+            matrix(hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight",
+                   cfg_.vocab_size, w);
+        out.positional =
+            vec(hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding",
+                {cfg_.context_length, w});
         for (int i = 0; i < t.layers; ++i) out.blocks.push_back(block(names_.txt_block(i), t));
-        if (file().contains(names_.txt_block(t.layers) + (hf ? "layer_norm1.weight" : "ln_1.weight")))
-            throw Error(ErrorCode::Corrupt, file().path().string() + ": holds more text layers than the config's " +
+        if (file().contains(names_.txt_block(t.layers) +
+                            (hf ? "layer_norm1.weight" : "ln_1.weight")))
+            throw Error(ErrorCode::Corrupt, file().path().string() +
+                                                ": holds more text layers than the config's " +
                                                 std::to_string(t.layers));
         out.ln_final = norm(hf ? "text_model.final_layer_norm." : "ln_final.", w);
         out.proj = projection(hf ? "text_projection.weight" : "text_projection", w);
@@ -251,7 +274,8 @@ private:
 
 }  // namespace
 
-ClipWeights resolve_weights(std::unique_ptr<WeightFile> file, const ClipConfig& cfg, bool half_to_f32) {
+ClipWeights resolve_weights(std::unique_ptr<WeightFile> file, const ClipConfig& cfg,
+                            bool half_to_f32) {
     ClipWeights w;
     w.file = std::move(file);
     Resolver(w, cfg, half_to_f32).run();

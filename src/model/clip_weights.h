@@ -18,7 +18,9 @@ struct Matrix {
     int rows = 0;
     int cols = 0;
     // F32 and 4-byte aligned: usable in place, no conversion.
-    bool direct() const { return dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0; }
+    bool direct() const {
+        return dtype == DType::F32 && reinterpret_cast<uintptr_t>(data) % alignof(float) == 0;
+    }
 };
 
 // y = x W^T + b with W [out, in] ("out_in"), or y = x W with W [in, out].
@@ -41,7 +43,7 @@ struct Block {
 };
 
 struct VisionWeights {
-    Linear patch;  // conv1 as [W, 3*P*P]
+    Linear patch;                                    // conv1 as [W, 3*P*P]
     std::vector<float> class_embedding, positional;  // [W], [1+G*G, W]
     Norm ln_pre, ln_post;
     std::vector<Block> blocks;
@@ -49,7 +51,7 @@ struct VisionWeights {
 };
 
 struct TextWeights {
-    Matrix token_embedding;    // [vocab, W]
+    Matrix token_embedding;         // [vocab, W]
     std::vector<float> positional;  // [context, W]
     std::vector<Block> blocks;
     Norm ln_final;
@@ -66,7 +68,8 @@ struct ClipWeights {
 };
 
 // Throws Error(NotFound/Corrupt) naming the file and tensor for missing or misshapen tensors.
-ClipWeights resolve_weights(std::unique_ptr<WeightFile> file, const ClipConfig& cfg, bool half_to_f32);
+ClipWeights resolve_weights(std::unique_ptr<WeightFile> file, const ClipConfig& cfg,
+                            bool half_to_f32);
 
 // Converts `rows` x `cols` elements of `src` (row stride `ld` elements) into dense F32 `dst`.
 void to_f32(const std::byte* src, DType dtype, int rows, int cols, size_t ld, float* dst);

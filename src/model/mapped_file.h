@@ -8,7 +8,7 @@
 namespace clipdex::model {
 
 class MappedFile {
-public:
+  public:
     // Throws Error(Io) naming the file when it cannot be opened or mapped.
     explicit MappedFile(const std::filesystem::path& path);
     ~MappedFile();
@@ -18,7 +18,7 @@ public:
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     const std::byte* data_ = nullptr;
     size_t size_ = 0;

@@ -24,7 +24,8 @@ constexpr AllowedGlobal kAllowed[] = {
     {"torch._utils", "_rebuild_tensor", Callable::RebuildTensor, DType::F32},
     {"torch._utils", "_rebuild_tensor_v2", Callable::RebuildTensorV2, DType::F32},
     {"torch._utils", "_rebuild_parameter", Callable::RebuildParameter, DType::F32},
-    {"torch._utils", "_rebuild_parameter_with_state", Callable::RebuildParameterWithState, DType::F32},
+    {"torch._utils", "_rebuild_parameter_with_state", Callable::RebuildParameterWithState,
+     DType::F32},
     {"torch", "FloatStorage", Callable::StorageType, DType::F32},
     {"torch", "HalfStorage", Callable::StorageType, DType::F16},
     {"torch", "BFloat16Storage", Callable::StorageType, DType::BF16},
@@ -44,14 +45,36 @@ struct OpcodeName {
 
 // Names for the refusal message of opcodes that exist but are not allowed here.
 constexpr OpcodeName kRefusedNames[] = {
-    {'i', "INST"},          {'o', "OBJ"},          {0x81, "NEWOBJ"},      {0x92, "NEWOBJ_EX"},
-    {0x82, "EXT1"},         {0x83, "EXT2"},        {0x84, "EXT4"},        {'P', "PERSID"},
-    {'S', "STRING"},        {'T', "BINSTRING"},    {'U', "SHORT_BINSTRING"}, {'V', "UNICODE"},
-    {'I', "INT"},           {'L', "LONG"},         {'F', "FLOAT"},        {'p', "PUT"},
-    {'g', "GET"},           {'0', "POP"},          {'1', "POP_MARK"},     {'2', "DUP"},
-    {'l', "LIST"},          {'d', "DICT"},         {0x8b, "LONG4"},       {0x8f, "EMPTY_SET"},
-    {0x90, "ADDITEMS"},     {0x91, "FROZENSET"},   {0x96, "BYTEARRAY8"},  {0x97, "NEXT_BUFFER"},
-    {0x98, "READONLY_BUFFER"}, {0x8e, "BINBYTES8"},
+    {'i', "INST"},
+    {'o', "OBJ"},
+    {0x81, "NEWOBJ"},
+    {0x92, "NEWOBJ_EX"},
+    {0x82, "EXT1"},
+    {0x83, "EXT2"},
+    {0x84, "EXT4"},
+    {'P', "PERSID"},
+    {'S', "STRING"},
+    {'T', "BINSTRING"},
+    {'U', "SHORT_BINSTRING"},
+    {'V', "UNICODE"},
+    {'I', "INT"},
+    {'L', "LONG"},
+    {'F', "FLOAT"},
+    {'p', "PUT"},
+    {'g', "GET"},
+    {'0', "POP"},
+    {'1', "POP_MARK"},
+    {'2', "DUP"},
+    {'l', "LIST"},
+    {'d', "DICT"},
+    {0x8b, "LONG4"},
+    {0x8f, "EMPTY_SET"},
+    {0x90, "ADDITEMS"},
+    {0x91, "FROZENSET"},
+    {0x96, "BYTEARRAY8"},
+    {0x97, "NEXT_BUFFER"},
+    {0x98, "READONLY_BUFFER"},
+    {0x8e, "BINBYTES8"},
 };
 
 bool valid_utf8(std::string_view s) {
@@ -60,11 +83,21 @@ bool valid_utf8(std::string_view s) {
         const auto c = static_cast<uint8_t>(s[i]);
         size_t len = 0;
         uint32_t cp = 0;
-        if (c < 0x80) { ++i; continue; }
-        if ((c & 0xe0) == 0xc0) { len = 2; cp = c & 0x1fu; }
-        else if ((c & 0xf0) == 0xe0) { len = 3; cp = c & 0x0fu; }
-        else if ((c & 0xf8) == 0xf0) { len = 4; cp = c & 0x07u; }
-        else return false;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1fu;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0fu;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07u;
+        } else
+            return false;
         if (s.size() - i < len) return false;
         for (size_t k = 1; k < len; ++k) {
             const auto cc = static_cast<uint8_t>(s[i + k]);
@@ -79,20 +112,22 @@ bool valid_utf8(std::string_view s) {
 }
 
 class Machine {
-public:
+  public:
     Machine(std::span<const std::byte> bytes, const std::string& label, const Limits& limits)
         : bytes_(bytes), label_(label), limits_(limits), doc_(std::make_unique<Document>()) {}
 
     std::unique_ptr<Document> run();
 
-private:
+  private:
     [[noreturn]] void corrupt(const std::string& reason) const {
-        throw Error(ErrorCode::Corrupt, label_ + ": pickle " + reason + " at offset " + std::to_string(op_start_));
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": pickle " + reason + " at offset " + std::to_string(op_start_));
     }
     [[noreturn]] void refuse(const std::string& what) const {
-        throw Error(ErrorCode::Unsupported,
-                    label_ + ": refusing pickle " + what + " at offset " + std::to_string(op_start_) +
-                        " (only plain state dicts of tensors are read; a checkpoint may not name code)");
+        throw Error(
+            ErrorCode::Unsupported,
+            label_ + ": refusing pickle " + what + " at offset " + std::to_string(op_start_) +
+                " (only plain state dicts of tensors are read; a checkpoint may not name code)");
     }
 
     bool step(uint8_t op);
@@ -159,18 +194,33 @@ bool Machine::step(uint8_t op) {
             if (proto < 2 || proto > 5) refuse("protocol " + std::to_string(proto));
             return true;
         }
-        case 0x95: read_uint(8); return true;  // FRAME: a read-ahead hint only
-        case '.': return false;                // STOP
-        case '(':                              // MARK
+        case 0x95:
+            read_uint(8);
+            return true;  // FRAME: a read-ahead hint only
+        case '.':
+            return false;  // STOP
+        case '(':          // MARK
             if (marks_.size() >= limits_.max_marks) corrupt("nests MARKs deeper than the limit");
             marks_.push_back(stack_.size());
             return true;
-        case '}': push(make(Kind::Dict)); return true;
-        case ']': push(make(Kind::List)); return true;
-        case ')': push_tuple(0); return true;
-        case 0x85: push_tuple(1); return true;
-        case 0x86: push_tuple(2); return true;
-        case 0x87: push_tuple(3); return true;
+        case '}':
+            push(make(Kind::Dict));
+            return true;
+        case ']':
+            push(make(Kind::List));
+            return true;
+        case ')':
+            push_tuple(0);
+            return true;
+        case 0x85:
+            push_tuple(1);
+            return true;
+        case 0x86:
+            push_tuple(2);
+            return true;
+        case 0x87:
+            push_tuple(3);
+            return true;
         case 't': {  // TUPLE
             auto items = pop_to_mark();
             Value* tuple = make(Kind::Tuple);
@@ -179,7 +229,9 @@ bool Machine::step(uint8_t op) {
             push(tuple);
             return true;
         }
-        case 'N': push(make(Kind::None)); return true;
+        case 'N':
+            push(make(Kind::None));
+            return true;
         case 0x88:
         case 0x89: {  // NEWTRUE, NEWFALSE
             Value* b = make(Kind::Bool);
@@ -187,21 +239,51 @@ bool Machine::step(uint8_t op) {
             push(b);
             return true;
         }
-        case 'J': push_int(static_cast<int32_t>(static_cast<uint32_t>(read_uint(4)))); return true;
-        case 'K': push_int(static_cast<int64_t>(read_uint(1))); return true;
-        case 'M': push_int(static_cast<int64_t>(read_uint(2))); return true;
-        case 0x8a: long1(); return true;
-        case 'G': binfloat(); return true;
-        case 'X': push_string(Kind::String, read_uint(4)); return true;
-        case 0x8c: push_string(Kind::String, read_uint(1)); return true;
-        case 0x8d: push_string(Kind::String, read_uint(8)); return true;
-        case 'B': push_string(Kind::Bytes, read_uint(4)); return true;
-        case 'C': push_string(Kind::Bytes, read_uint(1)); return true;
-        case 'q': memo_put(read_uint(1)); return true;
-        case 'r': memo_put(read_uint(4)); return true;
-        case 0x94: memo_put(memo_.size()); return true;  // MEMOIZE
-        case 'h': memo_get(read_uint(1)); return true;
-        case 'j': memo_get(read_uint(4)); return true;
+        case 'J':
+            push_int(static_cast<int32_t>(static_cast<uint32_t>(read_uint(4))));
+            return true;
+        case 'K':
+            push_int(static_cast<int64_t>(read_uint(1)));
+            return true;
+        case 'M':
+            push_int(static_cast<int64_t>(read_uint(2)));
+            return true;
+        case 0x8a:
+            long1();
+            return true;
+        case 'G':
+            binfloat();
+            return true;
+        case 'X':
+            push_string(Kind::String, read_uint(4));
+            return true;
+        case 0x8c:
+            push_string(Kind::String, read_uint(1));
+            return true;
+        case 0x8d:
+            push_string(Kind::String, read_uint(8));
+            return true;
+        case 'B':
+            push_string(Kind::Bytes, read_uint(4));
+            return true;
+        case 'C':
+            push_string(Kind::Bytes, read_uint(1));
+            return true;
+        case 'q':
+            memo_put(read_uint(1));
+            return true;
+        case 'r':
+            memo_put(read_uint(4));
+            return true;
+        case 0x94:
+            memo_put(memo_.size());
+            return true;  // MEMOIZE
+        case 'h':
+            memo_get(read_uint(1));
+            return true;
+        case 'j':
+            memo_get(read_uint(4));
+            return true;
         case 'c': {  // GLOBAL
             const std::string_view module = read_line();
             const std::string_view name = read_line();
@@ -216,9 +298,15 @@ bool Machine::step(uint8_t op) {
             push_global(module->text, name->text);
             return true;
         }
-        case 'Q': persistent_load(); return true;
-        case 'R': reduce(); return true;
-        case 'b': build(); return true;
+        case 'Q':
+            persistent_load();
+            return true;
+        case 'R':
+            reduce();
+            return true;
+        case 'b':
+            build();
+            return true;
         case 's': {  // SETITEM
             Value* value = pop();
             Value* key = pop();
@@ -235,8 +323,11 @@ bool Machine::step(uint8_t op) {
             append_items({item});
             return true;
         }
-        case 'e': append_items(pop_to_mark()); return true;  // APPENDS
-        default: break;
+        case 'e':
+            append_items(pop_to_mark());
+            return true;  // APPENDS
+        default:
+            break;
     }
     for (const auto& known : kRefusedNames)
         if (known.code == op) refuse(std::string("opcode ") + known.name);
@@ -254,7 +345,8 @@ uint64_t Machine::read_uint(size_t width) {
 }
 
 std::string_view Machine::read_bytes(uint64_t n) {
-    if (n > limits_.max_string) corrupt("string of " + std::to_string(n) + " bytes exceeds the limit");
+    if (n > limits_.max_string)
+        corrupt("string of " + std::to_string(n) + " bytes exceeds the limit");
     if (bytes_.size() - pos_ < n) corrupt("string runs past the end");
     std::string_view out(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
     pos_ += n;
@@ -267,7 +359,8 @@ std::string_view Machine::read_line() {
     constexpr size_t kMaxLine = 256;
     while (pos_ < bytes_.size() && pos_ - start < kMaxLine) {
         if (static_cast<char>(bytes_[pos_]) == '\n') {
-            std::string_view line(reinterpret_cast<const char*>(bytes_.data() + start), pos_ - start);
+            std::string_view line(reinterpret_cast<const char*>(bytes_.data() + start),
+                                  pos_ - start);
             ++pos_;
             return line;
         }
@@ -289,14 +382,16 @@ void Machine::push(Value* value) {
 }
 
 Value* Machine::pop() {
-    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) corrupt("pops an empty stack");
+    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size()))
+        corrupt("pops an empty stack");
     Value* value = stack_.back();
     stack_.pop_back();
     return value;
 }
 
 Value* Machine::top() {
-    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size())) corrupt("needs a value on the stack");
+    if (stack_.empty() || (!marks_.empty() && marks_.back() == stack_.size()))
+        corrupt("needs a value on the stack");
     return stack_.back();
 }
 
@@ -329,7 +424,8 @@ void Machine::push_int(int64_t number) {
 }
 
 void Machine::push_tuple(size_t n) {
-    if (stack_.size() - (marks_.empty() ? 0 : marks_.back()) < n) corrupt("builds a tuple from too few values");
+    if (stack_.size() - (marks_.empty() ? 0 : marks_.back()) < n)
+        corrupt("builds a tuple from too few values");
     Value* tuple = make(Kind::Tuple);
     count_slots(n);
     tuple->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
@@ -366,7 +462,8 @@ void Machine::memo_put(uint64_t index) {
 
 void Machine::memo_get(uint64_t index) {
     auto it = memo_.find(index);
-    if (it == memo_.end()) corrupt("reads memo slot " + std::to_string(index) + " that was never written");
+    if (it == memo_.end())
+        corrupt("reads memo slot " + std::to_string(index) + " that was never written");
     push(it->second);
 }
 
@@ -382,7 +479,8 @@ void Machine::long1() {
 void Machine::binfloat() {
     uint64_t raw = 0;
     if (bytes_.size() - pos_ < 8) corrupt("is truncated");
-    for (size_t i = 0; i < 8; ++i) raw = (raw << 8) | static_cast<uint8_t>(bytes_[pos_ + i]);  // big endian
+    for (size_t i = 0; i < 8; ++i)
+        raw = (raw << 8) | static_cast<uint8_t>(bytes_[pos_ + i]);  // big endian
     pos_ += 8;
     Value* value = make(Kind::Float);
     value->real = std::bit_cast<double>(raw);
@@ -391,11 +489,15 @@ void Machine::binfloat() {
 
 std::string Machine::dict_key(const Value& key) {
     switch (key.kind) {
-        case Kind::String: return std::string(1, 's').append(key.text);
+        case Kind::String:
+            return std::string(1, 's').append(key.text);
         case Kind::Int:
-        case Kind::Bool: return std::string(1, 'i').append(std::to_string(key.integer));  // Python: True == 1
-        case Kind::None: return std::string(1, 'n');
-        default: refuse(std::string("dict key of type ") + kind_name(key.kind));
+        case Kind::Bool:
+            return std::string(1, 'i').append(std::to_string(key.integer));  // Python: True == 1
+        case Kind::None:
+            return std::string(1, 'n');
+        default:
+            refuse(std::string("dict key of type ") + kind_name(key.kind));
     }
 }
 
@@ -436,14 +538,16 @@ void Machine::persistent_load() {
     Value* pid = pop();
     // torch.save's persistent id: ('storage', storage type, key, location, element count).
     const auto& f = pid->items;
-    if (pid->kind != Kind::Tuple || f.size() != 5 || f[0]->kind != Kind::String || f[0]->text != "storage" ||
-        f[1]->kind != Kind::Global || f[1]->callable != Callable::StorageType || f[2]->kind != Kind::String ||
+    if (pid->kind != Kind::Tuple || f.size() != 5 || f[0]->kind != Kind::String ||
+        f[0]->text != "storage" || f[1]->kind != Kind::Global ||
+        f[1]->callable != Callable::StorageType || f[2]->kind != Kind::String ||
         f[3]->kind != Kind::String || f[4]->kind != Kind::Int)
         corrupt("persistent id is not ('storage', <storage type>, key, location, numel)");
     const int64_t numel = f[4]->integer;
     const auto elem = static_cast<int64_t>(dtype_size(f[1]->dtype));
     if (numel < 0 || numel > std::numeric_limits<int64_t>::max() / elem)
-        corrupt("storage '" + f[2]->text + "' has an impossible element count " + std::to_string(numel));
+        corrupt("storage '" + f[2]->text + "' has an impossible element count " +
+                std::to_string(numel));
     const std::string& key = f[2]->text;
     if (key.empty() || key.find('/') != std::string::npos || key == "." || key == "..")
         corrupt("storage key '" + key + "' is not a plain file name");
@@ -458,7 +562,8 @@ void Machine::reduce() {
     Value* args = pop();
     Value* callable = pop();
     if (callable->kind != Kind::Global || callable->callable == Callable::StorageType)
-        refuse(std::string("REDUCE on a ") + (callable->kind == Kind::Global ? callable->text : kind_name(callable->kind)));
+        refuse(std::string("REDUCE on a ") +
+               (callable->kind == Kind::Global ? callable->text : kind_name(callable->kind)));
     if (args->kind != Kind::Tuple) corrupt("REDUCE arguments are not a tuple");
     const auto& a = args->items;
     switch (callable->callable) {
@@ -471,18 +576,21 @@ void Machine::reduce() {
             push(rebuild_tensor(a));
             return;
         case Callable::RebuildTensorV2:
-            if (a.size() != 6 && a.size() != 7) corrupt("_rebuild_tensor_v2 takes 6 or 7 arguments");
+            if (a.size() != 6 && a.size() != 7)
+                corrupt("_rebuild_tensor_v2 takes 6 or 7 arguments");
             push(rebuild_tensor(a));
             return;
         case Callable::RebuildParameter:
         case Callable::RebuildParameterWithState: {
             const size_t want = callable->callable == Callable::RebuildParameter ? 3 : 4;
             if (a.size() != want || a[0]->kind != Kind::Tensor)
-                corrupt(callable->text + " takes a tensor and " + std::to_string(want - 1) + " more arguments");
+                corrupt(callable->text + " takes a tensor and " + std::to_string(want - 1) +
+                        " more arguments");
             push(a[0]);
             return;
         }
-        default: refuse("REDUCE on " + callable->text);
+        default:
+            refuse("REDUCE on " + callable->text);
     }
 }
 
@@ -520,7 +628,8 @@ void Machine::check_extent(const Value& tensor) {
     int64_t numel = 1;
     int64_t last = tensor.offset;  // highest element index the view touches
     for (size_t d = 0; d < tensor.shape.size(); ++d) {
-        if (__builtin_mul_overflow(numel, tensor.shape[d], &numel)) corrupt("tensor element count overflows");
+        if (__builtin_mul_overflow(numel, tensor.shape[d], &numel))
+            corrupt("tensor element count overflows");
     }
     if (numel == 0) return;
     for (size_t d = 0; d < tensor.shape.size(); ++d) {
@@ -530,31 +639,44 @@ void Machine::check_extent(const Value& tensor) {
             corrupt("tensor extent overflows");
     }
     if (last >= tensor.storage->integer)
-        corrupt("tensor view reaches element " + std::to_string(last) + " of storage '" + tensor.storage->text +
-                "' which holds " + std::to_string(tensor.storage->integer));
+        corrupt("tensor view reaches element " + std::to_string(last) + " of storage '" +
+                tensor.storage->text + "' which holds " + std::to_string(tensor.storage->integer));
 }
 
 }  // namespace
 
 const char* kind_name(Kind kind) {
     switch (kind) {
-        case Kind::None: return "None";
-        case Kind::Bool: return "bool";
-        case Kind::Int: return "int";
-        case Kind::Float: return "float";
-        case Kind::String: return "str";
-        case Kind::Bytes: return "bytes";
-        case Kind::Tuple: return "tuple";
-        case Kind::List: return "list";
-        case Kind::Dict: return "dict";
-        case Kind::Global: return "global";
-        case Kind::Storage: return "storage";
-        case Kind::Tensor: return "tensor";
+        case Kind::None:
+            return "None";
+        case Kind::Bool:
+            return "bool";
+        case Kind::Int:
+            return "int";
+        case Kind::Float:
+            return "float";
+        case Kind::String:
+            return "str";
+        case Kind::Bytes:
+            return "bytes";
+        case Kind::Tuple:
+            return "tuple";
+        case Kind::List:
+            return "list";
+        case Kind::Dict:
+            return "dict";
+        case Kind::Global:
+            return "global";
+        case Kind::Storage:
+            return "storage";
+        case Kind::Tensor:
+            return "tensor";
     }
     return "?";
 }
 
-std::unique_ptr<Document> parse(std::span<const std::byte> pickle, const std::string& label, const Limits& limits) {
+std::unique_ptr<Document> parse(std::span<const std::byte> pickle, const std::string& label,
+                                const Limits& limits) {
     return Machine(pickle, label, limits).run();
 }
 

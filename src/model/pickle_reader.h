@@ -19,10 +19,31 @@
 
 namespace clipdex::model::pickle {
 
-enum class Kind { None, Bool, Int, Float, String, Bytes, Tuple, List, Dict, Global, Storage, Tensor };
+enum class Kind {
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    Bytes,
+    Tuple,
+    List,
+    Dict,
+    Global,
+    Storage,
+    Tensor
+};
 
 // What an allowed global stands for.
-enum class Callable { None, OrderedDict, RebuildTensor, RebuildTensorV2, RebuildParameter, RebuildParameterWithState, StorageType };
+enum class Callable {
+    None,
+    OrderedDict,
+    RebuildTensor,
+    RebuildTensorV2,
+    RebuildParameter,
+    RebuildParameterWithState,
+    StorageType
+};
 
 // One unpickled object. Objects live in an arena and point at each other, so memo sharing and
 // even cycles (hostile but expressible) cost nothing to free.

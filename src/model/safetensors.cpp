@@ -25,7 +25,8 @@ Error corrupt(const std::filesystem::path& path, const std::string& what) {
     return Error(ErrorCode::Corrupt, path.string() + ": " + what);
 }
 
-Error corrupt_tensor(const std::filesystem::path& path, const std::string& tensor, const std::string& what) {
+Error corrupt_tensor(const std::filesystem::path& path, const std::string& tensor,
+                     const std::string& what) {
     return Error(ErrorCode::Corrupt, path.string() + ": tensor '" + tensor + "': " + what);
 }
 
@@ -50,20 +51,25 @@ bool nesting_within(std::string_view text, int limit) {
     for (size_t i = 0; i < text.size(); ++i) {
         char c = text[i];
         if (in_string) {
-            if (c == '\\') ++i;
-            else if (c == '"') in_string = false;
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
             continue;
         }
-        if (c == '"') in_string = true;
+        if (c == '"')
+            in_string = true;
         else if (c == '[' || c == '{') {
             if (++depth > limit) return false;
-        } else if (c == ']' || c == '}') --depth;
+        } else if (c == ']' || c == '}')
+            --depth;
     }
     return true;
 }
 
 json parse_json(const std::filesystem::path& path, std::string_view text, const char* what) {
-    if (!nesting_within(text, kMaxJsonDepth)) throw corrupt(path, std::string(what) + " is nested too deeply");
+    if (!nesting_within(text, kMaxJsonDepth))
+        throw corrupt(path, std::string(what) + " is nested too deeply");
     json parsed = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) throw corrupt(path, std::string(what) + " is not valid JSON");
     if (!parsed.is_object()) throw corrupt(path, std::string(what) + " is not a JSON object");
@@ -72,7 +78,8 @@ json parse_json(const std::filesystem::path& path, std::string_view text, const 
 
 uint64_t json_u64(const json& v, bool& ok) {
     if (v.is_number_unsigned()) return v.get<uint64_t>();
-    if (v.is_number_integer() && v.get<int64_t>() >= 0) return static_cast<uint64_t>(v.get<int64_t>());
+    if (v.is_number_integer() && v.get<int64_t>() >= 0)
+        return static_cast<uint64_t>(v.get<int64_t>());
     ok = false;
     return 0;
 }
@@ -82,8 +89,9 @@ struct Span {
     const std::string* name;
 };
 
-TensorView parse_entry(const std::filesystem::path& path, const std::string& name, const json& entry,
-                       std::span<const std::byte> buffer, std::vector<Span>& spans) {
+TensorView parse_entry(const std::filesystem::path& path, const std::string& name,
+                       const json& entry, std::span<const std::byte> buffer,
+                       std::vector<Span>& spans) {
     if (!entry.is_object()) throw corrupt_tensor(path, name, "header entry is not an object");
     auto dtype_it = entry.find("dtype");
     auto shape_it = entry.find("shape");
@@ -93,27 +101,35 @@ TensorView parse_entry(const std::filesystem::path& path, const std::string& nam
     TensorView view;
     if (!dtype_it->is_string() || !parse_dtype(dtype_it->get<std::string>(), view.dtype))
         throw corrupt_tensor(path, name, "unknown dtype " + dtype_it->dump());
-    if (!shape_it->is_array() || shape_it->size() > 8) throw corrupt_tensor(path, name, "shape is not a short array");
+    if (!shape_it->is_array() || shape_it->size() > 8)
+        throw corrupt_tensor(path, name, "shape is not a short array");
     uint64_t numel = 1;
     for (const json& d : *shape_it) {
         bool ok = true;
         uint64_t dim = json_u64(d, ok);
-        if (!ok || dim > (1ull << 40)) throw corrupt_tensor(path, name, "shape entry " + d.dump() + " is invalid");
-        if (__builtin_mul_overflow(numel, dim, &numel)) throw corrupt_tensor(path, name, "shape overflows");
+        if (!ok || dim > (1ull << 40))
+            throw corrupt_tensor(path, name, "shape entry " + d.dump() + " is invalid");
+        if (__builtin_mul_overflow(numel, dim, &numel))
+            throw corrupt_tensor(path, name, "shape overflows");
         view.shape.push_back(static_cast<int64_t>(dim));
     }
-    if (!offsets_it->is_array() || offsets_it->size() != 2) throw corrupt_tensor(path, name, "data_offsets is not [begin, end]");
+    if (!offsets_it->is_array() || offsets_it->size() != 2)
+        throw corrupt_tensor(path, name, "data_offsets is not [begin, end]");
     bool ok = true;
     uint64_t begin = json_u64((*offsets_it)[0], ok);
     uint64_t end = json_u64((*offsets_it)[1], ok);
-    if (!ok || begin > end) throw corrupt_tensor(path, name, "data_offsets " + offsets_it->dump() + " are invalid");
+    if (!ok || begin > end)
+        throw corrupt_tensor(path, name, "data_offsets " + offsets_it->dump() + " are invalid");
     if (end > buffer.size())
-        throw corrupt_tensor(path, name, "data_offsets " + offsets_it->dump() + " run past the end of the file (buffer of " +
-                                             std::to_string(buffer.size()) + " bytes)");
+        throw corrupt_tensor(path, name,
+                             "data_offsets " + offsets_it->dump() +
+                                 " run past the end of the file (buffer of " +
+                                 std::to_string(buffer.size()) + " bytes)");
     uint64_t nbytes = 0;
     if (__builtin_mul_overflow(numel, dtype_size(view.dtype), &nbytes) || nbytes != end - begin)
-        throw corrupt_tensor(path, name, "holds " + std::to_string(end - begin) + " bytes but shape and dtype need " +
-                                             std::to_string(nbytes));
+        throw corrupt_tensor(path, name,
+                             "holds " + std::to_string(end - begin) +
+                                 " bytes but shape and dtype need " + std::to_string(nbytes));
     view.data = buffer.data() + begin;
     view.nbytes = static_cast<size_t>(nbytes);
     spans.push_back({begin, end, &name});
@@ -121,22 +137,27 @@ TensorView parse_entry(const std::filesystem::path& path, const std::string& nam
 }
 
 class SafetensorsFile final : public WeightFile {
-public:
+  public:
     explicit SafetensorsFile(const std::filesystem::path& path) : map_(path) { parse(); }
     const std::map<std::string, TensorView>& tensors() const override { return tensors_; }
     const std::filesystem::path& path() const override { return map_.path(); }
 
-private:
+  private:
     void parse() {
         const auto& p = map_.path();
         auto bytes = map_.bytes();
-        if (bytes.size() < 8) throw corrupt(p, "too short for a safetensors header (" + std::to_string(bytes.size()) + " bytes)");
+        if (bytes.size() < 8)
+            throw corrupt(p, "too short for a safetensors header (" + std::to_string(bytes.size()) +
+                                 " bytes)");
         uint64_t header_len = 0;
-        for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | static_cast<uint8_t>(bytes[i]);
+        for (int i = 7; i >= 0; --i)
+            header_len = (header_len << 8) | static_cast<uint8_t>(bytes[i]);
         if (header_len > kMaxHeaderBytes)
-            throw corrupt(p, "header of " + std::to_string(header_len) + " bytes exceeds the 100 MB limit");
+            throw corrupt(
+                p, "header of " + std::to_string(header_len) + " bytes exceeds the 100 MB limit");
         if (header_len > bytes.size() - 8)
-            throw corrupt(p, "header length " + std::to_string(header_len) + " runs past the end of the file (truncated?)");
+            throw corrupt(p, "header length " + std::to_string(header_len) +
+                                 " runs past the end of the file (truncated?)");
         std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), header_len);
         json header = parse_json(p, text, "header");
         auto buffer = bytes.subspan(8 + header_len);
@@ -150,12 +171,14 @@ private:
     }
 
     void check_no_overlap(std::vector<Span>& spans) const {
-        std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+        std::sort(spans.begin(), spans.end(),
+                  [](const Span& a, const Span& b) { return a.begin < b.begin; });
         const Span* furthest = nullptr;  // the span reaching furthest so far
         for (const Span& s : spans) {
             if (s.end == s.begin) continue;  // empty tensors occupy no bytes
             if (furthest != nullptr && s.begin < furthest->end)
-                throw corrupt_tensor(map_.path(), *s.name, "data overlaps tensor '" + *furthest->name + "'");
+                throw corrupt_tensor(map_.path(), *s.name,
+                                     "data overlaps tensor '" + *furthest->name + "'");
             if (furthest == nullptr || s.end > furthest->end) furthest = &s;
         }
     }
@@ -165,12 +188,12 @@ private:
 };
 
 class ShardedFile final : public WeightFile {
-public:
+  public:
     explicit ShardedFile(const std::filesystem::path& index) : path_(index) { load(); }
     const std::map<std::string, TensorView>& tensors() const override { return tensors_; }
     const std::filesystem::path& path() const override { return path_; }
 
-private:
+  private:
     void load() {
         std::ifstream in(path_, std::ios::binary);
         if (!in) throw Error(ErrorCode::NotFound, path_.string() + ": cannot open shard index");
@@ -180,19 +203,24 @@ private:
         if (s.size() > kMaxHeaderBytes) throw corrupt(path_, "shard index exceeds 100 MB");
         json index = parse_json(path_, s, "shard index");
         auto map_it = index.find("weight_map");
-        if (map_it == index.end() || !map_it->is_object()) throw corrupt(path_, "shard index has no weight_map object");
+        if (map_it == index.end() || !map_it->is_object())
+            throw corrupt(path_, "shard index has no weight_map object");
         std::map<std::string, size_t> shard_of_file;
         for (auto it = map_it->begin(); it != map_it->end(); ++it) {
-            if (!it.value().is_string()) throw corrupt_tensor(path_, it.key(), "weight_map entry is not a file name");
+            if (!it.value().is_string())
+                throw corrupt_tensor(path_, it.key(), "weight_map entry is not a file name");
             std::string file = it.value().get<std::string>();
-            if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos || file == "..")
-                throw corrupt_tensor(path_, it.key(), "shard name '" + file + "' is not a plain file name");
+            if (file.empty() || file.find('/') != std::string::npos ||
+                file.find('\\') != std::string::npos || file == "..")
+                throw corrupt_tensor(path_, it.key(),
+                                     "shard name '" + file + "' is not a plain file name");
             auto [pos, inserted] = shard_of_file.emplace(file, shards_.size());
             if (inserted) shards_.push_back(open_safetensors(path_.parent_path() / file));
             const WeightFile& shard = *shards_[pos->second];
             auto t = shard.tensors().find(it.key());
             if (t == shard.tensors().end())
-                throw Error(ErrorCode::Corrupt, path_.string() + ": tensor '" + it.key() + "' is listed in shard " + file +
+                throw Error(ErrorCode::Corrupt, path_.string() + ": tensor '" + it.key() +
+                                                    "' is listed in shard " + file +
                                                     " but missing there");
             tensors_.emplace(it.key(), t->second);
         }

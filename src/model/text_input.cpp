@@ -14,23 +14,25 @@ namespace clipdex::model {
 namespace {
 
 class MissingTokenizer final : public TextInput {
-public:
+  public:
     explicit MissingTokenizer(std::string why) : why_(std::move(why)) {}
-    std::vector<int32_t> tokenize(const std::string&, int) const override { throw Error(ErrorCode::NotFound, why_); }
+    std::vector<int32_t> tokenize(const std::string&, int) const override {
+        throw Error(ErrorCode::NotFound, why_);
+    }
 
-private:
+  private:
     std::string why_;
 };
 
 #ifdef CLIPDEX_HAVE_TOKENIZER
 class BpeInput final : public TextInput {
-public:
+  public:
     explicit BpeInput(text::BpeTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
     std::vector<int32_t> tokenize(const std::string& text, int context_length) const override {
         return tokenizer_.tokenize(text, context_length);
     }
 
-private:
+  private:
     text::BpeTokenizer tokenizer_;
 };
 #endif
@@ -40,16 +42,21 @@ private:
 std::unique_ptr<TextInput> TextInput::open(const std::filesystem::path& dir) {
 #ifdef CLIPDEX_HAVE_TOKENIZER
     if (std::filesystem::exists(dir / "vocab.json") && std::filesystem::exists(dir / "merges.txt"))
-        return std::make_unique<BpeInput>(text::BpeTokenizer::from_hf_files(dir / "vocab.json", dir / "merges.txt"));
+        return std::make_unique<BpeInput>(
+            text::BpeTokenizer::from_hf_files(dir / "vocab.json", dir / "merges.txt"));
     if (std::filesystem::exists(dir / "bpe_simple_vocab_16e6.txt.gz"))
-        return std::make_unique<BpeInput>(text::BpeTokenizer::from_bpe_gz(dir / "bpe_simple_vocab_16e6.txt.gz"));
-    return std::make_unique<MissingTokenizer>(dir.string() + ": no tokenizer files (vocab.json + merges.txt)");
+        return std::make_unique<BpeInput>(
+            text::BpeTokenizer::from_bpe_gz(dir / "bpe_simple_vocab_16e6.txt.gz"));
+    return std::make_unique<MissingTokenizer>(dir.string() +
+                                              ": no tokenizer files (vocab.json + merges.txt)");
 #else
-    return std::make_unique<MissingTokenizer>(dir.string() + ": this build has no tokenizer; pass token ids");
+    return std::make_unique<MissingTokenizer>(dir.string() +
+                                              ": this build has no tokenizer; pass token ids");
 #endif
 }
 
-std::vector<float> load_pixels(const std::filesystem::path& file, int size, const std::array<float, 3>& mean,
+std::vector<float> load_pixels(const std::filesystem::path& file, int size,
+                               const std::array<float, 3>& mean,
                                const std::array<float, 3>& std_dev) {
     image::Normalization norm;
     for (int c = 0; c < 3; ++c) {

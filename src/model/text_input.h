@@ -11,7 +11,7 @@
 namespace clipdex::model {
 
 class TextInput {
-public:
+  public:
     virtual ~TextInput() = default;
     // Finds vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz in `dir`; without them,
     // tokenize() throws NotFound (the model can still encode token ids and images).
@@ -20,7 +20,8 @@ public:
 };
 
 // Decodes and preprocesses one image file into 3*size*size normalized floats.
-std::vector<float> load_pixels(const std::filesystem::path& file, int size, const std::array<float, 3>& mean,
+std::vector<float> load_pixels(const std::filesystem::path& file, int size,
+                               const std::array<float, 3>& mean,
                                const std::array<float, 3>& std_dev);
 
 }  // namespace clipdex::model

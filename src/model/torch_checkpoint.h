@@ -13,6 +13,7 @@ namespace clipdex::model {
 
 // Reads a checkpoint held in memory; the WeightFile keeps `bytes` alive. `label` stands for
 // the path in error messages and in WeightFile::path().
-std::unique_ptr<WeightFile> open_torch_checkpoint_bytes(std::vector<std::byte> bytes, const std::string& label);
+std::unique_ptr<WeightFile> open_torch_checkpoint_bytes(std::vector<std::byte> bytes,
+                                                        const std::string& label);
 
 }  // namespace clipdex::model

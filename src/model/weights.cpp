@@ -12,31 +12,45 @@ namespace clipdex::model {
 size_t dtype_size(DType dtype) {
     switch (dtype) {
         case DType::F64:
-        case DType::I64: return 8;
+        case DType::I64:
+            return 8;
         case DType::F32:
-        case DType::I32: return 4;
+        case DType::I32:
+            return 4;
         case DType::F16:
         case DType::BF16:
-        case DType::I16: return 2;
+        case DType::I16:
+            return 2;
         case DType::I8:
         case DType::U8:
-        case DType::Bool: return 1;
+        case DType::Bool:
+            return 1;
     }
     return 0;
 }
 
 const char* dtype_name(DType dtype) {
     switch (dtype) {
-        case DType::F32: return "F32";
-        case DType::F16: return "F16";
-        case DType::BF16: return "BF16";
-        case DType::F64: return "F64";
-        case DType::I64: return "I64";
-        case DType::I32: return "I32";
-        case DType::I16: return "I16";
-        case DType::I8: return "I8";
-        case DType::U8: return "U8";
-        case DType::Bool: return "BOOL";
+        case DType::F32:
+            return "F32";
+        case DType::F16:
+            return "F16";
+        case DType::BF16:
+            return "BF16";
+        case DType::F64:
+            return "F64";
+        case DType::I64:
+            return "I64";
+        case DType::I32:
+            return "I32";
+        case DType::I16:
+            return "I16";
+        case DType::I8:
+            return "I8";
+        case DType::U8:
+            return "U8";
+        case DType::Bool:
+            return "BOOL";
     }
     return "?";
 }
@@ -58,7 +72,8 @@ const TensorView& WeightFile::at(const std::string& name) const {
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The first bytes decide when the name does not: zip (PK), legacy pickle (0x80), JSON index
@@ -84,7 +99,8 @@ std::unique_ptr<WeightFile> open_weights(const std::filesystem::path& path) {
     if (magic[0] == 0x80) return open_torch_checkpoint(path);
     if (magic[0] == '{') return open_safetensors_sharded(path);
     if (magic[8] == '{') return open_safetensors(path);
-    throw Error(ErrorCode::Unsupported, path.string() + ": not a safetensors or PyTorch weight file");
+    throw Error(ErrorCode::Unsupported,
+                path.string() + ": not a safetensors or PyTorch weight file");
 }
 
 }  // namespace clipdex::model

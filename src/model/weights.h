@@ -19,7 +19,7 @@ const char* dtype_name(DType dtype);  // "F32", "F16", ... as safetensors spells
 
 struct TensorView {
     DType dtype = DType::F32;
-    std::vector<int64_t> shape;      // empty for a scalar
+    std::vector<int64_t> shape;       // empty for a scalar
     const std::byte* data = nullptr;  // C-contiguous, little endian, valid while the file lives
     size_t nbytes = 0;
     int64_t numel() const;
@@ -27,7 +27,7 @@ struct TensorView {
 
 // Keeps its mappings (and any buffer it had to materialise) alive.
 class WeightFile {
-public:
+  public:
     virtual ~WeightFile() = default;
     virtual const std::map<std::string, TensorView>& tensors() const = 0;
     virtual const std::filesystem::path& path() const = 0;

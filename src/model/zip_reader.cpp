@@ -67,39 +67,44 @@ const Entry* Archive::find(std::string_view name) const {
 
 std::span<const std::byte> Archive::data(const Entry& entry) const {
     if (entry.flags & kFlagEncrypted)
-        throw Error(ErrorCode::Unsupported, label_ + ": zip entry '" + entry.name + "' is encrypted");
+        throw Error(ErrorCode::Unsupported,
+                    label_ + ": zip entry '" + entry.name + "' is encrypted");
     if (entry.method != 0)
-        throw Error(ErrorCode::Unsupported, label_ + ": zip entry '" + entry.name +
-                                                "' is compressed (method " +
-                                                std::to_string(entry.method) +
-                                                "); torch.save writes stored entries only");
+        throw Error(ErrorCode::Unsupported,
+                    label_ + ": zip entry '" + entry.name + "' is compressed (method " +
+                        std::to_string(entry.method) + "); torch.save writes stored entries only");
     return bytes_.subspan(entry.data_offset, entry.size);
 }
 
 std::span<const std::byte> Archive::checked_data(const Entry& entry) const {
     auto span = data(entry);
     if (crc32(span) != entry.crc32)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' fails its CRC-32 check");
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": zip entry '" + entry.name + "' fails its CRC-32 check");
     return span;
 }
 
 void Archive::read_central_directory() {
     const uint64_t size = bytes_.size();
-    if (size < kEndSize) throw Error(ErrorCode::Corrupt, label_ + ": too small to be a zip archive");
+    if (size < kEndSize)
+        throw Error(ErrorCode::Corrupt, label_ + ": too small to be a zip archive");
     // The end record sits after an optional comment of up to 64 KiB, so scan back for it.
     uint64_t end = size - kEndSize;
     const uint64_t lowest = end > kMaxComment ? end - kMaxComment : 0;
     while (read_le(bytes_, end, 4) != kEndSig) {
-        if (end == lowest) throw Error(ErrorCode::Corrupt, label_ + ": no zip end-of-central-directory record");
+        if (end == lowest)
+            throw Error(ErrorCode::Corrupt, label_ + ": no zip end-of-central-directory record");
         --end;
     }
     uint64_t count = read_le(bytes_, end + 10, 2);
     uint64_t cd_size = read_le(bytes_, end + 12, 4);
     uint64_t cd_offset = read_le(bytes_, end + 16, 4);
-    if (end >= kZip64LocatorSize && read_le(bytes_, end - kZip64LocatorSize, 4) == kZip64LocatorSig) {
+    if (end >= kZip64LocatorSize &&
+        read_le(bytes_, end - kZip64LocatorSize, 4) == kZip64LocatorSig) {
         const uint64_t z64 = read_le(bytes_, end - kZip64LocatorSize + 8, 8);
         if (z64 > size || size - z64 < kZip64EndSize || read_le(bytes_, z64, 4) != kZip64EndSig)
-            throw Error(ErrorCode::Corrupt, label_ + ": zip64 end record is missing or out of bounds");
+            throw Error(ErrorCode::Corrupt,
+                        label_ + ": zip64 end record is missing or out of bounds");
         count = read_le(bytes_, z64 + 32, 8);
         cd_size = read_le(bytes_, z64 + 40, 8);
         cd_offset = read_le(bytes_, z64 + 48, 8);
@@ -107,19 +112,22 @@ void Archive::read_central_directory() {
     if (cd_offset > size || cd_size > size - cd_offset)
         throw Error(ErrorCode::Corrupt, label_ + ": zip central directory lies outside the file");
     if (count > kMaxEntries || count > cd_size / kCentralHeaderSize)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip central directory claims " + std::to_string(count) +
+        throw Error(ErrorCode::Corrupt, label_ + ": zip central directory claims " +
+                                            std::to_string(count) +
                                             " entries, more than it can hold");
     entries_.reserve(count);
     uint64_t pos = cd_offset;
     for (uint64_t i = 0; i < count; ++i) read_entry(pos, cd_offset + cd_size);
     for (size_t i = 0; i < entries_.size(); ++i)
         if (const auto& entry = entries_[i]; !index_.emplace(entry.name, i).second)
-            throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' appears twice");
+            throw Error(ErrorCode::Corrupt,
+                        label_ + ": zip entry '" + entry.name + "' appears twice");
 }
 
 void Archive::read_entry(uint64_t& pos, uint64_t end) {
     if (end - pos < kCentralHeaderSize || read_le(bytes_, pos, 4) != kCentralHeaderSig)
-        throw Error(ErrorCode::Corrupt, label_ + ": bad zip central directory header at offset " + std::to_string(pos));
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": bad zip central directory header at offset " + std::to_string(pos));
     Entry entry;
     entry.flags = static_cast<uint16_t>(read_le(bytes_, pos + 8, 2));
     entry.method = static_cast<uint16_t>(read_le(bytes_, pos + 10, 2));
@@ -132,7 +140,8 @@ void Archive::read_entry(uint64_t& pos, uint64_t end) {
     uint64_t header_offset = read_le(bytes_, pos + 42, 4);
     const uint64_t var_len = name_len + extra_len + comment_len;
     if (end - pos - kCentralHeaderSize < var_len)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip central directory entry overruns the directory");
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": zip central directory entry overruns the directory");
     const uint64_t name_pos = pos + kCentralHeaderSize;
     entry.name.assign(reinterpret_cast<const char*>(bytes_.data() + name_pos), name_len);
     // zip64: the 8-byte values follow in this order, each present only if its 32-bit field is
@@ -143,13 +152,15 @@ void Archive::read_entry(uint64_t& pos, uint64_t end) {
         const uint64_t id = read_le(bytes_, extra, 2);
         const uint64_t len = read_le(bytes_, extra + 2, 2);
         if (extra_end - extra - 4 < len)
-            throw Error(ErrorCode::Corrupt, label_ + ": zip extra field of '" + entry.name + "' overruns its entry");
+            throw Error(ErrorCode::Corrupt,
+                        label_ + ": zip extra field of '" + entry.name + "' overruns its entry");
         if (id == kZip64ExtraId) {
             uint64_t field = extra + 4;
             for (uint64_t* value : {&entry.size, &entry.compressed_size, &header_offset}) {
                 if (*value != kMissing32) continue;
                 if (field + 8 > extra + 4 + len)
-                    throw Error(ErrorCode::Corrupt, label_ + ": zip64 extra field of '" + entry.name + "' is short");
+                    throw Error(ErrorCode::Corrupt,
+                                label_ + ": zip64 extra field of '" + entry.name + "' is short");
                 *value = read_le(bytes_, field, 8);
                 field += 8;
             }
@@ -159,10 +170,12 @@ void Archive::read_entry(uint64_t& pos, uint64_t end) {
     entry.data_offset = local_data_offset(entry, header_offset);
     const uint64_t stored = entry.method == 0 ? entry.size : entry.compressed_size;
     if (entry.method == 0 && entry.compressed_size != entry.size)
-        throw Error(ErrorCode::Corrupt, label_ + ": stored zip entry '" + entry.name + "' has two different sizes");
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": stored zip entry '" + entry.name + "' has two different sizes");
     if (stored > bytes_.size() - entry.data_offset)
         throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' claims " +
-                                            std::to_string(stored) + " bytes, past the end of the file");
+                                            std::to_string(stored) +
+                                            " bytes, past the end of the file");
     entries_.push_back(std::move(entry));
     pos = name_pos + var_len;
 }
@@ -171,16 +184,19 @@ uint64_t Archive::local_data_offset(const Entry& entry, uint64_t header_offset) 
     const uint64_t size = bytes_.size();
     if (header_offset > size || size - header_offset < kLocalHeaderSize ||
         read_le(bytes_, header_offset, 4) != kLocalHeaderSig)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' has no local header");
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": zip entry '" + entry.name + "' has no local header");
     const uint64_t name_len = read_le(bytes_, header_offset + 26, 2);
     const uint64_t extra_len = read_le(bytes_, header_offset + 28, 2);
     const uint64_t data = header_offset + kLocalHeaderSize + name_len + extra_len;
     if (data > size)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' local header overruns the file");
-    const std::string_view local_name(reinterpret_cast<const char*>(bytes_.data() + header_offset + kLocalHeaderSize),
-                                      name_len);
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": zip entry '" + entry.name + "' local header overruns the file");
+    const std::string_view local_name(
+        reinterpret_cast<const char*>(bytes_.data() + header_offset + kLocalHeaderSize), name_len);
     if (local_name != entry.name)
-        throw Error(ErrorCode::Corrupt, label_ + ": zip entry '" + entry.name + "' local and central names differ");
+        throw Error(ErrorCode::Corrupt,
+                    label_ + ": zip entry '" + entry.name + "' local and central names differ");
     return data;
 }
 

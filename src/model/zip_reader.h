@@ -25,7 +25,7 @@ struct Entry {
 };
 
 class Archive {
-public:
+  public:
     // `label` names the archive in error messages (its path).
     Archive(std::span<const std::byte> bytes, std::string label);
 
@@ -38,7 +38,7 @@ public:
     std::span<const std::byte> checked_data(const Entry& entry) const;
     const std::string& label() const { return label_; }
 
-private:
+  private:
     void read_central_directory();
     void read_entry(uint64_t& pos, uint64_t end);
     uint64_t local_data_offset(const Entry& entry, uint64_t header_offset) const;

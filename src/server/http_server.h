@@ -15,15 +15,15 @@ namespace clipdex::server {
 struct ServerOptions {
     std::string host = "127.0.0.1";
     int port = 5002;
-    std::string bearer_token;                  // empty = no authentication
-    size_t max_body_bytes = 64ull << 20;       // request bodies above this get 413
-    int threads = 8;                           // concurrent requests
-    size_t max_batch_items = 1000;             // images in one batch/add
+    std::string bearer_token;             // empty = no authentication
+    size_t max_body_bytes = 64ull << 20;  // request bodies above this get 413
+    int threads = 8;                      // concurrent requests
+    size_t max_batch_items = 1000;        // images in one batch/add
     int max_top_k = 1000;
 };
 
 class HttpServer {
-public:
+  public:
     HttpServer(Engine& engine, const ServerOptions& options);
     ~HttpServer();
     // Binds the listening socket and returns the port (useful with port 0); throws
@@ -33,7 +33,7 @@ public:
     void run();
     void stop();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

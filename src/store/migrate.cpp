@@ -20,7 +20,8 @@ constexpr int64_t kIdPage = 100000;
 
 bool same_vector(const std::vector<float>& a, const std::vector<float>& b) {
     // Bits, not values: -0.0 == 0.0 and NaN != NaN would both hide a lossy copy.
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 std::string where(const std::string& uri, const std::string& collection) {
@@ -28,7 +29,8 @@ std::string where(const std::string& uri, const std::string& collection) {
 }
 
 // The destination's collection: created from the source's spec, or checked against it.
-bool prepare_destination(Store& src, Store& dst, const MigrateOptions& options, const std::string& to) {
+bool prepare_destination(Store& src, Store& dst, const MigrateOptions& options,
+                         const std::string& to) {
     CollectionSpec spec = src.describe_collection(options.collection).spec;
     spec.name = to;
     if (options.index) spec.index = *options.index;
@@ -38,21 +40,23 @@ bool prepare_destination(Store& src, Store& dst, const MigrateOptions& options, 
     }
     const CollectionSpec existing = dst.describe_collection(to).spec;
     if (existing.dim != spec.dim) {
-        throw Error(ErrorCode::Conflict, where(dst.uri(), to) + " has dim " + std::to_string(existing.dim) +
-                                             " but " + where(src.uri(), options.collection) + " has dim " +
+        throw Error(ErrorCode::Conflict, where(dst.uri(), to) + " has dim " +
+                                             std::to_string(existing.dim) + " but " +
+                                             where(src.uri(), options.collection) + " has dim " +
                                              std::to_string(spec.dim));
     }
     if (existing.index.metric != spec.index.metric) {
         throw Error(ErrorCode::Conflict, where(dst.uri(), to) + " uses metric " +
-                                             std::string(metric_name(existing.index.metric)) + " but the copy needs " +
+                                             std::string(metric_name(existing.index.metric)) +
+                                             " but the copy needs " +
                                              std::string(metric_name(spec.index.metric)));
     }
     return false;
 }
 
 // One page of the source in ascending id order, after `last` (none for the first page).
-std::vector<Row> read_page(Store& src, const std::string& collection, std::optional<int64_t> last, int64_t limit,
-                           const FieldList& fields) {
+std::vector<Row> read_page(Store& src, const std::string& collection, std::optional<int64_t> last,
+                           int64_t limit, const FieldList& fields) {
     QueryRequest request;
     // An id cursor rather than an offset: Milvus caps offset + limit, and offsets rescan.
     if (last) request.filter = "id > " + std::to_string(*last);
@@ -76,7 +80,8 @@ struct BatchResult {
 // The destination's copies of `ids`, vectors included. Scalars first, vectors only for the ids
 // found: a fresh copy then never reads vectors back (milvus-lite 2.5 fails vector reads from
 // growing IVF segments), and a resumed one reads only what it must compare.
-std::unordered_map<int64_t, Row> held_rows(Store& dst, const std::string& to, const std::vector<int64_t>& ids) {
+std::unordered_map<int64_t, Row> held_rows(Store& dst, const std::string& to,
+                                           const std::vector<int64_t>& ids) {
     std::unordered_map<int64_t, Row> held;
     std::vector<int64_t> found;
     for (Row& row : dst.get(to, ids)) {
@@ -85,7 +90,8 @@ std::unordered_map<int64_t, Row> held_rows(Store& dst, const std::string& to, co
     }
     if (found.empty()) return held;
     for (Row& row : dst.get(to, found, kVectorOnly)) {
-        if (auto it = held.find(row.id); it != held.end()) it->second.vector = std::move(row.vector);
+        if (auto it = held.find(row.id); it != held.end())
+            it->second.vector = std::move(row.vector);
     }
     return held;
 }
@@ -131,7 +137,8 @@ void for_each_id_batch(Store& src, const std::string& collection, int64_t batch,
 }
 
 // Source ids the destination does not hold, read back after the copy.
-int64_t count_missing(Store& src, Store& dst, const std::string& from, const std::string& to, int64_t batch) {
+int64_t count_missing(Store& src, Store& dst, const std::string& from, const std::string& to,
+                      int64_t batch) {
     int64_t missing = 0;
     for_each_id_batch(src, from, batch, [&](const std::vector<int64_t>& ids) {
         missing += static_cast<int64_t>(ids.size() - dst.get(to, ids, kIdOnly).size());
@@ -144,14 +151,16 @@ void check_options(const MigrateOptions& options) {
         throw Error(ErrorCode::InvalidInput, "migrate: batch size must be at least 1, got " +
                                                  std::to_string(options.batch_size));
     }
-    if (options.collection.empty()) throw Error(ErrorCode::InvalidInput, "migrate: no source collection named");
+    if (options.collection.empty())
+        throw Error(ErrorCode::InvalidInput, "migrate: no source collection named");
 }
 
 }  // namespace
 
 bool rows_identical(const Row& a, const Row& b) {
-    return a.id == b.id && a.url == b.url && a.description == b.description && a.added_at == b.added_at &&
-           a.updated_at == b.updated_at && a.extra == b.extra && same_vector(a.vector, b.vector);
+    return a.id == b.id && a.url == b.url && a.description == b.description &&
+           a.added_at == b.added_at && a.updated_at == b.updated_at && a.extra == b.extra &&
+           same_vector(a.vector, b.vector);
 }
 
 MigrateReport migrate_collection(Store& src, Store& dst, const MigrateOptions& options) {
@@ -159,21 +168,23 @@ MigrateReport migrate_collection(Store& src, Store& dst, const MigrateOptions& o
     const auto started = std::chrono::steady_clock::now();
     MigrateReport report;
     report.source_collection = options.collection;
-    report.destination_collection = options.to_collection.empty() ? options.collection : options.to_collection;
+    report.destination_collection =
+        options.to_collection.empty() ? options.collection : options.to_collection;
     const std::string& to = report.destination_collection;
     report.created = prepare_destination(src, dst, options, to);
 
     MigrateProgress progress;
     progress.total = src.count(options.collection);
-    for_each_id_batch(src, options.collection, options.batch_size, [&](const std::vector<int64_t>& ids) {
-        const std::vector<Row> page = src.get(options.collection, ids, kAllFields);
-        const BatchResult batch = copy_batch(dst, to, page);
-        progress.copied += batch.copied;
-        progress.skipped += batch.skipped;
-        progress.done += static_cast<int64_t>(page.size());
-        ++progress.batches;
-        if (options.progress) options.progress(progress);
-    });
+    for_each_id_batch(
+        src, options.collection, options.batch_size, [&](const std::vector<int64_t>& ids) {
+            const std::vector<Row> page = src.get(options.collection, ids, kAllFields);
+            const BatchResult batch = copy_batch(dst, to, page);
+            progress.copied += batch.copied;
+            progress.skipped += batch.skipped;
+            progress.done += static_cast<int64_t>(page.size());
+            ++progress.batches;
+            if (options.progress) options.progress(progress);
+        });
     dst.flush(to);
 
     report.copied = progress.copied;
@@ -182,7 +193,8 @@ MigrateReport migrate_collection(Store& src, Store& dst, const MigrateOptions& o
     report.destination_rows = dst.count(to);
     report.missing = count_missing(src, dst, options.collection, to, options.batch_size);
     report.verified = report.missing == 0 && report.source_rows == progress.done;
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return report;
 }
 

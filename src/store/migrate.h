@@ -6,10 +6,10 @@
 //   if (!report.verified) ...
 //
 // The source's ids are read in ascending order through an id cursor (`id > LAST`), in large
-// pages; rows are then fetched by id one batch at a time. Each batch is compared with what the destination already holds for those ids, and only
-// missing or different rows are upserted, so a run that was interrupted (crash, Ctrl+C, a
-// progress callback that throws) is resumed by running it again: nothing is duplicated, nothing
-// already copied is written twice.
+// pages; rows are then fetched by id one batch at a time. Each batch is compared with what the
+// destination already holds for those ids, and only missing or different rows are upserted, so a
+// run that was interrupted (crash, Ctrl+C, a progress callback that throws) is resumed by running
+// it again: nothing is duplicated, nothing already copied is written twice.
 //
 // The destination collection is created with the source's spec (dim, metric, index, description,
 // properties) when missing; when present, its dim and metric must match (Error Conflict).

@@ -19,7 +19,8 @@ namespace {
 
 std::string upper(std::string_view text) {
     std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     return out;
 }
 
@@ -31,9 +32,12 @@ bool starts_with_ci(std::string_view text, std::string_view prefix) {
 
 std::string_view metric_name(Metric metric) {
     switch (metric) {
-        case Metric::Cosine: return "COSINE";
-        case Metric::InnerProduct: return "IP";
-        case Metric::L2: return "L2";
+        case Metric::Cosine:
+            return "COSINE";
+        case Metric::InnerProduct:
+            return "IP";
+        case Metric::L2:
+            return "L2";
     }
     return "COSINE";
 }
@@ -43,15 +47,20 @@ Metric parse_metric(std::string_view name) {
     if (u == "COSINE") return Metric::Cosine;
     if (u == "IP") return Metric::InnerProduct;
     if (u == "L2") return Metric::L2;
-    throw Error(ErrorCode::InvalidInput, "unknown metric `" + std::string(name) + "` (expected COSINE, IP or L2)");
+    throw Error(ErrorCode::InvalidInput,
+                "unknown metric `" + std::string(name) + "` (expected COSINE, IP or L2)");
 }
 
 std::string_view index_kind_name(IndexKind kind) {
     switch (kind) {
-        case IndexKind::Flat: return "FLAT";
-        case IndexKind::IvfFlat: return "IVF_FLAT";
-        case IndexKind::Hnsw: return "HNSW";
-        case IndexKind::AutoIndex: return "AUTOINDEX";
+        case IndexKind::Flat:
+            return "FLAT";
+        case IndexKind::IvfFlat:
+            return "IVF_FLAT";
+        case IndexKind::Hnsw:
+            return "HNSW";
+        case IndexKind::AutoIndex:
+            return "AUTOINDEX";
     }
     return "HNSW";
 }
@@ -62,19 +71,21 @@ IndexKind parse_index_kind(std::string_view name) {
     if (u == "IVF_FLAT") return IndexKind::IvfFlat;
     if (u == "HNSW") return IndexKind::Hnsw;
     if (u == "AUTOINDEX") return IndexKind::AutoIndex;
-    throw Error(ErrorCode::InvalidInput,
-                "unknown index type `" + std::string(name) + "` (expected FLAT, IVF_FLAT, HNSW or AUTOINDEX)");
+    throw Error(ErrorCode::InvalidInput, "unknown index type `" + std::string(name) +
+                                             "` (expected FLAT, IVF_FLAT, HNSW or AUTOINDEX)");
 }
 
 std::string utc_timestamp_now() {
     auto now = std::chrono::system_clock::now();
-    auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     std::time_t seconds = static_cast<std::time_t>(millis / 1000);
     std::tm tm{};
     gmtime_r(&seconds, &tm);
     char text[96];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis % 1000));
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis % 1000));
     return text;
 }
 
@@ -83,11 +94,14 @@ std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& op
 #ifdef CLIPDEX_HAS_MILVUS
         return milvus::open_milvus_store(uri, options);
 #else
-        throw Error(ErrorCode::Unsupported, "store `" + uri + "`: this build has no Milvus backend");
+        throw Error(ErrorCode::Unsupported,
+                    "store `" + uri + "`: this build has no Milvus backend");
 #endif
     }
     std::string path = starts_with_ci(uri, "file:") ? uri.substr(5) : uri;
-    if (path.empty()) throw Error(ErrorCode::InvalidInput, "store URI is empty: give a database path or an http(s):// Milvus address");
+    if (path.empty())
+        throw Error(ErrorCode::InvalidInput,
+                    "store URI is empty: give a database path or an http(s):// Milvus address");
     return embedded::open_embedded_store(path, options);
 }
 

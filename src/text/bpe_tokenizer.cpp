@@ -55,7 +55,8 @@ std::vector<uint8_t> byte_order() {
 }
 
 uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) |
+           static_cast<uint32_t>(right);
 }
 
 std::string read_file(const std::filesystem::path& path) {
@@ -65,7 +66,8 @@ std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
-    if (!in && !in.eof()) throw Error(ErrorCode::Io, "tokenizer file " + path.string() + ": read failed");
+    if (!in && !in.eof())
+        throw Error(ErrorCode::Io, "tokenizer file " + path.string() + ": read failed");
     return ss.str();
 }
 
@@ -114,7 +116,8 @@ std::pair<std::string, std::string> parse_merge(std::string_view line, const std
         i = j;
     }
     if (parts.size() != 2)
-        throw Error(ErrorCode::Corrupt, where + ": malformed merge \"" + std::string(line.substr(0, 80)) +
+        throw Error(ErrorCode::Corrupt, where + ": malformed merge \"" +
+                                            std::string(line.substr(0, 80)) +
                                             "\" (expected two symbols)");
     return {std::move(parts[0]), std::move(parts[1])};
 }
@@ -140,7 +143,8 @@ struct BpeTokenizer::Model {
     int32_t id_of(const std::string& token, const std::string& where) const {
         auto it = encoder.find(token);
         if (it == encoder.end())
-            throw Error(ErrorCode::Corrupt, where + ": token \"" + token + "\" is not in the vocabulary");
+            throw Error(ErrorCode::Corrupt,
+                        where + ": token \"" + token + "\" is not in the vocabulary");
         return it->second;
     }
 
@@ -152,7 +156,8 @@ struct BpeTokenizer::Model {
         }
     }
 
-    void add_merges(const std::vector<std::pair<std::string, std::string>>& list, const std::string& where) {
+    void add_merges(const std::vector<std::pair<std::string, std::string>>& list,
+                    const std::string& where) {
         merges.reserve(list.size() * 2);
         for (size_t rank = 0; rank < list.size(); ++rank) {
             const auto& [left, right] = list[rank];
@@ -186,7 +191,9 @@ void BpeTokenizer::Model::bpe(const std::string& word, std::vector<int32_t>& out
         int32_t pos;
         int32_t left;
         int32_t right;
-        bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : pos > o.pos; }
+        bool operator>(const Candidate& o) const {
+            return rank != o.rank ? rank > o.rank : pos > o.pos;
+        }
     };
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
     std::vector<Candidate> deferred;
@@ -195,8 +202,10 @@ void BpeTokenizer::Model::bpe(const std::string& word, std::vector<int32_t>& out
         auto it = merges.find(pair_key(id[pos], id[next[pos]]));
         if (it == merges.end()) return;
         const Candidate c{it->second.rank, pos, id[pos], id[next[pos]]};
-        if (sink) sink->push_back(c);
-        else heap.push(c);
+        if (sink)
+            sink->push_back(c);
+        else
+            heap.push(c);
     };
     for (size_t i = 0; i + 1 < n; ++i) consider(static_cast<int32_t>(i), nullptr);
     while (!heap.empty()) {
@@ -282,7 +291,8 @@ BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json
     if (!json.is_object()) throw Error(ErrorCode::Corrupt, vocab_where + ": not a JSON object");
     for (const auto& [token, id] : json.items()) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-            throw Error(ErrorCode::Corrupt, vocab_where + ": id of \"" + token + "\" is not a valid integer");
+            throw Error(ErrorCode::Corrupt,
+                        vocab_where + ": id of \"" + token + "\" is not a valid integer");
         model->encoder[token] = static_cast<int32_t>(id.get<int64_t>());
     }
     model->vocab_size = model->encoder.size();
@@ -304,7 +314,8 @@ BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json
     return BpeTokenizer(std::move(model));
 }
 
-void BpeTokenizer::encode_into(std::string_view text, size_t max_ids, std::vector<int32_t>& ids) const {
+void BpeTokenizer::encode_into(std::string_view text, size_t max_ids,
+                               std::vector<int32_t>& ids) const {
     std::string word;
     detail::for_each_clip_piece(text, [&](std::u32string_view piece) {
         word.clear();
@@ -322,8 +333,8 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
 
 std::vector<int32_t> BpeTokenizer::tokenize(std::string_view text, int context_length) const {
     if (context_length < 1)
-        throw Error(ErrorCode::InvalidInput,
-                    "tokenize: context_length must be at least 1, got " + std::to_string(context_length));
+        throw Error(ErrorCode::InvalidInput, "tokenize: context_length must be at least 1, got " +
+                                                 std::to_string(context_length));
     const auto length = static_cast<size_t>(context_length);
     std::vector<int32_t> tokens{model_->sot};
     encode_into(text, length, tokens);
@@ -336,8 +347,14 @@ std::vector<int32_t> BpeTokenizer::tokenize(std::string_view text, int context_l
     return tokens;
 }
 
-int32_t BpeTokenizer::start_token() const { return model_->sot; }
-int32_t BpeTokenizer::end_token() const { return model_->eot; }
-size_t BpeTokenizer::vocab_size() const { return model_->vocab_size; }
+int32_t BpeTokenizer::start_token() const {
+    return model_->sot;
+}
+int32_t BpeTokenizer::end_token() const {
+    return model_->eot;
+}
+size_t BpeTokenizer::vocab_size() const {
+    return model_->vocab_size;
+}
 
 }  // namespace clipdex::text

@@ -21,7 +21,7 @@
 namespace clipdex::text {
 
 class BpeTokenizer {
-public:
+  public:
     // Hugging Face form: vocab.json (token -> id) and merges.txt ("#version" line, then one
     // "left right" merge per line, best first). Throws Error NotFound, Io or Corrupt.
     static BpeTokenizer from_hf_files(const std::filesystem::path& vocab_json,
@@ -42,7 +42,7 @@ public:
 
     struct Model;  // vocabulary, merge table and word cache; defined in bpe_tokenizer.cpp
 
-private:
+  private:
     explicit BpeTokenizer(std::shared_ptr<Model> model);
     void encode_into(std::string_view text, size_t max_ids, std::vector<int32_t>& ids) const;
 

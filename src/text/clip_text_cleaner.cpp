@@ -40,29 +40,52 @@ constexpr std::array<char32_t, 32> kSloppy1252 = {
 // ftfy.chardata.LIGATURES.
 std::u32string_view ligature(char32_t c) {
     switch (c) {
-        case 0x0132: return U"IJ";
-        case 0x0133: return U"ij";
-        case 0x0149: return U"\u02BCn";
-        case 0x01F1: return U"DZ";
-        case 0x01F2: return U"Dz";
-        case 0x01F3: return U"dz";
-        case 0x01C4: return U"D\u017D";
-        case 0x01C5: return U"D\u017E";
-        case 0x01C6: return U"d\u017E";
-        case 0x01C7: return U"LJ";
-        case 0x01C8: return U"Lj";
-        case 0x01C9: return U"lj";
-        case 0x01CA: return U"NJ";
-        case 0x01CB: return U"Nj";
-        case 0x01CC: return U"nj";
-        case 0xFB00: return U"ff";
-        case 0xFB01: return U"fi";
-        case 0xFB02: return U"fl";
-        case 0xFB03: return U"ffi";
-        case 0xFB04: return U"ffl";
-        case 0xFB05: return U"\u017Ft";
-        case 0xFB06: return U"st";
-        default: return {};
+        case 0x0132:
+            return U"IJ";
+        case 0x0133:
+            return U"ij";
+        case 0x0149:
+            return U"\u02BCn";
+        case 0x01F1:
+            return U"DZ";
+        case 0x01F2:
+            return U"Dz";
+        case 0x01F3:
+            return U"dz";
+        case 0x01C4:
+            return U"D\u017D";
+        case 0x01C5:
+            return U"D\u017E";
+        case 0x01C6:
+            return U"d\u017E";
+        case 0x01C7:
+            return U"LJ";
+        case 0x01C8:
+            return U"Lj";
+        case 0x01C9:
+            return U"lj";
+        case 0x01CA:
+            return U"NJ";
+        case 0x01CB:
+            return U"Nj";
+        case 0x01CC:
+            return U"nj";
+        case 0xFB00:
+            return U"ff";
+        case 0xFB01:
+            return U"fi";
+        case 0xFB02:
+            return U"fl";
+        case 0xFB03:
+            return U"ffi";
+        case 0xFB04:
+            return U"ffl";
+        case 0xFB05:
+            return U"\u017Ft";
+        case 0xFB06:
+            return U"st";
+        default:
+            return {};
     }
 }
 
@@ -72,7 +95,8 @@ std::u32string_view width_form(char32_t c) {
     if (c < 0xFF01 || c > 0xFFEF) return {};
     static const std::array<std::u32string, 0xFFEF - 0xFF01 + 1> table = [] {
         std::array<std::u32string, 0xFFEF - 0xFF01 + 1> t;
-        for (char32_t cp = 0xFF01; cp <= 0xFFEF; ++cp) t[cp - 0xFF01] = to_nfkc(std::u32string(1, cp));
+        for (char32_t cp = 0xFF01; cp <= 0xFFEF; ++cp)
+            t[cp - 0xFF01] = to_nfkc(std::u32string(1, cp));
         return t;
     }();
     const std::u32string& s = table[c - 0xFF01];
@@ -101,8 +125,10 @@ std::u32string map_characters(const std::u32string& text) {
             out += wide;
             continue;
         }
-        if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = '\'';
-        else if (c >= 0x201C && c <= 0x201F) c = '"';
+        if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B))
+            c = '\'';
+        else if (c >= 0x201C && c <= 0x201F)
+            c = '"';
         out.push_back(c);
     }
     return out;
@@ -183,8 +209,10 @@ bool split_word(std::u32string_view w, F&& on_piece) {
         const std::u32string_view rest = w.substr(i);
         size_t len = 0;
         if (w[i] == '<') {
-            if (starts_with_special(rest, U"<start_of_text>")) len = 15;
-            else if (starts_with_special(rest, U"<end_of_text>")) len = 13;
+            if (starts_with_special(rest, U"<start_of_text>"))
+                len = 15;
+            else if (starts_with_special(rest, U"<end_of_text>"))
+                len = 13;
         } else if (w[i] == '\'') {
             len = contraction_length(rest);
         }
@@ -228,7 +256,8 @@ size_t block_end(const std::u32string& text, size_t begin, size_t seg_end) {
 template <typename F>
 bool finish_block(const std::u32string& fixed, F&& on_word) {
     const std::u32string unescaped = python_html_unescape(python_html_unescape(fixed));
-    return for_each_word(unescaped, [&](std::u32string_view word) { return on_word(to_lower(word)); });
+    return for_each_word(unescaped,
+                         [&](std::u32string_view word) { return on_word(to_lower(word)); });
 }
 
 template <typename F>
@@ -284,7 +313,8 @@ std::u32string ftfy_fix_segment(std::u32string text, bool unescape_html) {
 
 void for_each_clip_piece(std::string_view utf8,
                          const std::function<bool(std::u32string_view piece)>& on_piece) {
-    for_each_clean_word(utf8, [&](const std::u32string& word) { return split_word(word, on_piece); });
+    for_each_clean_word(utf8,
+                        [&](const std::u32string& word) { return split_word(word, on_piece); });
 }
 
 std::string clean_clip_text(std::string_view utf8) {

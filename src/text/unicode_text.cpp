@@ -88,8 +88,9 @@ struct CodePointRange {
 
 template <size_t N>
 bool in_ranges(const CodePointRange (&ranges)[N], char32_t cp) {
-    const auto* it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
-                                      [](char32_t c, const CodePointRange& r) { return c < r.first; });
+    const auto* it =
+        std::upper_bound(std::begin(ranges), std::end(ranges), cp,
+                         [](char32_t c, const CodePointRange& r) { return c < r.first; });
     return it != std::begin(ranges) && cp <= std::prev(it)->last;
 }
 
@@ -141,7 +142,13 @@ std::string to_utf8(std::u32string_view text) {
 
 bool is_python_space_slow(char32_t cp) {
     switch (cp) {
-        case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
+        case 0x85:
+        case 0xA0:
+        case 0x1680:
+        case 0x2028:
+        case 0x2029:
+        case 0x202F:
+        case 0x205F:
         case 0x3000:
             return true;
         default:
@@ -195,10 +202,15 @@ CharClass classify_slow(char32_t cp) {
     if (cp == 0x345) return CharClass::Dropped;
     if (is_python_space(cp)) return CharClass::Space;
     switch (u_charType(static_cast<UChar32>(cp))) {
-        case U_UPPERCASE_LETTER: case U_LOWERCASE_LETTER: case U_TITLECASE_LETTER:
-        case U_MODIFIER_LETTER: case U_OTHER_LETTER:
+        case U_UPPERCASE_LETTER:
+        case U_LOWERCASE_LETTER:
+        case U_TITLECASE_LETTER:
+        case U_MODIFIER_LETTER:
+        case U_OTHER_LETTER:
             return CharClass::Letter;
-        case U_DECIMAL_DIGIT_NUMBER: case U_LETTER_NUMBER: case U_OTHER_NUMBER:
+        case U_DECIMAL_DIGIT_NUMBER:
+        case U_LETTER_NUMBER:
+        case U_OTHER_NUMBER:
             return CharClass::Number;
         case U_UNASSIGNED:
             // open_clip's `regex` module knows a newer Unicode than ICU 72 (15.0): letters and

@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     limits.max_file_bytes = 4u << 20;
     limits.svg_min_size = 64;
     try {
-        const auto img = clipdex::image::decode_image(std::span<const uint8_t>(data, size), "fuzz", limits);
+        const auto img =
+            clipdex::image::decode_image(std::span<const uint8_t>(data, size), "fuzz", limits);
         if (img.rgb.size() != static_cast<size_t>(img.width) * img.height * 3) __builtin_trap();
         clipdex::image::preprocess(img, 32);
     } catch (const clipdex::Error&) {

@@ -27,8 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         volatile uint8_t sink = 0;
         for (const auto& [tensor, view] : file->tensors()) {
             // Touch the first and last byte so ASan sees any view outside the mapping.
-            if (view.nbytes > 0) sink = sink ^ static_cast<uint8_t>(view.data[0]) ^ static_cast<uint8_t>(view.data[view.nbytes - 1]);
-            if (static_cast<size_t>(view.numel()) * clipdex::model::dtype_size(view.dtype) != view.nbytes) std::abort();
+            if (view.nbytes > 0)
+                sink = sink ^ static_cast<uint8_t>(view.data[0]) ^
+                       static_cast<uint8_t>(view.data[view.nbytes - 1]);
+            if (static_cast<size_t>(view.numel()) * clipdex::model::dtype_size(view.dtype) !=
+                view.nbytes)
+                std::abort();
         }
     } catch (const clipdex::Error&) {
     }

@@ -29,7 +29,8 @@ std::string join(std::string a, const std::string& b) {
 
 fs::path work_dir() {
     static fs::path dir = [] {
-        auto d = fs::temp_directory_path() / join("clipdex_fuzz_store_open_", std::to_string(::getpid()));
+        auto d = fs::temp_directory_path() /
+                 join("clipdex_fuzz_store_open_", std::to_string(::getpid()));
         fs::create_directories(d);
         return d;
     }();
@@ -55,7 +56,8 @@ std::vector<uint8_t> build_template() {
                 Row r;
                 r.id = id;
                 r.url = join("u", std::to_string(id));
-                r.vector = {static_cast<float>(id % 7) + 1, static_cast<float>(id % 3), 1.0f, static_cast<float>(id)};
+                r.vector = {static_cast<float>(id % 7) + 1, static_cast<float>(id % 3), 1.0f,
+                            static_cast<float>(id)};
                 r.extra = {{"k", id}};
                 rows.push_back(r);
             }
@@ -109,10 +111,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
     }
     auto path = work_dir() / "case.db";
-    for (const char* suffix : {"", "-wal", "-shm", ".lock"}) fs::remove(join(path.string(), suffix));
+    for (const char* suffix : {"", "-wal", "-shm", ".lock"})
+        fs::remove(join(path.string(), suffix));
     {
         std::ofstream out(path, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        out.write(reinterpret_cast<const char*>(bytes.data()),
+                  static_cast<std::streamsize>(bytes.size()));
     }
     try {
         exercise(path.string());

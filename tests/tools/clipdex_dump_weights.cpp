@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     }
     try {
         const auto file = clipdex::model::open_torch_checkpoint(argv[1]);
-        std::cout << dump(*file).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+        std::cout << dump(*file).dump(1, ' ', false, nlohmann::json::error_handler_t::replace)
+                  << "\n";
         return 0;
     } catch (const clipdex::Error& e) {
         std::cerr << "error: " << clipdex::error_code_name(e.code()) << ": " << e.what() << "\n";

@@ -34,12 +34,15 @@ int main(int argc, char** argv) {
         const auto result = clipdex::hub::fetch_url(url, options);
         if (!output.empty()) {
             std::ofstream(output, std::ios::binary)
-                .write(reinterpret_cast<const char*>(result.body.data()), static_cast<std::streamsize>(result.body.size()));
+                .write(reinterpret_cast<const char*>(result.body.data()),
+                       static_cast<std::streamsize>(result.body.size()));
         }
-        std::cout << result.content_type << '\t' << result.final_url << '\t' << result.body.size() << '\n';
+        std::cout << result.content_type << '\t' << result.final_url << '\t' << result.body.size()
+                  << '\n';
         return 0;
     } catch (const clipdex::Error& error) {
-        std::cerr << "error (" << clipdex::error_code_name(error.code()) << "): " << error.what() << '\n';
+        std::cerr << "error (" << clipdex::error_code_name(error.code()) << "): " << error.what()
+                  << '\n';
     } catch (const std::exception& error) {
         std::cerr << "error (Internal): " << error.what() << '\n';
     }

@@ -11,9 +11,9 @@
 // With --time R it decodes and preprocesses each file R times and prints one line per file:
 //   "<file>\t<best decode ms>\t<best resize+crop+normalize ms>" (process CPU time).
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -30,7 +30,8 @@ void write_npy(const std::string& path, const char* dtype, const std::vector<siz
     std::string dims;
     for (size_t d : shape) dims += std::to_string(d) + ",";
     if (shape.size() > 1) dims.pop_back();
-    std::string header = "{'descr': '" + std::string(dtype) + "', 'fortran_order': False, 'shape': (" + dims + "), }";
+    std::string header = "{'descr': '" + std::string(dtype) +
+                         "', 'fortran_order': False, 'shape': (" + dims + "), }";
     // Magic (6) + version (2) + length (2) + header must be a multiple of 64, ending in '\n'.
     const size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
     header.append(total - 10 - header.size() - 1, ' ');
@@ -61,20 +62,30 @@ Options parse(int argc, char** argv) {
             if (i + 1 >= argc) throw std::runtime_error("missing value after " + a);
             return argv[++i];
         };
-        if (a == "--out") o.out_dir = value();
-        else if (a == "--size") o.size = std::stoi(value());
-        else if (a == "--decoded") o.decoded = true;
-        else if (a == "--time") o.repeats = std::stoi(value());
-        else if (a == "--max-pixels") o.limits.max_pixels = std::stoull(value());
-        else if (a == "--max-bytes") o.limits.max_file_bytes = std::stoull(value());
-        else if (a == "--svg-min") o.limits.svg_min_size = std::stoi(value());
-        else o.files.push_back(a);
+        if (a == "--out")
+            o.out_dir = value();
+        else if (a == "--size")
+            o.size = std::stoi(value());
+        else if (a == "--decoded")
+            o.decoded = true;
+        else if (a == "--time")
+            o.repeats = std::stoi(value());
+        else if (a == "--max-pixels")
+            o.limits.max_pixels = std::stoull(value());
+        else if (a == "--max-bytes")
+            o.limits.max_file_bytes = std::stoull(value());
+        else if (a == "--svg-min")
+            o.limits.svg_min_size = std::stoi(value());
+        else
+            o.files.push_back(a);
     }
     return o;
 }
 
 // Process CPU time: wall time is meaningless on a shared, loaded build machine.
-double ms_since(std::clock_t t0) { return 1000.0 * static_cast<double>(std::clock() - t0) / CLOCKS_PER_SEC; }
+double ms_since(std::clock_t t0) {
+    return 1000.0 * static_cast<double>(std::clock() - t0) / CLOCKS_PER_SEC;
+}
 
 void time_file(const Options& o, const std::string& file) {
     double best_decode = 1e18, best_resize = 1e18;
@@ -94,7 +105,8 @@ void process_file(const Options& o, size_t index, const std::string& file) {
     try {
         const Image img = clipdex::image::load_image(file, o.limits);
         if (o.decoded)
-            write_npy(base + ".dec.npy", "|u1", {size_t(img.height), size_t(img.width), 3}, img.rgb.data(), img.rgb.size());
+            write_npy(base + ".dec.npy", "|u1", {size_t(img.height), size_t(img.width), 3},
+                      img.rgb.data(), img.rgb.size());
         if (o.size > 0) {
             const Image crop = clipdex::image::resize_and_center_crop(img, o.size);
             const size_t s = static_cast<size_t>(o.size);
@@ -114,12 +126,16 @@ int main(int argc, char** argv) {
     try {
         const Options o = parse(argc, argv);
         if (o.files.empty() || (o.out_dir.empty() && o.repeats == 0)) {
-            std::fprintf(stderr, "usage: clipdex_preprocess --out DIR [--size S] [--decoded] [--time R] FILE...\n");
+            std::fprintf(
+                stderr,
+                "usage: clipdex_preprocess --out DIR [--size S] [--decoded] [--time R] FILE...\n");
             return 2;
         }
         for (size_t i = 0; i < o.files.size(); ++i) {
-            if (o.repeats > 0) time_file(o, o.files[i]);
-            else process_file(o, i, o.files[i]);
+            if (o.repeats > 0)
+                time_file(o, o.files[i]);
+            else
+                process_file(o, i, o.files[i]);
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "clipdex_preprocess: %s\n", e.what());

@@ -1,6 +1,7 @@
 // Test driver for the model registry and hub downloads (what `clipdex models pull/list` do).
 //   clipdex_pull NAME [--retries N] [--stall-timeout S]   prints the snapshot directory
-//   clipdex_pull --list                                    one "name<TAB>repo<TAB>dim<TAB>cached" line each
+//   clipdex_pull --list                                    one "name<TAB>repo<TAB>dim<TAB>cached"
+//   line each
 // Progress goes to stderr as "progress FILE DONE TOTAL RATE" lines. Reads the HF_* variables.
 // Exit status 0 on success, 1 with "error (CODE): message" on stderr otherwise.
 #include "clipdex/error.h"
@@ -16,15 +17,18 @@ namespace {
 int list(const clipdex::hub::HubConfig& config) {
     for (const auto& model : clipdex::hub::list_models(config)) {
         std::cout << model.name << '\t' << model.repo << '\t' << model.embed_dim << '\t'
-                  << (model.cached ? "cached" : "not-cached") << (model.is_default ? "\tdefault" : "") << '\n';
+                  << (model.cached ? "cached" : "not-cached")
+                  << (model.is_default ? "\tdefault" : "") << '\n';
     }
     return 0;
 }
 
 int pull(const std::string& name, const clipdex::hub::HubConfig& config) {
     const auto report = [](const clipdex::hub::DownloadProgress& p) {
-        std::fprintf(stderr, "progress %s %llu %llu %.0f%s\n", p.file.c_str(), static_cast<unsigned long long>(p.done),
-                     static_cast<unsigned long long>(p.total), p.bytes_per_second, p.finished ? " done" : "");
+        std::fprintf(stderr, "progress %s %llu %llu %.0f%s\n", p.file.c_str(),
+                     static_cast<unsigned long long>(p.done),
+                     static_cast<unsigned long long>(p.total), p.bytes_per_second,
+                     p.finished ? " done" : "");
     };
     std::cout << clipdex::hub::ensure_model(name, report, config).string() << '\n';
     return 0;
@@ -58,7 +62,8 @@ int main(int argc, char** argv) {
         }
         return pull(name, config);
     } catch (const clipdex::Error& error) {
-        std::cerr << "error (" << clipdex::error_code_name(error.code()) << "): " << error.what() << '\n';
+        std::cerr << "error (" << clipdex::error_code_name(error.code()) << "): " << error.what()
+                  << '\n';
     } catch (const std::exception& error) {
         std::cerr << "error (Internal): " << error.what() << '\n';
     }

@@ -37,9 +37,12 @@ int run_batch(const BpeTokenizer& tok, const std::string& mode, const char* in_p
     nlohmann::json out = nlohmann::json::array();
     for (const auto& item : items) {
         const std::string text = as_bytes(item);
-        if (mode == "tokenize") out.push_back(tok.tokenize(text, context_length));
-        else if (mode == "encode") out.push_back(tok.encode(text));
-        else out.push_back(detail::clean_clip_text(text));
+        if (mode == "tokenize")
+            out.push_back(tok.tokenize(text, context_length));
+        else if (mode == "encode")
+            out.push_back(tok.encode(text));
+        else
+            out.push_back(detail::clean_clip_text(text));
     }
     std::ofstream(out_path) << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return 0;
@@ -82,8 +85,8 @@ int main(int argc, char** argv) {
             return run_batch(BpeTokenizer::from_bpe_gz(argv[2]), argv[3], argv[4], argv[5],
                              argc > 6 ? std::stoi(argv[6]) : 77);
         if (kind == "hf" && argc >= 7)
-            return run_batch(BpeTokenizer::from_hf_files(argv[2], argv[3]), argv[4], argv[5], argv[6],
-                             argc > 7 ? std::stoi(argv[7]) : 77);
+            return run_batch(BpeTokenizer::from_hf_files(argv[2], argv[3]), argv[4], argv[5],
+                             argv[6], argc > 7 ? std::stoi(argv[7]) : 77);
         std::cerr << "usage: see the comment at the top of clipdex_tokenize.cpp\n";
         return 2;
     } catch (const std::exception& e) {

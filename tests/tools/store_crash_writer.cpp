@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
             store->create_collection(spec);
         }
         int64_t next = 0;
-        for (const auto& row : store->query("crash", QueryRequest{"", {"id"}, -1, 0})) next = std::max(next, row.id / kBatch + 1);
+        for (const auto& row : store->query("crash", QueryRequest{"", {"id"}, -1, 0}))
+            next = std::max(next, row.id / kBatch + 1);
         for (int64_t b = next;; ++b) {
             std::vector<Row> rows;
             for (int64_t i = 0; i < kBatch; ++i) {

@@ -44,7 +44,8 @@ cs::Row fill_row(int i, int dim, std::mt19937& rng) {
     for (int j = 0; j < dim; ++j) row.vector.push_back(uniform(rng));
     if (i % 7 == 0) row.vector[0] = -0.0f;
     if (i % 11 == 0) row.vector[dim - 1] = std::numeric_limits<float>::denorm_min();
-    row.extra = {{"size", i * 13}, {"tag", i % 2 ? "odd" : "even"}, {"ratio", i / 7.0}, {"标签", "猫"}};
+    row.extra = {
+        {"size", i * 13}, {"tag", i % 2 ? "odd" : "even"}, {"ratio", i / 7.0}, {"标签", "猫"}};
     if (i % 5 == 0) row.extra["flags"] = {true, false};
     return row;
 }
@@ -81,15 +82,21 @@ int dump(const std::string& uri, const std::string& collection) {
     options.read_only = true;
     auto store = cs::open_store(uri, options);
     const cs::CollectionSpec spec = store->describe_collection(collection).spec;
-    std::cout << json{{"dim", spec.dim}, {"metric", std::string(cs::metric_name(spec.index.metric))},
-                      {"index", std::string(cs::index_kind_name(spec.index.kind))}, {"description", spec.description},
+    std::cout << json{{"dim", spec.dim},
+                      {"metric", std::string(cs::metric_name(spec.index.metric))},
+                      {"index", std::string(cs::index_kind_name(spec.index.kind))},
+                      {"description", spec.description},
                       {"properties", spec.properties}}
               << "\n";
     cs::QueryRequest request;
     request.output_fields = {"*"};
     for (const cs::Row& row : store->query(collection, request)) {
-        std::cout << json{{"id", row.id}, {"url", row.url}, {"description", row.description},
-                          {"added_at", row.added_at}, {"updated_at", row.updated_at}, {"extra", row.extra},
+        std::cout << json{{"id", row.id},
+                          {"url", row.url},
+                          {"description", row.description},
+                          {"added_at", row.added_at},
+                          {"updated_at", row.updated_at},
+                          {"extra", row.extra},
                           {"vector", hex_of(row.vector)}}
                   << "\n";
     }
@@ -107,9 +114,11 @@ int main(int argc, char** argv) {
         }
         if (mode == "dump" && argc == 4) return dump(argv[2], argv[3]);
     } catch (const clipdex::Error& e) {
-        std::cerr << "store_fill: " << clipdex::error_code_name(e.code()) << ": " << e.what() << "\n";
+        std::cerr << "store_fill: " << clipdex::error_code_name(e.code()) << ": " << e.what()
+                  << "\n";
         return 1;
     }
-    std::cerr << "usage: store_fill fill URI COLLECTION ROWS DIM [SEED] | store_fill dump URI COLLECTION\n";
+    std::cerr << "usage: store_fill fill URI COLLECTION ROWS DIM [SEED] | store_fill dump URI "
+                 "COLLECTION\n";
     return 2;
 }

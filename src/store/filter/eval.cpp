@@ -52,7 +52,8 @@ Value from_json(const nlohmann::json& j) {
             v.type = Value::Type::Text;
             v.text = j.get_ref<const std::string&>();
             break;
-        default: break;
+        default:
+            break;
     }
     return v;
 }
@@ -67,7 +68,8 @@ const nlohmann::json* walk(const nlohmann::json& root, const std::vector<PathSte
             at = &*it;
         } else {
             auto index = std::get<int64_t>(step);
-            if (!at->is_array() || index < 0 || static_cast<uint64_t>(index) >= at->size()) return nullptr;
+            if (!at->is_array() || index < 0 || static_cast<uint64_t>(index) >= at->size())
+                return nullptr;
             at = &(*at)[static_cast<size_t>(index)];
         }
     }
@@ -81,10 +83,18 @@ Value field_value(const Field& field, const store::Row& row) {
             v.type = Value::Type::Int;
             v.integer = row.id;
             return v;
-        case FieldKind::Url: v.text = row.url; break;
-        case FieldKind::Description: v.text = row.description; break;
-        case FieldKind::AddedAt: v.text = row.added_at; break;
-        case FieldKind::UpdatedAt: v.text = row.updated_at; break;
+        case FieldKind::Url:
+            v.text = row.url;
+            break;
+        case FieldKind::Description:
+            v.text = row.description;
+            break;
+        case FieldKind::AddedAt:
+            v.text = row.added_at;
+            break;
+        case FieldKind::UpdatedAt:
+            v.text = row.updated_at;
+            break;
         case FieldKind::Dynamic: {
             const nlohmann::json* j = walk(row.extra, field.path);
             return j ? from_json(*j) : v;
@@ -94,7 +104,9 @@ Value field_value(const Field& field, const store::Row& row) {
     return v;
 }
 
-int sign(auto a, auto b) { return a < b ? -1 : (a > b ? 1 : 0); }
+int sign(auto a, auto b) {
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
 
 // Exact three-way comparison of an int64 with a double (no rounding of the integer), as SQLite
 // does it.
@@ -120,12 +132,18 @@ int compare_numbers(const Value& v, const Literal& lit) {
 
 bool apply(CompareOp op, int order) {
     switch (op) {
-        case CompareOp::Eq: return order == 0;
-        case CompareOp::Ne: return order != 0;
-        case CompareOp::Lt: return order < 0;
-        case CompareOp::Le: return order <= 0;
-        case CompareOp::Gt: return order > 0;
-        case CompareOp::Ge: return order >= 0;
+        case CompareOp::Eq:
+            return order == 0;
+        case CompareOp::Ne:
+            return order != 0;
+        case CompareOp::Lt:
+            return order < 0;
+        case CompareOp::Le:
+            return order <= 0;
+        case CompareOp::Gt:
+            return order > 0;
+        case CompareOp::Ge:
+            return order >= 0;
     }
     return false;
 }
@@ -161,10 +179,14 @@ bool eval(const Node& node, const store::Row& row) {
             for (const auto& child : node.children)
                 if (eval(*child, row)) return true;
             return false;
-        case NodeKind::Not: return !eval(*node.children.front(), row);
-        case NodeKind::Compare: return compare(field_value(node.field, row), node.op, node.values.front());
-        case NodeKind::In: return contains(field_value(node.field, row), node.values);
-        case NodeKind::NotIn: return !contains(field_value(node.field, row), node.values);
+        case NodeKind::Not:
+            return !eval(*node.children.front(), row);
+        case NodeKind::Compare:
+            return compare(field_value(node.field, row), node.op, node.values.front());
+        case NodeKind::In:
+            return contains(field_value(node.field, row), node.values);
+        case NodeKind::NotIn:
+            return !contains(field_value(node.field, row), node.values);
         case NodeKind::Like: {
             Value v = field_value(node.field, row);
             return v.type == Value::Type::Text &&
@@ -256,10 +278,14 @@ std::string like_to_glob(std::string_view pattern) {
     };
     for (size_t i = 0; i < pattern.size(); ++i) {
         char c = pattern[i];
-        if (c == '\\' && i + 1 < pattern.size()) literal(pattern[++i]);
-        else if (c == '%') glob += '*';
-        else if (c == '_') glob += '?';
-        else literal(c);
+        if (c == '\\' && i + 1 < pattern.size())
+            literal(pattern[++i]);
+        else if (c == '%')
+            glob += '*';
+        else if (c == '_')
+            glob += '?';
+        else
+            literal(c);
     }
     return glob;
 }

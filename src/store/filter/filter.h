@@ -37,13 +37,13 @@ namespace clipdex::filter {
 struct Node;  // the parsed tree; defined in filter_ast.h for the code that walks it
 
 class Expression {
-public:
+  public:
     Expression();
     explicit Expression(std::shared_ptr<const Node> root);
     bool empty() const { return root_ == nullptr; }  // an empty filter matches every row
     const Node* root() const { return root_.get(); }
 
-private:
+  private:
     std::shared_ptr<const Node> root_;
 };
 

@@ -24,16 +24,34 @@ constexpr size_t kMaxLikePatternBytes = 16000;  // SQLite refuses GLOB patterns 
 constexpr size_t kMaxEchoBytes = 120;
 
 enum class Tok {
-    Ident, String, Int, Float, LParen, RParen, LBracket, RBracket, Comma, Minus, Plus,
-    Cmp, And, Or, Not, In, Like, True, False, End
+    Ident,
+    String,
+    Int,
+    Float,
+    LParen,
+    RParen,
+    LBracket,
+    RBracket,
+    Comma,
+    Minus,
+    Plus,
+    Cmp,
+    And,
+    Or,
+    Not,
+    In,
+    Like,
+    True,
+    False,
+    End
 };
 
 struct Token {
     Tok kind = Tok::End;
     size_t pos = 0;
-    std::string text;     // Ident: the name; String: the decoded value
-    uint64_t magnitude = 0;  // Int: the unsigned value (the sign is a separate token)
-    double real = 0;      // Float
+    std::string text;              // Ident: the name; String: the decoded value
+    uint64_t magnitude = 0;        // Int: the unsigned value (the sign is a separate token)
+    double real = 0;               // Float
     CompareOp op = CompareOp::Eq;  // Cmp
 };
 
@@ -65,8 +83,12 @@ std::string echo(std::string_view text) {
 bool is_ident_start(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_ident_char(char c) { return is_ident_start(c) || (c >= '0' && c <= '9'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_ident_char(char c) {
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -85,10 +107,17 @@ size_t utf8_length(std::string_view s, size_t i) {
     if (c < 0x80) return 1;
     size_t len = 0;
     uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-    else return 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else
+        return 0;
     if (i + len > s.size()) return 0;
     for (size_t k = 1; k < len; ++k) {
         if ((byte(i + k) & 0xc0) != 0x80) return 0;
@@ -125,7 +154,7 @@ int hex_value(char c) {
 }
 
 class Lexer {
-public:
+  public:
     explicit Lexer(std::string_view text) : text_(text) {}
 
     std::vector<Token> run() {
@@ -139,7 +168,7 @@ public:
         }
     }
 
-private:
+  private:
     void skip_space() {
         while (i_ < text_.size() && (text_[i_] == ' ' || text_[i_] == '\t' || text_[i_] == '\n' ||
                                      text_[i_] == '\r' || text_[i_] == '\f' || text_[i_] == '\v'))
@@ -172,22 +201,37 @@ private:
         if (at("&&")) return simple(Tok::And, 2);
         if (at("||")) return simple(Tok::Or, 2);
         switch (c) {
-            case '<': return compare(CompareOp::Lt, 1);
-            case '>': return compare(CompareOp::Gt, 1);
-            case '!': return simple(Tok::Not, 1);
-            case '(': return simple(Tok::LParen, 1);
-            case ')': return simple(Tok::RParen, 1);
-            case '[': return simple(Tok::LBracket, 1);
-            case ']': return simple(Tok::RBracket, 1);
-            case ',': return simple(Tok::Comma, 1);
-            case '-': return simple(Tok::Minus, 1);
-            case '+': return simple(Tok::Plus, 1);
+            case '<':
+                return compare(CompareOp::Lt, 1);
+            case '>':
+                return compare(CompareOp::Gt, 1);
+            case '!':
+                return simple(Tok::Not, 1);
+            case '(':
+                return simple(Tok::LParen, 1);
+            case ')':
+                return simple(Tok::RParen, 1);
+            case '[':
+                return simple(Tok::LBracket, 1);
+            case ']':
+                return simple(Tok::RBracket, 1);
+            case ',':
+                return simple(Tok::Comma, 1);
+            case '-':
+                return simple(Tok::Minus, 1);
+            case '+':
+                return simple(Tok::Plus, 1);
             case '"':
-            case '\'': return string_literal(c);
-            case '=': fail(text_, i_, "expected `==` (a single `=` is not an operator)");
-            case '&': fail(text_, i_, "expected `&&`");
-            case '|': fail(text_, i_, "expected `||`");
-            default: break;
+            case '\'':
+                return string_literal(c);
+            case '=':
+                fail(text_, i_, "expected `==` (a single `=` is not an operator)");
+            case '&':
+                fail(text_, i_, "expected `&&`");
+            case '|':
+                fail(text_, i_, "expected `||`");
+            default:
+                break;
         }
         if (is_digit(c) || (c == '.' && i_ + 1 < text_.size() && is_digit(text_[i_ + 1])))
             return number();
@@ -250,8 +294,9 @@ private:
         }
         t.kind = Tok::Int;
         if (digits.size() > 1 && digits[0] == '0')
-            fail(text_, start, "integer `" + std::string(digits) +
-                                   "` has a leading zero (octal is not supported)");
+            fail(text_, start,
+                 "integer `" + std::string(digits) +
+                     "` has a leading zero (octal is not supported)");
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), t.magnitude);
         if (ec != std::errc() || end != digits.data() + digits.size())
             fail(text_, start, "integer `" + std::string(digits) + "` is out of the int64 range");
@@ -288,20 +333,44 @@ private:
         char c = text_[i_ + 1];
         i_ += 2;
         switch (c) {
-            case '"': out += '"'; return;
-            case '\'': out += '\''; return;
-            case '\\': out += '\\'; return;
-            case 'n': out += '\n'; return;
-            case 't': out += '\t'; return;
-            case 'r': out += '\r'; return;
-            case 'b': out += '\b'; return;
-            case 'f': out += '\f'; return;
-            case 'v': out += '\v'; return;
-            case 'a': out += '\a'; return;
-            case 'x': return code_point(out, start, 2);
-            case 'u': return code_point(out, start, 4);
-            case 'U': return code_point(out, start, 8);
-            default: break;
+            case '"':
+                out += '"';
+                return;
+            case '\'':
+                out += '\'';
+                return;
+            case '\\':
+                out += '\\';
+                return;
+            case 'n':
+                out += '\n';
+                return;
+            case 't':
+                out += '\t';
+                return;
+            case 'r':
+                out += '\r';
+                return;
+            case 'b':
+                out += '\b';
+                return;
+            case 'f':
+                out += '\f';
+                return;
+            case 'v':
+                out += '\v';
+                return;
+            case 'a':
+                out += '\a';
+                return;
+            case 'x':
+                return code_point(out, start, 2);
+            case 'u':
+                return code_point(out, start, 4);
+            case 'U':
+                return code_point(out, start, 8);
+            default:
+                break;
         }
         fail(text_, start, "unknown escape `\\" + echo(text_.substr(start + 1, 1)) + "`");
     }
@@ -317,8 +386,9 @@ private:
         }
         if (cp == 0) fail(text_, start, "NUL character in a string");
         if ((digits == 2 && cp > 0x7f) || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-            fail(text_, start, "escape `" + std::string(text_.substr(start, i_ - start)) +
-                                   "` is not a valid character");
+            fail(text_, start,
+                 "escape `" + std::string(text_.substr(start, i_ - start)) +
+                     "` is not a valid character");
         append_utf8(out, cp);
     }
 
@@ -328,24 +398,35 @@ private:
 
 CompareOp flip(CompareOp op) {
     switch (op) {
-        case CompareOp::Lt: return CompareOp::Gt;
-        case CompareOp::Le: return CompareOp::Ge;
-        case CompareOp::Gt: return CompareOp::Lt;
-        case CompareOp::Ge: return CompareOp::Le;
-        default: return op;
+        case CompareOp::Lt:
+            return CompareOp::Gt;
+        case CompareOp::Le:
+            return CompareOp::Ge;
+        case CompareOp::Gt:
+            return CompareOp::Lt;
+        case CompareOp::Ge:
+            return CompareOp::Le;
+        default:
+            return op;
     }
 }
 
 std::string_view literal_type(const Literal& value) {
     switch (value.index()) {
-        case 0: return "a boolean";
-        case 1: return "an integer";
-        case 2: return "a float";
-        default: return "a string";
+        case 0:
+            return "a boolean";
+        case 1:
+            return "an integer";
+        case 2:
+            return "a float";
+        default:
+            return "a string";
     }
 }
 
-bool is_number(const Literal& value) { return value.index() == 1 || value.index() == 2; }
+bool is_number(const Literal& value) {
+    return value.index() == 1 || value.index() == 2;
+}
 
 FieldKind fixed_field(std::string_view name) {
     if (name == "id") return FieldKind::Id;
@@ -357,20 +438,21 @@ FieldKind fixed_field(std::string_view name) {
 }
 
 class Parser {
-public:
+  public:
     Parser(std::string_view text, std::vector<Token> tokens)
         : text_(text), tokens_(std::move(tokens)) {}
 
     std::unique_ptr<const Node> run() {
         auto root = parse_or();
         if (peek().kind != Tok::End) {
-            std::string what = peek().kind == Tok::RParen ? "unbalanced `)`" : "expected `and`, `or` or the end";
+            std::string what =
+                peek().kind == Tok::RParen ? "unbalanced `)`" : "expected `and`, `or` or the end";
             fail(text_, peek().pos, what);
         }
         return root;
     }
 
-private:
+  private:
     const Token& peek(size_t ahead = 0) const {
         size_t k = std::min(pos_ + ahead, tokens_.size() - 1);
         return tokens_[k];
@@ -457,7 +539,8 @@ private:
         bool ascending = op == CompareOp::Lt || op == CompareOp::Le;
         bool descending = op == CompareOp::Gt || op == CompareOp::Ge;
         const Token& next = peek();
-        bool same_direction = next.kind == Tok::Cmp &&
+        bool same_direction =
+            next.kind == Tok::Cmp &&
             (ascending ? (next.op == CompareOp::Lt || next.op == CompareOp::Le)
                        : descending && (next.op == CompareOp::Gt || next.op == CompareOp::Ge));
         if (!same_direction) return left;
@@ -496,8 +579,9 @@ private:
         }
         if (t.kind == Tok::Like) return like_node(std::move(field), take().pos);
         if (field.kind != FieldKind::Dynamic)
-            fail(text_, t.pos, "expected a comparison, `in` or `like` after field `" +
-                                   std::string(field_name(field.kind)) + "`");
+            fail(text_, t.pos,
+                 "expected a comparison, `in` or `like` after field `" +
+                     std::string(field_name(field.kind)) + "`");
         if (t.kind == Tok::Ident || starts_literal(t.kind) || t.kind == Tok::LParen ||
             t.kind == Tok::Not)
             fail(text_, t.pos, "expected a comparison, `in`, `like`, `and`, `or` or the end");
@@ -520,7 +604,8 @@ private:
             if (field.kind != FieldKind::Dynamic)
                 fail(text_, bracket, "field `" + name.text + "` is not a JSON field");
             if (field.path.size() >= kMaxPathSteps)
-                fail(text_, bracket, "JSON path longer than " + std::to_string(kMaxPathSteps) + " steps");
+                fail(text_, bracket,
+                     "JSON path longer than " + std::to_string(kMaxPathSteps) + " steps");
             field.path.push_back(path_step(field.path.empty()));
             expect(Tok::RBracket, "`]`");
         }
@@ -539,7 +624,8 @@ private:
             if (t.magnitude > 1000000000) fail(text_, t.pos, "array index too large");
             return PathStep(static_cast<int64_t>(take().magnitude));
         }
-        fail(text_, t.pos, key_only ? "expected a string key" : "expected a string key or an array index");
+        fail(text_, t.pos,
+             key_only ? "expected a string key" : "expected a string key or an array index");
     }
 
     // SQLite compares JSON path labels with the key as written in the stored JSON text, where
@@ -547,19 +633,26 @@ private:
     void check_key(const Token& t) {
         for (char c : t.text) {
             if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
-                fail(text_, t.pos, "JSON key `" + echo(t.text) +
-                                       "` contains a quote, backslash or control character");
+                fail(text_, t.pos,
+                     "JSON key `" + echo(t.text) +
+                         "` contains a quote, backslash or control character");
         }
     }
 
     Literal parse_literal() {
         const Token& t = peek();
         switch (t.kind) {
-            case Tok::String: return Literal(take().text);
-            case Tok::True: take(); return Literal(true);
-            case Tok::False: take(); return Literal(false);
+            case Tok::String:
+                return Literal(take().text);
+            case Tok::True:
+                take();
+                return Literal(true);
+            case Tok::False:
+                take();
+                return Literal(false);
             case Tok::Int:
-            case Tok::Float: return number(false);
+            case Tok::Float:
+                return number(false);
             case Tok::Minus:
             case Tok::Plus: {
                 bool negative = take().kind == Tok::Minus;
@@ -567,7 +660,8 @@ private:
                     fail(text_, peek().pos, "expected a number after the sign");
                 return number(negative);
             }
-            default: break;
+            default:
+                break;
         }
         fail(text_, t.pos, "expected a literal");
     }
@@ -588,9 +682,10 @@ private:
         bool ok = field.kind == FieldKind::Id ? is_number(value) : value.index() == 3;
         if (ok) return;
         std::string kind = field.kind == FieldKind::Id ? "an integer" : "a string";
-        fail(text_, pos, "field `" + std::string(field_name(field.kind)) + "` (at position " +
-                             std::to_string(field_pos) + ") is " + kind + " and cannot be compared with " +
-                             std::string(literal_type(value)));
+        fail(text_, pos,
+             "field `" + std::string(field_name(field.kind)) + "` (at position " +
+                 std::to_string(field_pos) + ") is " + kind + " and cannot be compared with " +
+                 std::string(literal_type(value)));
     }
 
     std::unique_ptr<const Node> compare_node(const Field& field, CompareOp op, Literal value,
@@ -634,11 +729,13 @@ private:
         const Token& t = peek();
         if (t.kind != Tok::String) fail(text_, t.pos, "expected a string pattern");
         if (t.text.size() > kMaxLikePatternBytes)
-            fail(text_, t.pos, "like pattern longer than " + std::to_string(kMaxLikePatternBytes) + " bytes");
+            fail(text_, t.pos,
+                 "like pattern longer than " + std::to_string(kMaxLikePatternBytes) + " bytes");
         size_t backslashes = 0;
         for (size_t k = t.text.size(); k > 0 && t.text[k - 1] == '\\'; --k) ++backslashes;
         if (backslashes % 2 == 1)
-            fail(text_, t.pos, "like pattern ends with a lone `\\` (write `\\\\\\\\` for a backslash)");
+            fail(text_, t.pos,
+                 "like pattern ends with a lone `\\` (write `\\\\\\\\` for a backslash)");
         auto node = std::make_unique<Node>();
         node->kind = NodeKind::Like;
         node->field = std::move(field);
@@ -673,12 +770,18 @@ Expression parse(std::string_view text) {
 
 std::string_view field_name(FieldKind kind) {
     switch (kind) {
-        case FieldKind::Id: return "id";
-        case FieldKind::Url: return "url";
-        case FieldKind::Description: return "description";
-        case FieldKind::AddedAt: return "added_at";
-        case FieldKind::UpdatedAt: return "updated_at";
-        case FieldKind::Dynamic: break;
+        case FieldKind::Id:
+            return "id";
+        case FieldKind::Url:
+            return "url";
+        case FieldKind::Description:
+            return "description";
+        case FieldKind::AddedAt:
+            return "added_at";
+        case FieldKind::UpdatedAt:
+            return "updated_at";
+        case FieldKind::Dynamic:
+            break;
     }
     return "";
 }

@@ -29,12 +29,18 @@ std::string concat(const Parts&... parts) {
 
 std::string_view op_text(CompareOp op) {
     switch (op) {
-        case CompareOp::Eq: return "==";
-        case CompareOp::Ne: return "!=";
-        case CompareOp::Lt: return "<";
-        case CompareOp::Le: return "<=";
-        case CompareOp::Gt: return ">";
-        case CompareOp::Ge: return ">=";
+        case CompareOp::Eq:
+            return "==";
+        case CompareOp::Ne:
+            return "!=";
+        case CompareOp::Lt:
+            return "<";
+        case CompareOp::Le:
+            return "<=";
+        case CompareOp::Gt:
+            return ">";
+        case CompareOp::Ge:
+            return ">=";
     }
     return "==";
 }
@@ -46,11 +52,21 @@ std::string quote(std::string_view s) {
     for (char c : s) {
         auto u = static_cast<unsigned char>(c);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (u < 0x20 || u == 0x7f) {
                     static const char* hex = "0123456789abcdef";
@@ -78,10 +94,14 @@ std::string format_real(double value) {
 
 std::string literal_text(const Literal& value) {
     switch (value.index()) {
-        case 0: return std::get<bool>(value) ? "true" : "false";
-        case 1: return std::to_string(std::get<int64_t>(value));
-        case 2: return format_real(std::get<double>(value));
-        default: return quote(std::get<std::string>(value));
+        case 0:
+            return std::get<bool>(value) ? "true" : "false";
+        case 1:
+            return std::to_string(std::get<int64_t>(value));
+        case 2:
+            return format_real(std::get<double>(value));
+        default:
+            return quote(std::get<std::string>(value));
     }
 }
 
@@ -97,18 +117,35 @@ bool ieq(std::string_view a, std::string_view b) {
 // Keys that could read as something else in Milvus (our keywords, Milvus's function names and
 // reserved words, the fixed fields) are written as `$meta["key"]`.
 bool plain_identifier(std::string_view key) {
-    static constexpr std::array<std::string_view, 20> reserved = {
-        "and", "or", "not", "in", "like", "true", "false", "exists", "is", "null",
-        "json_contains", "json_contains_all", "json_contains_any", "array_contains",
-        "array_contains_all", "array_contains_any", "array_length", "text_match",
-        "phrase_match", "random_sample"};
+    static constexpr std::array<std::string_view, 20> reserved = {"and",
+                                                                  "or",
+                                                                  "not",
+                                                                  "in",
+                                                                  "like",
+                                                                  "true",
+                                                                  "false",
+                                                                  "exists",
+                                                                  "is",
+                                                                  "null",
+                                                                  "json_contains",
+                                                                  "json_contains_all",
+                                                                  "json_contains_any",
+                                                                  "array_contains",
+                                                                  "array_contains_all",
+                                                                  "array_contains_any",
+                                                                  "array_length",
+                                                                  "text_match",
+                                                                  "phrase_match",
+                                                                  "random_sample"};
     static constexpr std::array<std::string_view, 5> fixed = {"id", "url", "description",
                                                               "added_at", "updated_at"};
     if (key.empty()) return false;
-    bool first_ok = (key[0] >= 'a' && key[0] <= 'z') || (key[0] >= 'A' && key[0] <= 'Z') || key[0] == '_';
+    bool first_ok =
+        (key[0] >= 'a' && key[0] <= 'z') || (key[0] >= 'A' && key[0] <= 'Z') || key[0] == '_';
     if (!first_ok) return false;
     for (char c : key) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
         if (!ok) return false;
     }
     for (std::string_view word : reserved)
@@ -124,12 +161,13 @@ std::string field_text(const Field& field) {
     std::string out = plain_identifier(head) ? head : concat("$meta[", quote(head), "]");
     for (size_t i = 1; i < field.path.size(); ++i) {
         const PathStep& step = field.path[i];
-        if (const auto* key = std::get_if<std::string>(&step)) append(out, "[", quote(*key), "]");
-        else append(out, "[", std::to_string(std::get<int64_t>(step)), "]");
+        if (const auto* key = std::get_if<std::string>(&step))
+            append(out, "[", quote(*key), "]");
+        else
+            append(out, "[", std::to_string(std::get<int64_t>(step)), "]");
     }
     return out;
 }
-
 
 void milvus(const Node& node, bool top, std::string& out) {
     switch (node.kind) {
@@ -167,20 +205,22 @@ void milvus(const Node& node, bool top, std::string& out) {
         case NodeKind::Like:
             append(out, field_text(node.field), " like ", literal_text(node.values.front()));
             return;
-        case NodeKind::IsTrue: out += field_text(node.field); return;
+        case NodeKind::IsTrue:
+            out += field_text(node.field);
+            return;
     }
 }
 
 // ---- SQL ---------------------------------------------------------------------------------
 
 class SqlWriter {
-public:
+  public:
     SqlWhere run(const Node& root) {
         node(root);
         return std::move(where_);
     }
 
-private:
+  private:
     std::string& sql() { return where_.sql; }
 
     void param(const Literal& value) {
@@ -220,8 +260,10 @@ private:
     static std::string path_literal(const Field& field) {
         std::string path = "$";
         for (const PathStep& step : field.path) {
-            if (const auto* key = std::get_if<std::string>(&step)) append(path, ".\"", *key, "\"");
-            else append(path, "[", std::to_string(std::get<int64_t>(step)), "]");
+            if (const auto* key = std::get_if<std::string>(&step))
+                append(path, ".\"", *key, "\"");
+            else
+                append(path, "[", std::to_string(std::get<int64_t>(step)), "]");
         }
         std::string out = "'";
         for (char c : path) {
@@ -246,10 +288,13 @@ private:
     static std::string guard(const Field& field, const Literal& value) {
         if (field.kind != FieldKind::Dynamic) return "";
         switch (value.index()) {
-            case 0: return concat(type_sql(field), " IN ('true', 'false') AND ");
+            case 0:
+                return concat(type_sql(field), " IN ('true', 'false') AND ");
             case 1:
-            case 2: return concat(type_sql(field), " IN ('integer', 'real') AND ");
-            default: return concat(type_sql(field), " = 'text' AND ");
+            case 2:
+                return concat(type_sql(field), " IN ('integer', 'real') AND ");
+            default:
+                return concat(type_sql(field), " = 'text' AND ");
         }
     }
 
@@ -276,10 +321,17 @@ private:
         bool has_true = false, has_false = false;
         for (const Literal& item : n.values) {
             switch (item.index()) {
-                case 0: (std::get<bool>(item) ? has_true : has_false) = true; break;
-                case 1: numbers.push_back(std::get<int64_t>(item)); break;
-                case 2: numbers.push_back(std::get<double>(item)); break;
-                default: strings.push_back(std::get<std::string>(item));
+                case 0:
+                    (std::get<bool>(item) ? has_true : has_false) = true;
+                    break;
+                case 1:
+                    numbers.push_back(std::get<int64_t>(item));
+                    break;
+                case 2:
+                    numbers.push_back(std::get<double>(item));
+                    break;
+                default:
+                    strings.push_back(std::get<std::string>(item));
             }
         }
         if (n.kind == NodeKind::NotIn) sql() += "NOT ";
@@ -305,7 +357,9 @@ private:
         }
         if (has_true || has_false) {
             separator();
-            std::string types = has_true && has_false ? "('true', 'false')" : has_true ? "('true')" : "('false')";
+            std::string types = has_true && has_false ? "('true', 'false')"
+                                : has_true            ? "('true')"
+                                                      : "('false')";
             append(sql(), "(", type_sql(n.field), " IN ", types, ")");
         }
         if (first) sql() += "0";
@@ -313,7 +367,8 @@ private:
     }
 
     void like(const Node& n) {
-        append(sql(), "IFNULL(", guard(n.field, Literal(std::string())), value_sql(n.field), " GLOB ");
+        append(sql(), "IFNULL(", guard(n.field, Literal(std::string())), value_sql(n.field),
+               " GLOB ");
         text_param(like_to_glob(std::get<std::string>(n.values.front())));
         sql() += ", 0)";
     }
@@ -336,17 +391,27 @@ private:
     void node(const Node& n) {
         switch (n.kind) {
             case NodeKind::And:
-            case NodeKind::Or: chain(n, 0, n.children.size()); return;
+            case NodeKind::Or:
+                chain(n, 0, n.children.size());
+                return;
             case NodeKind::Not:
                 sql() += "NOT (";
                 node(*n.children.front());
                 sql() += ')';
                 return;
-            case NodeKind::Compare: compare(n); return;
+            case NodeKind::Compare:
+                compare(n);
+                return;
             case NodeKind::In:
-            case NodeKind::NotIn: list(n); return;
-            case NodeKind::Like: like(n); return;
-            case NodeKind::IsTrue: append(sql(), "IFNULL(", type_sql(n.field), " = 'true', 0)"); return;
+            case NodeKind::NotIn:
+                list(n);
+                return;
+            case NodeKind::Like:
+                like(n);
+                return;
+            case NodeKind::IsTrue:
+                append(sql(), "IFNULL(", type_sql(n.field), " = 'true', 0)");
+                return;
         }
     }
 

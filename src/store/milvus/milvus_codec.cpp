@@ -40,8 +40,9 @@ void add_varchar(pbs::CollectionSchema& schema, const char* name, int64_t max_le
 
 // Milvus keeps its own settings among the collection properties; they are not the user's.
 bool is_server_property(const std::string& key) {
-    static const char* const kPrefixes[] = {"collection.", "mmap.", "lazyload.", "partitionkey.",
-                                            "database.", "timezone", "clustering", "field."};
+    static const char* const kPrefixes[] = {"collection.",   "mmap.",     "lazyload.",
+                                            "partitionkey.", "database.", "timezone",
+                                            "clustering",    "field."};
     for (const char* prefix : kPrefixes) {
         if (key.starts_with(prefix)) return true;
     }
@@ -81,7 +82,8 @@ IndexSpec index_from_params(const google::protobuf::RepeatedPtrField<pbc::KeyVal
             index.kind = IndexKind::AutoIndex;  // an index clipdex cannot build still searches
         }
     }
-    if (flat.contains("metric_type")) index.metric = metric_from_text(flat["metric_type"].get<std::string>());
+    if (flat.contains("metric_type"))
+        index.metric = metric_from_text(flat["metric_type"].get<std::string>());
     index.nlist = int_param(flat, "nlist", index.nlist);
     index.m = int_param(flat, "M", index.m);
     index.ef_construction = int_param(flat, "efConstruction", index.ef_construction);
@@ -120,33 +122,49 @@ const std::string& text_of(const Row& row, const char* name) {
 
 nlohmann::json scalar_at(const pbs::ScalarField& scalars, size_t i) {
     switch (scalars.data_case()) {
-        case pbs::ScalarField::kBoolData: return scalars.bool_data().data(int(i));
-        case pbs::ScalarField::kIntData: return scalars.int_data().data(int(i));
-        case pbs::ScalarField::kLongData: return scalars.long_data().data(int(i));
-        case pbs::ScalarField::kFloatData: return scalars.float_data().data(int(i));
-        case pbs::ScalarField::kDoubleData: return scalars.double_data().data(int(i));
-        case pbs::ScalarField::kStringData: return scalars.string_data().data(int(i));
+        case pbs::ScalarField::kBoolData:
+            return scalars.bool_data().data(int(i));
+        case pbs::ScalarField::kIntData:
+            return scalars.int_data().data(int(i));
+        case pbs::ScalarField::kLongData:
+            return scalars.long_data().data(int(i));
+        case pbs::ScalarField::kFloatData:
+            return scalars.float_data().data(int(i));
+        case pbs::ScalarField::kDoubleData:
+            return scalars.double_data().data(int(i));
+        case pbs::ScalarField::kStringData:
+            return scalars.string_data().data(int(i));
         case pbs::ScalarField::kJsonData:
             return nlohmann::json::parse(scalars.json_data().data(int(i)), nullptr, false);
-        default: return nullptr;
+        default:
+            return nullptr;
     }
 }
 
 size_t scalar_size(const pbs::ScalarField& scalars) {
     switch (scalars.data_case()) {
-        case pbs::ScalarField::kBoolData: return size_t(scalars.bool_data().data_size());
-        case pbs::ScalarField::kIntData: return size_t(scalars.int_data().data_size());
-        case pbs::ScalarField::kLongData: return size_t(scalars.long_data().data_size());
-        case pbs::ScalarField::kFloatData: return size_t(scalars.float_data().data_size());
-        case pbs::ScalarField::kDoubleData: return size_t(scalars.double_data().data_size());
-        case pbs::ScalarField::kStringData: return size_t(scalars.string_data().data_size());
-        case pbs::ScalarField::kJsonData: return size_t(scalars.json_data().data_size());
-        default: return 0;
+        case pbs::ScalarField::kBoolData:
+            return size_t(scalars.bool_data().data_size());
+        case pbs::ScalarField::kIntData:
+            return size_t(scalars.int_data().data_size());
+        case pbs::ScalarField::kLongData:
+            return size_t(scalars.long_data().data_size());
+        case pbs::ScalarField::kFloatData:
+            return size_t(scalars.float_data().data_size());
+        case pbs::ScalarField::kDoubleData:
+            return size_t(scalars.double_data().data_size());
+        case pbs::ScalarField::kStringData:
+            return size_t(scalars.string_data().data_size());
+        case pbs::ScalarField::kJsonData:
+            return size_t(scalars.json_data().data_size());
+        default:
+            return 0;
     }
 }
 
 [[noreturn]] void short_column(const std::string& name) {
-    throw Error(ErrorCode::Corrupt, "Milvus answer: column `" + name + "` has fewer values than rows");
+    throw Error(ErrorCode::Corrupt,
+                "Milvus answer: column `" + name + "` has fewer values than rows");
 }
 
 void merge_dynamic(Row& row, const nlohmann::json& object, const OutputPlan& plan,
@@ -167,19 +185,26 @@ void merge_dynamic(Row& row, const nlohmann::json& object, const OutputPlan& pla
 
 std::string metric_text(Metric metric) {
     switch (metric) {
-        case Metric::Cosine: return "COSINE";
-        case Metric::InnerProduct: return "IP";
-        case Metric::L2: return "L2";
+        case Metric::Cosine:
+            return "COSINE";
+        case Metric::InnerProduct:
+            return "IP";
+        case Metric::L2:
+            return "L2";
     }
     return "COSINE";
 }
 
 std::string index_text(IndexKind kind) {
     switch (kind) {
-        case IndexKind::Flat: return "FLAT";
-        case IndexKind::IvfFlat: return "IVF_FLAT";
-        case IndexKind::Hnsw: return "HNSW";
-        case IndexKind::AutoIndex: return "AUTOINDEX";
+        case IndexKind::Flat:
+            return "FLAT";
+        case IndexKind::IvfFlat:
+            return "IVF_FLAT";
+        case IndexKind::Hnsw:
+            return "HNSW";
+        case IndexKind::AutoIndex:
+            return "AUTOINDEX";
     }
     return "AUTOINDEX";
 }
@@ -189,7 +214,8 @@ Metric metric_from_text(const std::string& text) {
     if (name == "COSINE") return Metric::Cosine;
     if (name == "IP") return Metric::InnerProduct;
     if (name == "L2") return Metric::L2;
-    throw Error(ErrorCode::InvalidInput, "unknown metric `" + text + "` (expected COSINE, IP or L2)");
+    throw Error(ErrorCode::InvalidInput,
+                "unknown metric `" + text + "` (expected COSINE, IP or L2)");
 }
 
 IndexKind index_from_text(const std::string& text) {
@@ -236,7 +262,8 @@ std::vector<pbc::KeyValuePair> collection_properties(const CollectionSpec& spec)
     std::vector<pbc::KeyValuePair> properties;
     for (const auto& [key, value] : spec.properties) {
         if (is_server_property(key)) {
-            throw Error(ErrorCode::InvalidInput, "collection `" + spec.name + "`: property `" + key +
+            throw Error(ErrorCode::InvalidInput, "collection `" + spec.name + "`: property `" +
+                                                     key +
                                                      "` is reserved for Milvus's own settings");
         }
         properties.push_back(pair(key, value));
@@ -251,8 +278,8 @@ std::vector<pbc::KeyValuePair> index_params(const IndexSpec& index) {
         params["M"] = index.m;
         params["efConstruction"] = index.ef_construction;
     }
-    return {pair("index_type", index_text(index.kind)), pair("metric_type", metric_text(index.metric)),
-            pair("params", params.dump())};
+    return {pair("index_type", index_text(index.kind)),
+            pair("metric_type", metric_text(index.metric)), pair("params", params.dump())};
 }
 
 std::vector<pbc::KeyValuePair> flat_stand_in(const IndexSpec& index) {
@@ -305,8 +332,8 @@ Layout layout_of(const pbs::CollectionSchema& schema) {
 Layout full_layout(int dim) {
     Layout layout;
     layout.dim = dim;
-    layout.fields = {kFieldId, kFieldVector, kFieldUrl, kFieldDescription, kFieldAddedAt,
-                     kFieldUpdatedAt};
+    layout.fields = {kFieldId,          kFieldVector,  kFieldUrl,
+                     kFieldDescription, kFieldAddedAt, kFieldUpdatedAt};
     return layout;
 }
 
@@ -315,28 +342,34 @@ std::vector<Row> prepare_rows(const std::string& collection, std::span<const Row
     std::vector<Row> out(rows.begin(), rows.end());
     std::unordered_set<int64_t> seen;
     for (Row& row : out) {
-        if (!seen.insert(row.id).second) bad_row(collection, row.id, "the id appears twice in the batch");
+        if (!seen.insert(row.id).second)
+            bad_row(collection, row.id, "the id appears twice in the batch");
         if (row.vector.size() != size_t(layout.dim)) {
-            bad_row(collection, row.id, "vector has " + std::to_string(row.vector.size()) +
-                                            " components, the collection expects " +
-                                            std::to_string(layout.dim));
+            bad_row(collection, row.id,
+                    "vector has " + std::to_string(row.vector.size()) +
+                        " components, the collection expects " + std::to_string(layout.dim));
         }
         for (float x : row.vector) {
-            if (!std::isfinite(x)) bad_row(collection, row.id, "vector has a NaN or infinite component");
+            if (!std::isfinite(x))
+                bad_row(collection, row.id, "vector has a NaN or infinite component");
         }
-        if (row.url.size() > kMaxUrlBytes) bad_row(collection, row.id, "url longer than 2000 bytes");
+        if (row.url.size() > kMaxUrlBytes)
+            bad_row(collection, row.id, "url longer than 2000 bytes");
         if (row.description.size() > size_t(kDescriptionMaxBytes)) {
             bad_row(collection, row.id, "description longer than 65535 bytes");
         }
         if (row.added_at.empty()) row.added_at = now;
         if (row.updated_at.empty()) row.updated_at = now;
-        if (row.added_at.size() > kMaxTimestampBytes || row.updated_at.size() > kMaxTimestampBytes) {
+        if (row.added_at.size() > kMaxTimestampBytes ||
+            row.updated_at.size() > kMaxTimestampBytes) {
             bad_row(collection, row.id, "timestamp longer than 50 bytes");
         }
-        if (!row.extra.is_object()) bad_row(collection, row.id, "extra fields must be a JSON object");
+        if (!row.extra.is_object())
+            bad_row(collection, row.id, "extra fields must be a JSON object");
         for (const auto& [key, value] : row.extra.items()) {
             if (layout.has(key) || text_slot(row, key) || key == kDynamicField) {
-                bad_row(collection, row.id, "extra field `" + key + "` clashes with a schema field");
+                bad_row(collection, row.id,
+                        "extra field `" + key + "` clashes with a schema field");
             }
         }
         if (!layout.dynamic && !row.extra.empty()) {
@@ -381,11 +414,13 @@ void encode_rows(std::span<const Row> rows, const Layout& layout,
 
     for (const char* name : kTextFields) {
         if (!layout.has(name)) continue;
-        auto* text = add_column(columns, name, pbs::VarChar)->mutable_scalars()->mutable_string_data();
+        auto* text =
+            add_column(columns, name, pbs::VarChar)->mutable_scalars()->mutable_string_data();
         for (const Row& row : rows) text->add_data(text_of(row, name));
     }
 
-    pbs::VectorField* vectors = add_column(columns, kFieldVector, pbs::FloatVector)->mutable_vectors();
+    pbs::VectorField* vectors =
+        add_column(columns, kFieldVector, pbs::FloatVector)->mutable_vectors();
     vectors->set_dim(layout.dim);
     auto* floats = vectors->mutable_float_vector()->mutable_data();
     floats->Resize(int(rows.size() * size_t(layout.dim)), 0.0f);
@@ -410,7 +445,8 @@ void encode_rows(std::span<const Row> rows, const Layout& layout,
 
 OutputPlan plan_output(const FieldList& fields, const Layout& layout) {
     OutputPlan plan;
-    bool everything = fields.empty() || std::find(fields.begin(), fields.end(), "*") != fields.end();
+    bool everything =
+        fields.empty() || std::find(fields.begin(), fields.end(), "*") != fields.end();
     plan.vector = !fields.empty() && (everything || std::find(fields.begin(), fields.end(),
                                                               kFieldVector) != fields.end());
     plan.server_fields.push_back(kFieldId);
@@ -463,7 +499,8 @@ std::vector<Row> decode_rows(const google::protobuf::RepeatedPtrField<pbs::Field
             size_t dim = size_t(column.vectors().dim());
             if (dim == 0 || size_t(data.size()) < dim * count) short_column(name);
             for (size_t i = 0; i < count; ++i) {
-                rows[i].vector.assign(data.begin() + int(i * dim), data.begin() + int((i + 1) * dim));
+                rows[i].vector.assign(data.begin() + int(i * dim),
+                                      data.begin() + int((i + 1) * dim));
             }
             continue;
         }
@@ -474,11 +511,13 @@ std::vector<Row> decode_rows(const google::protobuf::RepeatedPtrField<pbs::Field
         }
         if (column.is_dynamic() || name == kDynamicField) {
             if (!plan.want_dynamic) continue;
-            for (size_t i = 0; i < count; ++i) merge_dynamic(rows[i], scalar_at(scalars, i), plan, layout);
+            for (size_t i = 0; i < count; ++i)
+                merge_dynamic(rows[i], scalar_at(scalars, i), plan, layout);
         } else if (name == kFieldId && scalars.has_long_data()) {
             for (size_t i = 0; i < count; ++i) rows[i].id = scalars.long_data().data(int(i));
         } else if (is_text_field(name) && scalars.has_string_data()) {
-            for (size_t i = 0; i < count; ++i) *text_slot(rows[i], name) = scalars.string_data().data(int(i));
+            for (size_t i = 0; i < count; ++i)
+                *text_slot(rows[i], name) = scalars.string_data().data(int(i));
         } else if (plan.all_dynamic || plan.dynamic_keys.count(name)) {
             for (size_t i = 0; i < count; ++i) rows[i].extra[name] = scalar_at(scalars, i);
         }

@@ -73,8 +73,8 @@ void encode_rows(std::span<const Row> rows, const Layout& layout,
 struct OutputPlan {
     std::vector<std::string> server_fields;  // always includes "id"
     bool vector = false;
-    bool want_dynamic = true;          // read the dynamic field at all
-    bool all_dynamic = true;           // every key of the dynamic field
+    bool want_dynamic = true;            // read the dynamic field at all
+    bool all_dynamic = true;             // every key of the dynamic field
     std::set<std::string> dynamic_keys;  // when !all_dynamic
 };
 OutputPlan plan_output(const FieldList& fields, const Layout& layout);

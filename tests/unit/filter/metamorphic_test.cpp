@@ -32,11 +32,13 @@ Db open_db() {
     sqlite3* raw = nullptr;
     EXPECT_EQ(sqlite3_open(":memory:", &raw), SQLITE_OK);
     Db db(raw);
-    EXPECT_EQ(sqlite3_exec(db.get(),
-                           "CREATE TABLE t (id INTEGER PRIMARY KEY, url TEXT NOT NULL, description TEXT "
-                           "NOT NULL, added_at TEXT NOT NULL, updated_at TEXT NOT NULL, extra TEXT NOT NULL)",
-                           nullptr, nullptr, nullptr),
-              SQLITE_OK);
+    EXPECT_EQ(
+        sqlite3_exec(
+            db.get(),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, url TEXT NOT NULL, description TEXT "
+            "NOT NULL, added_at TEXT NOT NULL, updated_at TEXT NOT NULL, extra TEXT NOT NULL)",
+            nullptr, nullptr, nullptr),
+        SQLITE_OK);
     return db;
 }
 
@@ -51,13 +53,16 @@ void insert(sqlite3* db, const store::Row& row) {
     Stmt stmt = prepare(db, "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)");
     std::string extra = row.extra.dump();
     sqlite3_bind_int64(stmt.get(), 1, row.id);
-    sqlite3_bind_text(stmt.get(), 2, row.url.data(), static_cast<int>(row.url.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt.get(), 3, row.description.data(), static_cast<int>(row.description.size()),
+    sqlite3_bind_text(stmt.get(), 2, row.url.data(), static_cast<int>(row.url.size()),
                       SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt.get(), 4, row.added_at.data(), static_cast<int>(row.added_at.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt.get(), 3, row.description.data(),
+                      static_cast<int>(row.description.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt.get(), 4, row.added_at.data(), static_cast<int>(row.added_at.size()),
+                      SQLITE_TRANSIENT);
     sqlite3_bind_text(stmt.get(), 5, row.updated_at.data(), static_cast<int>(row.updated_at.size()),
                       SQLITE_TRANSIENT);
-    sqlite3_bind_text(stmt.get(), 6, extra.data(), static_cast<int>(extra.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt.get(), 6, extra.data(), static_cast<int>(extra.size()),
+                      SQLITE_TRANSIENT);
     ASSERT_EQ(sqlite3_step(stmt.get()), SQLITE_DONE) << sqlite3_errmsg(db);
 }
 
@@ -70,8 +75,12 @@ std::set<int64_t> select_ids(sqlite3* db, const Expression& expr) {
         const SqlValue& p = where.params[i];
         int index = static_cast<int>(i + 1);
         switch (p.kind) {
-            case SqlValue::Kind::Integer: sqlite3_bind_int64(stmt.get(), index, p.integer); break;
-            case SqlValue::Kind::Real: sqlite3_bind_double(stmt.get(), index, p.real); break;
+            case SqlValue::Kind::Integer:
+                sqlite3_bind_int64(stmt.get(), index, p.integer);
+                break;
+            case SqlValue::Kind::Real:
+                sqlite3_bind_double(stmt.get(), index, p.real);
+                break;
             case SqlValue::Kind::Text:
                 sqlite3_bind_text(stmt.get(), index, p.text.data(), static_cast<int>(p.text.size()),
                                   SQLITE_TRANSIENT);
@@ -79,7 +88,8 @@ std::set<int64_t> select_ids(sqlite3* db, const Expression& expr) {
         }
     }
     int rc = 0;
-    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) ids.insert(sqlite3_column_int64(stmt.get(), 0));
+    while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW)
+        ids.insert(sqlite3_column_int64(stmt.get(), 0));
     EXPECT_EQ(rc, SQLITE_DONE) << sqlite3_errmsg(db) << "\n" << where.sql;
     return ids;
 }
@@ -92,12 +102,30 @@ std::set<int64_t> match_ids(const std::vector<store::Row>& rows, const Expressio
 }
 
 // Pieces that stress LIKE/GLOB translation, byte order and UTF-8.
-const std::vector<std::string> kPieces = {"a", "b", "A", "cat", "Cat", "%", "_", "*", "?", "[", "]",
-                                          "\\", "'", "\"", "\xC3\xA9", "\xE7\x8C\xAB", "\xF0\x9F\x98\x80",
-                                          "/", ".", " ", "x"};
+const std::vector<std::string> kPieces = {"a",
+                                          "b",
+                                          "A",
+                                          "cat",
+                                          "Cat",
+                                          "%",
+                                          "_",
+                                          "*",
+                                          "?",
+                                          "[",
+                                          "]",
+                                          "\\",
+                                          "'",
+                                          "\"",
+                                          "\xC3\xA9",
+                                          "\xE7\x8C\xAB",
+                                          "\xF0\x9F\x98\x80",
+                                          "/",
+                                          ".",
+                                          " ",
+                                          "x"};
 
 class Random {
-public:
+  public:
     explicit Random(uint64_t seed) : gen_(seed) {}
     int range(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen_); }
     bool chance(int percent) { return range(0, 99) < percent; }
@@ -115,36 +143,48 @@ public:
 
     nlohmann::json number() {
         switch (range(0, 5)) {
-            case 0: return range(-5, 5);
-            case 1: return range(-20, 20) / 4.0;
-            case 2: return int64_t{9007199254740993};
-            case 3: return 9007199254740992.0;
-            case 4: return std::numeric_limits<int64_t>::max();
-            default: return static_cast<double>(range(-5, 5));
+            case 0:
+                return range(-5, 5);
+            case 1:
+                return range(-20, 20) / 4.0;
+            case 2:
+                return int64_t{9007199254740993};
+            case 3:
+                return 9007199254740992.0;
+            case 4:
+                return std::numeric_limits<int64_t>::max();
+            default:
+                return static_cast<double>(range(-5, 5));
         }
     }
 
     nlohmann::json any_value() {
         switch (range(0, 6)) {
             case 0:
-            case 1: return number();
+            case 1:
+                return number();
             case 2:
-            case 3: return text(3);
-            case 4: return chance(50);
-            case 5: return nullptr;
-            default: return nlohmann::json::array({range(0, 2)});
+            case 3:
+                return text(3);
+            case 4:
+                return chance(50);
+            case 5:
+                return nullptr;
+            default:
+                return nlohmann::json::array({range(0, 2)});
         }
     }
 
-private:
+  private:
     std::mt19937_64 gen_;
 };
 
 std::vector<store::Row> make_rows(Random& rnd, int count) {
     std::vector<store::Row> rows;
     std::set<int64_t> used;
-    const std::vector<int64_t> special = {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min(),
-                                          9007199254740993, 9007199254740992, -9007199254740993};
+    const std::vector<int64_t> special = {std::numeric_limits<int64_t>::max(),
+                                          std::numeric_limits<int64_t>::min(), 9007199254740993,
+                                          9007199254740992, -9007199254740993};
     for (int64_t id : special) used.insert(id);
     for (int64_t id : special) {
         store::Row row;
@@ -164,10 +204,13 @@ std::vector<store::Row> make_rows(Random& rnd, int count) {
         row.added_at = "2025-01-0" + std::to_string(rnd.range(1, 9));
         row.updated_at = rnd.chance(20) ? "" : "2026-0" + std::to_string(rnd.range(1, 9));
         nlohmann::json extra = nlohmann::json::object();
-        if (rnd.chance(80)) extra["n"] = rnd.chance(80) ? nlohmann::json(rnd.range(-5, 5)) : rnd.any_value();
+        if (rnd.chance(80))
+            extra["n"] = rnd.chance(80) ? nlohmann::json(rnd.range(-5, 5)) : rnd.any_value();
         if (rnd.chance(80)) extra["f"] = rnd.chance(80) ? rnd.number() : rnd.any_value();
-        if (rnd.chance(80)) extra["s"] = rnd.chance(80) ? nlohmann::json(rnd.text(3)) : rnd.any_value();
-        if (rnd.chance(80)) extra["b"] = rnd.chance(80) ? nlohmann::json(rnd.chance(50)) : rnd.any_value();
+        if (rnd.chance(80))
+            extra["s"] = rnd.chance(80) ? nlohmann::json(rnd.text(3)) : rnd.any_value();
+        if (rnd.chance(80))
+            extra["b"] = rnd.chance(80) ? nlohmann::json(rnd.chance(50)) : rnd.any_value();
         if (rnd.chance(70)) extra["m"] = rnd.any_value();
         if (rnd.chance(50)) extra["o"] = {{"k", rnd.any_value()}, {"it's", rnd.any_value()}};
         if (rnd.chance(50)) extra["arr"] = {rnd.any_value(), rnd.any_value()};
@@ -190,42 +233,57 @@ std::string quote_literal(const std::string& s, bool single) {
 }
 
 class ExprGen {
-public:
+  public:
     explicit ExprGen(Random& rnd) : rnd_(rnd) {}
 
     std::string expr(int depth) {
         if (depth <= 0 || rnd_.chance(35)) return leaf();
         switch (rnd_.range(0, 3)) {
-            case 0: return expr(depth - 1) + pick_word({" and ", " AND ", " && "}) + expr(depth - 1);
-            case 1: return expr(depth - 1) + pick_word({" or ", " OR ", " || "}) + expr(depth - 1);
-            case 2: return pick_word({"not ", "NOT ", "!"}) + "(" + expr(depth - 1) + ")";
-            default: return "(" + expr(depth - 1) + ")";
+            case 0:
+                return expr(depth - 1) + pick_word({" and ", " AND ", " && "}) + expr(depth - 1);
+            case 1:
+                return expr(depth - 1) + pick_word({" or ", " OR ", " || "}) + expr(depth - 1);
+            case 2:
+                return pick_word({"not ", "NOT ", "!"}) + "(" + expr(depth - 1) + ")";
+            default:
+                return "(" + expr(depth - 1) + ")";
         }
     }
 
-private:
+  private:
     std::string pick_word(const std::vector<std::string>& words) { return rnd_.pick(words); }
 
     std::string string_literal() { return quote_literal(rnd_.text(3), rnd_.chance(50)); }
 
     std::string number_literal() {
         switch (rnd_.range(0, 6)) {
-            case 0: return std::to_string(rnd_.range(-6, 6));
-            case 1: return std::to_string(rnd_.range(-24, 24) / 4.0);
-            case 2: return "9007199254740993";
-            case 3: return "9007199254740992.0";
-            case 4: return "-9223372036854775808";
-            case 5: return "9223372036854775807";
-            default: return std::to_string(rnd_.range(-300, 300));
+            case 0:
+                return std::to_string(rnd_.range(-6, 6));
+            case 1:
+                return std::to_string(rnd_.range(-24, 24) / 4.0);
+            case 2:
+                return "9007199254740993";
+            case 3:
+                return "9007199254740992.0";
+            case 4:
+                return "-9223372036854775808";
+            case 5:
+                return "9223372036854775807";
+            default:
+                return std::to_string(rnd_.range(-300, 300));
         }
     }
 
     std::string any_literal() {
         switch (rnd_.range(0, 3)) {
-            case 0: return number_literal();
-            case 1: return string_literal();
-            case 2: return rnd_.chance(50) ? "true" : "False";
-            default: return std::to_string(rnd_.range(-5, 5)) + ".5";
+            case 0:
+                return number_literal();
+            case 1:
+                return string_literal();
+            case 2:
+                return rnd_.chance(50) ? "true" : "False";
+            default:
+                return std::to_string(rnd_.range(-5, 5)) + ".5";
         }
     }
 
@@ -234,10 +292,14 @@ private:
         int n = rnd_.range(0, 4);
         for (int i = 0; i < n; ++i) {
             int k = rnd_.range(0, 9);
-            if (k < 3) p += "%";
-            else if (k < 4) p += "_";
-            else if (k < 5) p += rnd_.pick(std::vector<std::string>{"\\%", "\\_", "\\\\"});
-            else p += rnd_.pick(kPieces) == "\\" ? "\\\\" : rnd_.pick(kPieces);
+            if (k < 3)
+                p += "%";
+            else if (k < 4)
+                p += "_";
+            else if (k < 5)
+                p += rnd_.pick(std::vector<std::string>{"\\%", "\\_", "\\\\"});
+            else
+                p += rnd_.pick(kPieces) == "\\" ? "\\\\" : rnd_.pick(kPieces);
         }
         // A pattern must not end in a lone backslash.
         size_t trailing = 0;
@@ -251,11 +313,25 @@ private:
             std::string text;
             int type;  // 0 integer, 1 string, 2 dynamic
         };
-        static const std::vector<FieldChoice> fields = {
-            {"id", 0}, {"url", 1}, {"description", 1}, {"added_at", 1}, {"updated_at", 1},
-            {"n", 2}, {"f", 2}, {"s", 2}, {"b", 2}, {"m", 2}, {"o[\"k\"]", 2}, {"$meta['o'][\"it's\"]", 2},
-            {"arr[0]", 2}, {"arr[1]", 2}, {"$meta[\"a b\"]", 2}, {"$meta[\"\xE7\x8C\xAB\"]", 2},
-            {"$meta['id']", 2}, {"missing", 2}, {"n[\"x\"]", 2}};
+        static const std::vector<FieldChoice> fields = {{"id", 0},
+                                                        {"url", 1},
+                                                        {"description", 1},
+                                                        {"added_at", 1},
+                                                        {"updated_at", 1},
+                                                        {"n", 2},
+                                                        {"f", 2},
+                                                        {"s", 2},
+                                                        {"b", 2},
+                                                        {"m", 2},
+                                                        {"o[\"k\"]", 2},
+                                                        {"$meta['o'][\"it's\"]", 2},
+                                                        {"arr[0]", 2},
+                                                        {"arr[1]", 2},
+                                                        {"$meta[\"a b\"]", 2},
+                                                        {"$meta[\"\xE7\x8C\xAB\"]", 2},
+                                                        {"$meta['id']", 2},
+                                                        {"missing", 2},
+                                                        {"n[\"x\"]", 2}};
         const FieldChoice& f = rnd_.pick(fields);
         auto literal = [&] {
             if (f.type == 0) return number_literal();
@@ -266,7 +342,8 @@ private:
         if (kind <= 4) {
             std::string lit = literal();
             bool boolean = lit == "true" || lit == "False";
-            std::string op = boolean ? pick_word({"==", "!="}) : pick_word({"==", "!=", "<", "<=", ">", ">="});
+            std::string op =
+                boolean ? pick_word({"==", "!="}) : pick_word({"==", "!=", "<", "<=", ">", ">="});
             if (rnd_.chance(20)) return lit + " " + op + " " + f.text;
             return f.text + " " + op + " " + lit;
         }
@@ -276,7 +353,8 @@ private:
             for (int i = 0; i < n; ++i) list += (i ? ", " : "") + literal();
             return f.text + (rnd_.chance(50) ? " in " : " not in ") + list + "]";
         }
-        if (kind <= 8 && f.type != 0) return f.text + pick_word({" like ", " LIKE "}) + quote_literal(pattern(), false);
+        if (kind <= 8 && f.type != 0)
+            return f.text + pick_word({" like ", " LIKE "}) + quote_literal(pattern(), false);
         if (f.type == 2) return f.text;
         return f.text + " >= " + literal();
     }
@@ -324,10 +402,16 @@ TEST(FilterMetamorphic, LikeIsCaseSensitiveInSql) {
     rows[1].url = "http://h/cat.jpg";
     rows[2].id = 3;
     rows[2].url = "http://h/CAT*.jpg";
-    rows[2].extra = {{"s", "CAT"}, {"u", "\xE7\x8C\xAB" "xa"}};
-    rows[1].extra = {{"u", "\xE7\x8C\xAB" "yxa"}};
+    rows[2].extra = {{"s", "CAT"},
+                     {"u",
+                      "\xE7\x8C\xAB"
+                      "xa"}};
+    rows[1].extra = {{"u",
+                      "\xE7\x8C\xAB"
+                      "yxa"}};
     for (const store::Row& row : rows) insert(db.get(), row);
-    for (const char* pragma : {"PRAGMA case_sensitive_like = OFF", "PRAGMA case_sensitive_like = ON"}) {
+    for (const char* pragma :
+         {"PRAGMA case_sensitive_like = OFF", "PRAGMA case_sensitive_like = ON"}) {
         ASSERT_EQ(sqlite3_exec(db.get(), pragma, nullptr, nullptr, nullptr), SQLITE_OK);
         EXPECT_EQ(select_ids(db.get(), parse("url like '%cat%'")), (std::set<int64_t>{2}));
         EXPECT_EQ(select_ids(db.get(), parse("url like '%Cat%'")), (std::set<int64_t>{1}));
@@ -355,7 +439,7 @@ TEST(FilterMetamorphic, MissingFieldSemantics) {
         EXPECT_EQ(match_ids(rows, e), expected);
     };
     check("x == 1", {1});
-    check("x != 1", {});          // the string "1" and the missing value never compare with 1
+    check("x != 1", {});  // the string "1" and the missing value never compare with 1
     check("x != 2", {1});
     check("not (x == 1)", {2, 3});
     check("x in [1, 'z']", {1});

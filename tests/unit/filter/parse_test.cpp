@@ -11,7 +11,9 @@
 namespace clipdex::filter {
 namespace {
 
-std::string canon(std::string_view text) { return to_milvus(parse(text)); }
+std::string canon(std::string_view text) {
+    return to_milvus(parse(text));
+}
 
 // The message of the InvalidInput error that parsing `text` throws ("" when it parses).
 std::string error_of(std::string_view text) {
@@ -183,7 +185,8 @@ TEST(FilterErrors, PositionAndExpectation) {
         {"and", "at position 0: expected a field, a literal, `(` or `not`"},
         {"id in 1", "at position 6: expected `[`"},
         {"id in [1 2]", "at position 9: expected `,` or `]`"},
-        {"x not like 'a'", "at position 2: expected a comparison, `in`, `like`, `and`, `or` or the end"},
+        {"x not like 'a'",
+         "at position 2: expected a comparison, `in`, `like`, `and`, `or` or the end"},
         {"url like 5", "at position 9: expected a string pattern"},
         {"x == 'abc", "at position 5: unterminated string"},
         {"x == 'abc\\", "at position 5: unterminated string"},
@@ -192,7 +195,8 @@ TEST(FilterErrors, PositionAndExpectation) {
         {"x == '\\uD800'", "at position 6: escape `\\uD800` is not a valid character"},
         {"x == '\\x80'", "at position 6: escape `\\x80` is not a valid character"},
         {"x == '\\x00'", "at position 6: NUL character in a string"},
-        {"x == 99999999999999999999", "at position 5: integer `99999999999999999999` is out of the int64 range"},
+        {"x == 99999999999999999999",
+         "at position 5: integer `99999999999999999999` is out of the int64 range"},
         {"x == 9223372036854775808", "at position 5: integer is out of the int64 range"},
         {"x == -9223372036854775809", "at position 6: integer is out of the int64 range"},
         {"x == 1e999", "at position 5: number `1e999` is out of range"},
@@ -207,9 +211,11 @@ TEST(FilterErrors, PositionAndExpectation) {
         {"x[-1] == 1", "at position 2: expected a string key or an array index"},
         {"x['a' == 1", "at position 6: expected `]`"},
         {"id['a'] == 1", "at position 2: field `id` is not a JSON field"},
-        {"x['a\\\"b'] == 1", "at position 2: JSON key `a\"b` contains a quote, backslash or control character"},
+        {"x['a\\\"b'] == 1",
+         "at position 2: JSON key `a\"b` contains a quote, backslash or control character"},
         {"x == true and y < false", "at position 18: booleans compare only with `==` and `!=`"},
-        {"url like '%a\\\\'", "at position 9: like pattern ends with a lone `\\` (write `\\\\\\\\` for a backslash)"},
+        {"url like '%a\\\\'",
+         "at position 9: like pattern ends with a lone `\\` (write `\\\\\\\\` for a backslash)"},
     };
     for (const BadInput& c : cases) {
         SCOPED_TRACE(c.text);
@@ -228,9 +234,11 @@ TEST(FilterErrors, TypeErrorsOnFixedFields) {
               "filter `url > 3` at position 6: field `url` (at position 0) is a string and cannot "
               "be compared with an integer");
     EXPECT_EQ(error_of("id like \"%a\""),
-              "filter `id like \"%a\"` at position 3: `like` needs a string field, and `id` is an integer");
+              "filter `id like \"%a\"` at position 3: `like` needs a string field, and `id` is an "
+              "integer");
     EXPECT_NE(error_of("id == true").find("at position 6: field `id`"), std::string::npos);
-    EXPECT_NE(error_of("'a' < id").find("at position 0: field `id` (at position 6)"), std::string::npos);
+    EXPECT_NE(error_of("'a' < id").find("at position 0: field `id` (at position 6)"),
+              std::string::npos);
     EXPECT_NE(error_of("id in [1, 'a']").find("at position 10:"), std::string::npos);
     EXPECT_NE(error_of("added_at in ['a', 2.5]").find("at position 18:"), std::string::npos);
     EXPECT_EQ(error_of("id == 2.5"), "");  // numbers of both kinds compare with id
@@ -260,7 +268,8 @@ TEST(FilterHostile, CanonicalTextStaysWithinTheDepthLimit) {
     std::string longest;
     for (int i = 0; i < 64; ++i) longest += "not ";
     std::string range = std::string(63, '(') + "a or 1 < x < 5" + std::string(63, ')');
-    for (const std::string& t : {text, longest + "x", std::string(63, '(') + "a or b" + std::string(63, ')'), range}) {
+    for (const std::string& t :
+         {text, longest + "x", std::string(63, '(') + "a or b" + std::string(63, ')'), range}) {
         ASSERT_EQ(error_of(t), "");
         expect_round_trip(t);
     }
@@ -268,7 +277,8 @@ TEST(FilterHostile, CanonicalTextStaysWithinTheDepthLimit) {
 
 TEST(FilterHostile, Limits) {
     std::string big(64 * 1024 + 1, ' ');
-    EXPECT_NE(error_of(big).find("at position 65536: filter longer than 65536 bytes"), std::string::npos);
+    EXPECT_NE(error_of(big).find("at position 65536: filter longer than 65536 bytes"),
+              std::string::npos);
     EXPECT_EQ(error_of(std::string(64 * 1024, ' ')), "");
 
     std::string list = "id in [";
@@ -294,14 +304,20 @@ TEST(FilterHostile, Limits) {
 
 TEST(FilterHostile, NulBytesAndInvalidUtf8) {
     using namespace std::string_literals;
-    EXPECT_NE(error_of("x == \"a\0b\""s).find("at position 7: NUL byte in a string"), std::string::npos);
-    EXPECT_NE(error_of("x == 1\0"s).find("at position 6: unexpected character `\\x00`"), std::string::npos);
-    EXPECT_NE(error_of("x == \"\xff\"").find("at position 6: invalid UTF-8 in a string"), std::string::npos);
+    EXPECT_NE(error_of("x == \"a\0b\""s).find("at position 7: NUL byte in a string"),
+              std::string::npos);
+    EXPECT_NE(error_of("x == 1\0"s).find("at position 6: unexpected character `\\x00`"),
+              std::string::npos);
+    EXPECT_NE(error_of("x == \"\xff\"").find("at position 6: invalid UTF-8 in a string"),
+              std::string::npos);
     EXPECT_NE(error_of("x == \"\xc3\"").find("at position 6: invalid UTF-8"), std::string::npos);
-    EXPECT_NE(error_of("x == \"\xc0\xaf\"").find("invalid UTF-8"), std::string::npos);          // overlong
-    EXPECT_NE(error_of("x == \"\xed\xa0\x80\"").find("invalid UTF-8"), std::string::npos);      // surrogate
-    EXPECT_NE(error_of("x == \"\xf4\x90\x80\x80\"").find("invalid UTF-8"), std::string::npos);  // > U+10FFFF
-    EXPECT_NE(error_of("\xe7\x8c\xab == 1").find("at position 0: unexpected character `\\xe7`"), std::string::npos);
+    EXPECT_NE(error_of("x == \"\xc0\xaf\"").find("invalid UTF-8"), std::string::npos);  // overlong
+    EXPECT_NE(error_of("x == \"\xed\xa0\x80\"").find("invalid UTF-8"),
+              std::string::npos);  // surrogate
+    EXPECT_NE(error_of("x == \"\xf4\x90\x80\x80\"").find("invalid UTF-8"),
+              std::string::npos);  // > U+10FFFF
+    EXPECT_NE(error_of("\xe7\x8c\xab == 1").find("at position 0: unexpected character `\\xe7`"),
+              std::string::npos);
     // The echoed filter in the message is printable ASCII whatever the input was.
     std::string message = error_of("\x01\xff == \"");
     for (char c : message) EXPECT_TRUE(c >= 0x20 && c < 0x7f) << message;
@@ -324,8 +340,14 @@ TEST(FilterLike, Patterns) {
     EXPECT_FALSE(like_matches("a", ""));
     EXPECT_TRUE(like_matches("abc", "a_c"));
     EXPECT_FALSE(like_matches("ac", "a_c"));
-    EXPECT_TRUE(like_matches("a\xE7\x8C\xAB" "c", "a_c"));  // `_` is one character, not one byte
-    EXPECT_FALSE(like_matches("a\xE7\x8C\xAB" "c", "a___c"));
+    EXPECT_TRUE(
+        like_matches("a\xE7\x8C\xAB"
+                     "c",
+                     "a_c"));  // `_` is one character, not one byte
+    EXPECT_FALSE(
+        like_matches("a\xE7\x8C\xAB"
+                     "c",
+                     "a___c"));
     EXPECT_TRUE(like_matches("100%", "100\\%"));
     EXPECT_FALSE(like_matches("1000", "100\\%"));
     EXPECT_TRUE(like_matches("a_b", "a\\_b"));
@@ -336,17 +358,24 @@ TEST(FilterLike, Patterns) {
     EXPECT_TRUE(like_matches("abcabd", "%ab_"));
     // After a failed try, `%` must give back whole characters: otherwise two `_` could each
     // take one byte of the three-byte character.
-    EXPECT_FALSE(like_matches("\xE7\x8C\xAB" "xa", "%__x%"));
-    EXPECT_TRUE(like_matches("\xE7\x8C\xAB" "yxa", "%__x%"));
+    EXPECT_FALSE(
+        like_matches("\xE7\x8C\xAB"
+                     "xa",
+                     "%__x%"));
+    EXPECT_TRUE(
+        like_matches("\xE7\x8C\xAB"
+                     "yxa",
+                     "%__x%"));
     EXPECT_TRUE(like_matches("x*?[y", "x*?[y"));
     EXPECT_EQ(like_to_glob("a*?[]%_\\%\\_"), "a[*][?][[]]*?%_");
 }
 
 TEST(FilterSql, ShapeAndParameters) {
     SqlWhere w = to_sql(parse("id > 5 and url like 'a%' and x == 'v'"));
-    EXPECT_EQ(w.sql,
-              "(IFNULL(id > ?, 0) AND (IFNULL(url GLOB ?, 0) AND IFNULL(json_type(extra, '$.\"x\"') = "
-              "'text' AND json_extract(extra, '$.\"x\"') == ?, 0)))");
+    EXPECT_EQ(
+        w.sql,
+        "(IFNULL(id > ?, 0) AND (IFNULL(url GLOB ?, 0) AND IFNULL(json_type(extra, '$.\"x\"') = "
+        "'text' AND json_extract(extra, '$.\"x\"') == ?, 0)))");
     ASSERT_EQ(w.params.size(), 3u);
     EXPECT_EQ(w.params[0].kind, SqlValue::Kind::Integer);
     EXPECT_EQ(w.params[0].integer, 5);

@@ -16,15 +16,24 @@ namespace {
 
 std::string reason_phrase(int status) {
     switch (status) {
-        case 200: return "OK";
-        case 206: return "Partial Content";
-        case 301: return "Moved Permanently";
-        case 302: return "Found";
-        case 307: return "Temporary Redirect";
-        case 401: return "Unauthorized";
-        case 404: return "Not Found";
-        case 416: return "Range Not Satisfiable";
-        default: return "Status";
+        case 200:
+            return "OK";
+        case 206:
+            return "Partial Content";
+        case 301:
+            return "Moved Permanently";
+        case 302:
+            return "Found";
+        case 307:
+            return "Temporary Redirect";
+        case 401:
+            return "Unauthorized";
+        case 404:
+            return "Not Found";
+        case 416:
+            return "Range Not Satisfiable";
+        default:
+            return "Status";
     }
 }
 
@@ -69,7 +78,8 @@ Request parse_request(const std::string& head) {
 std::string http_response(int status, const std::string& body, const std::string& content_type,
                           const std::vector<std::string>& extra_headers) {
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason_phrase(status) + "\r\n";
-    out += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    out += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n";
     for (const std::string& header : extra_headers) {
         out += header + "\r\n";
     }
@@ -80,7 +90,8 @@ std::string http_response(int status, const std::string& body, const std::string
 std::string percent_decode(const std::string& text) {
     std::string out;
     for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+        if (text[i] == '%' && i + 2 < text.size() &&
+            std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
             std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
             out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
             i += 2;
@@ -97,8 +108,10 @@ LoopbackServer::LoopbackServer() {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 16) != 0 || ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (listen_fd_ < 0 ||
+        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 16) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
         throw std::runtime_error("cannot listen on a loopback port");
     }
     port_ = ntohs(address.sin_port);
@@ -153,7 +166,8 @@ const Handler* LoopbackServer::find(const std::string& path) const {
     const Handler* best = nullptr;
     std::size_t best_length = 0;
     for (const auto& [prefix, handler] : routes_) {
-        if (!prefix.empty() && prefix.back() == '/' && path.rfind(prefix, 0) == 0 && prefix.size() > best_length) {
+        if (!prefix.empty() && prefix.back() == '/' && path.rfind(prefix, 0) == 0 &&
+            prefix.size() > best_length) {
             best = &handler;
             best_length = prefix.size();
         }

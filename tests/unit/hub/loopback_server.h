@@ -16,20 +16,21 @@ namespace clipdex::hub::test {
 
 struct Request {
     std::string method;
-    std::string target;  // as sent, still percent-encoded
-    std::string path;    // target without the query, percent-decoded
+    std::string target;                          // as sent, still percent-encoded
+    std::string path;                            // target without the query, percent-decoded
     std::map<std::string, std::string> headers;  // names lower-cased
 };
 
 // Returns the raw bytes to send; the connection is closed afterwards.
 using Handler = std::function<std::string(const Request&)>;
 
-std::string http_response(int status, const std::string& body, const std::string& content_type = "text/plain",
+std::string http_response(int status, const std::string& body,
+                          const std::string& content_type = "text/plain",
                           const std::vector<std::string>& extra_headers = {});
 std::string percent_decode(const std::string& text);
 
 class LoopbackServer {
-public:
+  public:
     LoopbackServer();
     ~LoopbackServer();
     LoopbackServer(const LoopbackServer&) = delete;
@@ -42,9 +43,11 @@ public:
 
     bool stopping() const { return stopping_; }
     int port() const { return port_; }
-    std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+    std::string url(const std::string& path) const {
+        return "http://127.0.0.1:" + std::to_string(port_) + path;
+    }
 
-private:
+  private:
     void accept_loop();
     void serve(int fd);
     const Handler* find(const std::string& path) const;

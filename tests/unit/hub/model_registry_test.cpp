@@ -23,8 +23,9 @@ using test::Request;
 
 fs::path make_temp_dir() {
     static std::atomic<int> counter{0};
-    const fs::path dir = fs::temp_directory_path() /
-                         ("clipdex-hub-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const fs::path dir =
+        fs::temp_directory_path() /
+        ("clipdex-hub-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
@@ -67,7 +68,8 @@ TEST(ResolveModel, RegisteredNamesMapToRepos) {
             EXPECT_NE(choice, "model.safetensors");
         }
     }
-    EXPECT_EQ(e16.files[1].choices, (std::vector<std::string>{"open_clip_model.safetensors", "open_clip_pytorch_model.bin"}));
+    EXPECT_EQ(e16.files[1].choices, (std::vector<std::string>{"open_clip_model.safetensors",
+                                                              "open_clip_pytorch_model.bin"}));
 }
 
 TEST(ResolveModel, HfHubNames) {
@@ -76,7 +78,8 @@ TEST(ResolveModel, HfHubNames) {
     EXPECT_EQ(source.repo, "laion/CLIP-ViT-B-32-laion2B-s34B-b79K");
     EXPECT_EQ(source.format, ModelFormat::Unknown);
     EXPECT_EQ(resolve_model("hf-hub:org/name@v1.0").revision, "v1.0");
-    for (const char* bad : {"hf-hub:", "hf-hub:noslash", "hf-hub:../etc", "hf-hub:a/b/c", "hf-hub:a/..", "hf-hub:a/b@"}) {
+    for (const char* bad : {"hf-hub:", "hf-hub:noslash", "hf-hub:../etc", "hf-hub:a/b/c",
+                            "hf-hub:a/..", "hf-hub:a/b@"}) {
         EXPECT_THROW(resolve_model(bad), Error) << bad;
     }
 }
@@ -116,10 +119,11 @@ TEST(ListModels, SixNamesDefaultFirstNothingCached) {
 }
 
 class EnvGuard {
-public:
+  public:
     explicit EnvGuard(std::map<std::string, std::string> values) {
-        for (const char* name : {"HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
-                                 "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "XDG_CACHE_HOME", "HOME"}) {
+        for (const char* name :
+             {"HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
+              "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "XDG_CACHE_HOME", "HOME"}) {
             if (const char* old = std::getenv(name)) {
                 saved_[name] = old;
             }
@@ -130,8 +134,9 @@ public:
         }
     }
     ~EnvGuard() {
-        for (const char* name : {"HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
-                                 "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "XDG_CACHE_HOME", "HOME"}) {
+        for (const char* name :
+             {"HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE",
+              "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH", "XDG_CACHE_HOME", "HOME"}) {
             ::unsetenv(name);
         }
         for (const auto& [name, value] : saved_) {
@@ -139,7 +144,7 @@ public:
         }
     }
 
-private:
+  private:
     std::map<std::string, std::string> saved_;
 };
 
@@ -153,7 +158,9 @@ TEST(HubConfig, ReadsEnvironmentLikeHuggingfaceHub) {
         EXPECT_TRUE(config.token.empty());
     }
     {
-        EnvGuard env({{"HF_HOME", "/data/hf"}, {"HF_ENDPOINT", "http://127.0.0.1:9/"}, {"HF_HUB_OFFLINE", "1"},
+        EnvGuard env({{"HF_HOME", "/data/hf"},
+                      {"HF_ENDPOINT", "http://127.0.0.1:9/"},
+                      {"HF_HUB_OFFLINE", "1"},
                       {"HF_TOKEN", "hf_abc"}});
         const HubConfig config = HubConfig::from_environment();
         EXPECT_EQ(config.endpoint, "http://127.0.0.1:9");
@@ -164,7 +171,9 @@ TEST(HubConfig, ReadsEnvironmentLikeHuggingfaceHub) {
     {
         const fs::path home = make_temp_dir();
         std::ofstream(home / "token") << "hf_from_file\n";
-        EnvGuard env({{"HF_HOME", home.string()}, {"HF_HUB_CACHE", "/cache/x"}, {"HF_HUB_OFFLINE", "false"}});
+        EnvGuard env({{"HF_HOME", home.string()},
+                      {"HF_HUB_CACHE", "/cache/x"},
+                      {"HF_HUB_OFFLINE", "false"}});
         const HubConfig config = HubConfig::from_environment();
         EXPECT_EQ(config.cache_dir, fs::path("/cache/x"));
         EXPECT_FALSE(config.offline);
@@ -176,7 +185,8 @@ TEST(HubConfig, ReadsEnvironmentLikeHuggingfaceHub) {
 TEST(HubCache, RepoFolderName) {
     HubConfig config;
     config.cache_dir = "/c";
-    EXPECT_EQ(repo_cache_dir(config, "openai/clip-vit-base-patch32"), fs::path("/c/models--openai--clip-vit-base-patch32"));
+    EXPECT_EQ(repo_cache_dir(config, "openai/clip-vit-base-patch32"),
+              fs::path("/c/models--openai--clip-vit-base-patch32"));
 }
 
 // ---- downloads against a loopback hub ----------------------------------------------------
@@ -188,7 +198,7 @@ struct FakeFile {
 
 // The hub protocol subset clipdex relies on, with one injected fault at a time.
 class FakeHub {
-public:
+  public:
     explicit FakeHub(std::map<std::string, FakeFile> files) : files_(std::move(files)) {
         server_.route("/org/tiny/resolve/", [this](const Request& req) { return resolve(req); });
         server_.route("/cdn/", [this](const Request& req) { return cdn(req); });
@@ -203,24 +213,27 @@ public:
     std::mutex mutex;
     std::vector<std::string> ranges;
 
-private:
+  private:
     std::string resolve(const Request& req) {
         ++requests;
-        const std::string rest = req.path.substr(std::string("/org/tiny/resolve/").size());  // REVISION/FILE
+        const std::string rest =
+            req.path.substr(std::string("/org/tiny/resolve/").size());  // REVISION/FILE
         const std::string name = rest.substr(rest.find('/') + 1);
         const auto it = files_.find(name);
         if (it == files_.end()) {
-            return http_response(404, "", "text/plain", {"X-Error-Code: EntryNotFound", "X-Repo-Commit: " + commit});
+            return http_response(404, "", "text/plain",
+                                 {"X-Error-Code: EntryNotFound", "X-Repo-Commit: " + commit});
         }
         const std::string sha = sha256_of(it->second.data);
         if (it->second.lfs) {
             return http_response(302, "", "text/plain",
                                  {"X-Repo-Commit: " + commit, "X-Linked-Etag: \"" + sha + "\"",
-                                  "X-Linked-Size: " + std::to_string(it->second.data.size()), "ETag: \"0123\"",
-                                  "Location: " + server_.url("/cdn/" + name)});
+                                  "X-Linked-Size: " + std::to_string(it->second.data.size()),
+                                  "ETag: \"0123\"", "Location: " + server_.url("/cdn/" + name)});
         }
-        std::string response = http_response(200, it->second.data, "application/octet-stream",
-                                             {"X-Repo-Commit: " + commit, "ETag: \"" + sha.substr(0, 40) + "\""});
+        std::string response =
+            http_response(200, it->second.data, "application/octet-stream",
+                          {"X-Repo-Commit: " + commit, "ETag: \"" + sha.substr(0, 40) + "\""});
         if (req.method == "HEAD") {
             response.resize(response.size() - it->second.data.size());
         }
@@ -240,11 +253,12 @@ private:
             ranges.push_back(range->second);
             start = std::stoull(range->second.substr(6));
         }
-        std::string response = http_response(start > 0 ? 206 : 200, data.substr(start), "application/octet-stream",
-                                             start > 0 ? std::vector<std::string>{"Content-Range: bytes " + std::to_string(start) + "-" +
-                                                                                  std::to_string(data.size() - 1) + "/" +
-                                                                                  std::to_string(data.size())}
-                                                       : std::vector<std::string>{});
+        std::string response = http_response(
+            start > 0 ? 206 : 200, data.substr(start), "application/octet-stream",
+            start > 0 ? std::vector<std::string>{"Content-Range: bytes " + std::to_string(start) +
+                                                 "-" + std::to_string(data.size() - 1) + "/" +
+                                                 std::to_string(data.size())}
+                      : std::vector<std::string>{});
         if (const std::size_t cut = drop_after.exchange(0); cut > 0) {
             response.resize(response.size() - (data.size() - start) + cut);  // headers promise more
         }
@@ -265,7 +279,7 @@ std::string pseudo_random_bytes(std::size_t size) {
 }
 
 class HubDownloadTest : public ::testing::Test {
-protected:
+  protected:
     HubDownloadTest()
         : hub_({{"open_clip_config.json", {"{\"model_cfg\":{}}", false}},
                 {"open_clip_model.safetensors", {pseudo_random_bytes(200000), true}},
@@ -277,7 +291,8 @@ protected:
     ~HubDownloadTest() override { fs::remove_all(config_.cache_dir); }
 
     fs::path blob_path() const {
-        return repo_cache_dir(config_, "org/tiny") / "blobs" / sha256_of(pseudo_random_bytes(200000));
+        return repo_cache_dir(config_, "org/tiny") / "blobs" /
+               sha256_of(pseudo_random_bytes(200000));
     }
 
     FakeHub hub_;
@@ -287,19 +302,23 @@ protected:
 TEST_F(HubDownloadTest, DownloadsIntoHfLayoutAndReusesCache) {
     std::uint64_t last_done = 0;
     std::uint64_t last_total = 0;
-    const fs::path snapshot = ensure_model("hf-hub:org/tiny", [&](const DownloadProgress& p) {
-        if (p.file == "open_clip_model.safetensors") {
-            last_done = p.done;
-            last_total = p.total;
-        }
-    }, config_);
+    const fs::path snapshot = ensure_model(
+        "hf-hub:org/tiny",
+        [&](const DownloadProgress& p) {
+            if (p.file == "open_clip_model.safetensors") {
+                last_done = p.done;
+                last_total = p.total;
+            }
+        },
+        config_);
     EXPECT_EQ(snapshot, repo_cache_dir(config_, "org/tiny") / "snapshots" / hub_.commit);
     EXPECT_EQ(read_file(snapshot / "open_clip_model.safetensors"), pseudo_random_bytes(200000));
     EXPECT_TRUE(fs::is_symlink(snapshot / "open_clip_model.safetensors"));
     EXPECT_EQ(read_file(repo_cache_dir(config_, "org/tiny") / "refs" / "main"), hub_.commit);
     EXPECT_EQ(last_done, 200000u);
     EXPECT_EQ(last_total, 200000u);
-    EXPECT_TRUE(fs::exists(repo_cache_dir(config_, "org/tiny") / ".no_exist" / hub_.commit / "merges.txt"));
+    EXPECT_TRUE(
+        fs::exists(repo_cache_dir(config_, "org/tiny") / ".no_exist" / hub_.commit / "merges.txt"));
 
     const int before = hub_.requests;
     EXPECT_EQ(ensure_model("hf-hub:org/tiny", {}, config_), snapshot);

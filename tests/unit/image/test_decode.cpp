@@ -43,8 +43,9 @@ void put32(std::string& s, size_t at, uint32_t v) {
 }
 
 // A BMP with a 40-byte (or larger) info header; pixel rows supplied already padded.
-std::string bmp(int32_t w, int32_t h, uint16_t bpp, uint32_t compression, const std::string& extra_header,
-                const std::string& palette, const std::string& pixels, uint32_t dib = 40) {
+std::string bmp(int32_t w, int32_t h, uint16_t bpp, uint32_t compression,
+                const std::string& extra_header, const std::string& palette,
+                const std::string& pixels, uint32_t dib = 40) {
     std::string s(14 + dib, '\0');
     s[0] = 'B';
     s[1] = 'M';
@@ -54,8 +55,10 @@ std::string bmp(int32_t w, int32_t h, uint16_t bpp, uint32_t compression, const 
     put16(s, 26, 1);
     put16(s, 28, bpp);
     put32(s, 30, compression);
-    if (dib > 40) s.replace(54, extra_header.size(), extra_header);
-    else s += extra_header;
+    if (dib > 40)
+        s.replace(54, extra_header.size(), extra_header);
+    else
+        s += extra_header;
     s += palette;
     put32(s, 10, static_cast<uint32_t>(s.size()));
     s += pixels;
@@ -74,7 +77,8 @@ std::string png_chunk(const std::string& type, const std::string& data) {
 }
 
 std::string be32(uint32_t v) {
-    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+            static_cast<char>(v)};
 }
 
 std::string png_header_only(uint32_t w, uint32_t h) {
@@ -87,7 +91,8 @@ std::string png_header_only(uint32_t w, uint32_t h) {
 TEST(Sniff, TextIsNotAnImageAndSaysWhatItIs) {
     const auto e = error_of([] { ci::decode_image(as_bytes("hello, world\n"), "a b/猫.jpg"); });
     EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
-    EXPECT_NE(std::string(e.what()).find("image 'a b/猫.jpg': not an image (content starts with \"hello, world\\x0A\""),
+    EXPECT_NE(std::string(e.what()).find(
+                  "image 'a b/猫.jpg': not an image (content starts with \"hello, world\\x0A\""),
               std::string::npos)
         << e.what();
     EXPECT_EQ(error_of([] { ci::decode_image({}, "empty"); }).code(), ErrorCode::InvalidInput);
@@ -96,7 +101,8 @@ TEST(Sniff, TextIsNotAnImageAndSaysWhatItIs) {
 TEST(Limits, FileSizeCheckedFirst) {
     ci::DecodeLimits limits;
     limits.max_file_bytes = 10;
-    const auto e = error_of([&] { ci::decode_image(as_bytes(png_header_only(1, 1)), "x.png", limits); });
+    const auto e =
+        error_of([&] { ci::decode_image(as_bytes(png_header_only(1, 1)), "x.png", limits); });
     EXPECT_EQ(e.code(), ErrorCode::TooLarge);
     EXPECT_NE(std::string(e.what()).find("exceeds the limit of 10 bytes"), std::string::npos);
 }
@@ -107,34 +113,41 @@ TEST(Limits, HugePngHeaderRefusedWithoutAllocating) {
     const auto e = error_of([&] { ci::decode_image(as_bytes(bytes), "a b/猫.png"); });
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
     EXPECT_EQ(e.code(), ErrorCode::TooLarge);
-    EXPECT_STREQ(e.what(), "image 'a b/猫.png': 50000x50000 pixels exceeds the limit of 100 megapixels");
+    EXPECT_STREQ(e.what(),
+                 "image 'a b/猫.png': 50000x50000 pixels exceeds the limit of 100 megapixels");
 }
 
 TEST(Limits, HugeBmpAndGifHeadersRefused) {
     const std::string big_bmp = bmp(40000, 40000, 24, 0, "", "", "");
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(big_bmp), "b.bmp"); }).code(), ErrorCode::TooLarge);
+    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(big_bmp), "b.bmp"); }).code(),
+              ErrorCode::TooLarge);
     std::string gif = "GIF89a";
     gif += std::string("\xFF\xFF\xFF\xFF\x00\x00\x00", 7);  // 65535x65535 screen, no colour table
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(gif), "g.gif"); }).code(), ErrorCode::TooLarge);
+    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(gif), "g.gif"); }).code(),
+              ErrorCode::TooLarge);
 }
 
 TEST(Png, TruncatedIsCorrupt) {
     const std::string bytes = png_header_only(4, 4) + png_chunk("IDAT", "\x78\x9C");
     const auto e = error_of([&] { ci::decode_image(as_bytes(bytes), "t.png"); });
     EXPECT_EQ(e.code(), ErrorCode::Corrupt);
-    EXPECT_NE(std::string(e.what()).find("image 't.png': corrupt PNG"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image 't.png': corrupt PNG"), std::string::npos)
+        << e.what();
 }
 
 TEST(Jpeg, TruncatedIsCorrupt) {
-    const std::string bytes("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF", 21);
+    const std::string bytes(
+        "\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xFF", 21);
     const auto e = error_of([&] { ci::decode_image(as_bytes(bytes), "t.jpg"); });
     EXPECT_EQ(e.code(), ErrorCode::Corrupt);
-    EXPECT_NE(std::string(e.what()).find("image 't.jpg': corrupt JPEG"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("image 't.jpg': corrupt JPEG"), std::string::npos)
+        << e.what();
 }
 
 TEST(Bmp, BottomUp24Bit) {
     // 2x2: bottom row blue, red; top row green, white. Rows padded to 8 bytes.
-    const std::string px = std::string("\xFF\x00\x00\x00\x00\xFF\x00\x00", 8) + std::string("\x00\xFF\x00\xFF\xFF\xFF\x00\x00", 8);
+    const std::string px = std::string("\xFF\x00\x00\x00\x00\xFF\x00\x00", 8) +
+                           std::string("\x00\xFF\x00\xFF\xFF\xFF\x00\x00", 8);
     const auto img = ci::decode_image(as_bytes(bmp(2, 2, 24, 0, "", "", px)), "x.bmp");
     ASSERT_EQ(img.width, 2);
     EXPECT_EQ(img.rgb, (std::vector<uint8_t>{0, 255, 0, 255, 255, 255, 0, 0, 255, 255, 0, 0}));
@@ -142,7 +155,8 @@ TEST(Bmp, BottomUp24Bit) {
 
 TEST(Bmp, TopDownOneBitPalette) {
     const std::string palette("\x00\x00\x00\x00\xFF\xFF\xFF\x00", 8);
-    const std::string px = std::string("\x40\x00\x00\x00", 4) + std::string("\x80\x00\x00\x00", 4);  // 01 / 10
+    const std::string px =
+        std::string("\x40\x00\x00\x00", 4) + std::string("\x80\x00\x00\x00", 4);  // 01 / 10
     const auto img = ci::decode_image(as_bytes(bmp(2, -2, 1, 0, "", palette, px)), "x.bmp");
     EXPECT_EQ(img.rgb, (std::vector<uint8_t>{0, 0, 0, 255, 255, 255, 255, 255, 255, 0, 0, 0}));
 }
@@ -170,19 +184,27 @@ TEST(Bmp, Rgb565) {
 
 TEST(Bmp, TruncatedAndUnsupported) {
     const std::string short_px(5, '\0');
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(bmp(2, 2, 24, 0, "", "", short_px)), "x.bmp"); }).code(),
+    EXPECT_EQ(error_of([&] {
+                  ci::decode_image(as_bytes(bmp(2, 2, 24, 0, "", "", short_px)), "x.bmp");
+              }).code(),
               ErrorCode::Corrupt);
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(bmp(2, 2, 8, 1, "", "", std::string(16, '\0'))), "x.bmp"); }).code(),
+    EXPECT_EQ(error_of([&] {
+                  ci::decode_image(as_bytes(bmp(2, 2, 8, 1, "", "", std::string(16, '\0'))),
+                                   "x.bmp");
+              }).code(),
               ErrorCode::Unsupported);
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(std::string("BM\x10\x00", 4)), "x.bmp"); }).code(),
-              ErrorCode::Corrupt);
+    EXPECT_EQ(
+        error_of([&] { ci::decode_image(as_bytes(std::string("BM\x10\x00", 4)), "x.bmp"); }).code(),
+        ErrorCode::Corrupt);
     std::string odd_header = bmp(2, 2, 24, 0, "", "", std::string(16, '\0'));
     put32(odd_header, 14, 13);  // no such info-header size
-    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(odd_header), "x.bmp"); }).code(), ErrorCode::Corrupt);
+    EXPECT_EQ(error_of([&] { ci::decode_image(as_bytes(odd_header), "x.bmp"); }).code(),
+              ErrorCode::Corrupt);
 }
 
 TEST(Exif, ReadsBothByteOrdersAndIgnoresGarbage) {
-    const std::string le("Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0", 32);
+    const std::string le("Exif\0\0II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0",
+                         32);
     const std::string be("MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x08\0\0\0\0\0\0", 26);
     EXPECT_EQ(ci::detail::exif_orientation(as_bytes(le)), 6);
     EXPECT_EQ(ci::detail::exif_orientation(as_bytes(be)), 8);
@@ -216,7 +238,8 @@ TEST(Exif, OrientationsMatchPillowTranspose) {
 
 TEST(Svg, RasterizedOnWhiteAtMinSize) {
     const std::string svg =
-        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 20 10'><rect width='10' height='10' fill='#00f'/></svg>";
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 20 10'><rect width='10' height='10' "
+        "fill='#00f'/></svg>";
     const auto img = ci::decode_image(as_bytes(svg), "icon.svg");
     ASSERT_EQ(img.height, 224);
     ASSERT_EQ(img.width, 448);
@@ -234,28 +257,33 @@ TEST(Svg, ExternalFilesAreNotRead) {
         for (int y = 0; y < 2; ++y) raw += std::string("\0\xFF\0\0\xFF\0\0", 7);
         uLongf len = compressBound(raw.size());
         std::string z(len, '\0');
-        compress(reinterpret_cast<Bytef*>(z.data()), &len, reinterpret_cast<const Bytef*>(raw.data()), raw.size());
+        compress(reinterpret_cast<Bytef*>(z.data()), &len,
+                 reinterpret_cast<const Bytef*>(raw.data()), raw.size());
         z.resize(len);
         return std::string("\x89PNG\r\n\x1A\n", 8) +
-               png_chunk("IHDR", be32(2) + be32(2) + std::string("\x08\x02\x00\x00\x00", 5)) + png_chunk("IDAT", z) +
-               png_chunk("IEND", "");
+               png_chunk("IHDR", be32(2) + be32(2) + std::string("\x08\x02\x00\x00\x00", 5)) +
+               png_chunk("IDAT", z) + png_chunk("IEND", "");
     }();
     std::ofstream(dir / "red.png", std::ios::binary) << red_png;
-    const std::string svg = "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><image href='file://" +
-                            (dir / "red.png").string() + "' width='10' height='10'/></svg>";
+    const std::string svg =
+        "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><image href='file://" +
+        (dir / "red.png").string() + "' width='10' height='10'/></svg>";
     ci::Image img;
     try {
         img = ci::decode_image(as_bytes(svg), "evil.svg");
     } catch (const clipdex::Error&) {
         return;  // refusing the document is safe too
     }
-    for (size_t i = 0; i < img.rgb.size(); i += 3) ASSERT_EQ(img.rgb[i + 1], 255) << "file:// content rendered";
+    for (size_t i = 0; i < img.rgb.size(); i += 3)
+        ASSERT_EQ(img.rgb[i + 1], 255) << "file:// content rendered";
     std::filesystem::remove_all(dir);
 }
 
 TEST(LoadImage, MissingFileAndDirectory) {
-    EXPECT_EQ(error_of([] { ci::load_image("/nonexistent/猫 1.png"); }).code(), ErrorCode::NotFound);
-    EXPECT_EQ(error_of([] { ci::load_image(std::filesystem::temp_directory_path()); }).code(), ErrorCode::InvalidInput);
+    EXPECT_EQ(error_of([] { ci::load_image("/nonexistent/猫 1.png"); }).code(),
+              ErrorCode::NotFound);
+    EXPECT_EQ(error_of([] { ci::load_image(std::filesystem::temp_directory_path()); }).code(),
+              ErrorCode::InvalidInput);
 }
 
 TEST(LoadImage, UnicodePathWithSpaces) {

@@ -10,7 +10,9 @@ namespace ci = clipdex::image;
 
 namespace {
 
-ci::Image make(int w, int h, std::vector<uint8_t> rgb) { return ci::Image{w, h, std::move(rgb)}; }
+ci::Image make(int w, int h, std::vector<uint8_t> rgb) {
+    return ci::Image{w, h, std::move(rgb)};
+}
 
 ci::Image pattern(int w, int h) {
     ci::Image img{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};
@@ -29,8 +31,9 @@ TEST(Resize, ShrinkMatchesPillow) {
 
 TEST(Resize, EnlargeMatchesPillowIncludingClipping) {
     const auto out = ci::resize_bicubic(make(5, 1, kRow5), 9, 1);
-    EXPECT_EQ(out.rgb, (std::vector<uint8_t>{0, 9, 251, 24, 12, 248, 88, 19, 241, 147, 24, 248, 200, 30, 230,
-                                             254, 36, 98, 238, 41, 0, 77, 48, 0, 0, 51, 10}));
+    EXPECT_EQ(out.rgb,
+              (std::vector<uint8_t>{0,   9,   251, 24, 12,  248, 88, 19, 241, 147, 24, 248, 200, 30,
+                                    230, 254, 36,  98, 238, 41,  0,  77, 48,  0,   0,  51,  10}));
 }
 
 TEST(Resize, VerticalOnlyMatchesPillow) {
@@ -40,13 +43,15 @@ TEST(Resize, VerticalOnlyMatchesPillow) {
 
 TEST(Resize, TwoPassMatchesPillow) {
     const auto out = ci::resize_bicubic(pattern(7, 5), 3, 4);
-    EXPECT_EQ(out.rgb, (std::vector<uint8_t>{91, 73, 119, 149, 115, 81, 111, 157, 139, 102, 84, 130,
-                                             160, 126, 92, 122, 168, 150, 116, 95, 142, 174, 140, 103,
-                                             133, 182, 165, 80, 114, 153, 125, 91, 121, 152, 146, 93}));
+    EXPECT_EQ(out.rgb,
+              (std::vector<uint8_t>{91,  73,  119, 149, 115, 81,  111, 157, 139, 102, 84,  130,
+                                    160, 126, 92,  122, 168, 150, 116, 95,  142, 174, 140, 103,
+                                    133, 182, 165, 80,  114, 153, 125, 91,  121, 152, 146, 93}));
 }
 
 TEST(Resize, ConstantImageStaysConstant) {
-    for (auto [w, h, ow, oh] : {std::array{1, 1, 224, 224}, {4000, 3, 7, 224}, {13, 999, 224, 301}}) {
+    for (auto [w, h, ow, oh] :
+         {std::array{1, 1, 224, 224}, {4000, 3, 7, 224}, {13, 999, 224, 301}}) {
         ci::Image img{w, h, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3, 77)};
         const auto out = ci::resize_bicubic(img, ow, oh);
         ASSERT_EQ(out.rgb.size(), static_cast<size_t>(ow) * oh * 3);
@@ -75,7 +80,8 @@ TEST(CenterCrop, TopRoundsHalfToEven) {
     // round((H - 224) / 2): H=225 -> round(0.5)=0, H=227 -> round(1.5)=2, H=229 -> round(2.5)=2.
     for (auto [h, top] : {std::pair{225, 0}, {227, 2}, {229, 2}, {226, 1}, {231, 4}}) {
         ci::Image img{224, h, std::vector<uint8_t>(static_cast<size_t>(224) * h * 3)};
-        for (int y = 0; y < h; ++y) img.rgb[static_cast<size_t>(y) * 224 * 3] = static_cast<uint8_t>(y);
+        for (int y = 0; y < h; ++y)
+            img.rgb[static_cast<size_t>(y) * 224 * 3] = static_cast<uint8_t>(y);
         const auto out = ci::center_crop(img, 224);
         EXPECT_EQ(out.rgb[0], top) << "H=" << h;
     }
@@ -106,7 +112,14 @@ TEST(Preprocess, ShapeAndDeterminism) {
 }
 
 TEST(Preprocess, FusedCropEqualsResizeThenCrop) {
-    for (auto [w, h] : {std::pair{640, 480}, {480, 640}, {1, 1}, {2, 3}, {1, 300}, {300, 1}, {225, 300}, {224, 500}}) {
+    for (auto [w, h] : {std::pair{640, 480},
+                        {480, 640},
+                        {1, 1},
+                        {2, 3},
+                        {1, 300},
+                        {300, 1},
+                        {225, 300},
+                        {224, 500}}) {
         const auto img = pattern(w, h);
         EXPECT_EQ(ci::resize_and_center_crop(img, 224).rgb,
                   ci::center_crop(ci::resize_shortest_bicubic(img, 224), 224).rgb)

@@ -54,7 +54,8 @@ TEST(MilvusUri, MetadataAsPymilvusSendsIt) {
     EXPECT_EQ(base64_encode("root:Milvus"), "cm9vdDpNaWx2dXM=");
     auto metadata = call_metadata("root:Milvus", "db1");
     ASSERT_EQ(metadata.size(), 2u);
-    EXPECT_EQ(metadata[0], (std::pair<std::string, std::string>{"authorization", "cm9vdDpNaWx2dXM="}));
+    EXPECT_EQ(metadata[0],
+              (std::pair<std::string, std::string>{"authorization", "cm9vdDpNaWx2dXM="}));
     EXPECT_EQ(metadata[1], (std::pair<std::string, std::string>{"dbname", "db1"}));
     EXPECT_TRUE(call_metadata("", "").empty());
 }
@@ -114,7 +115,8 @@ TEST(MilvusSchema, IndexParamsRoundTripThroughDescribe) {
 
     // pymilvus-style flattened params (seed 001: IVF_FLAT, IP, nlist 1024)
     description->clear_params();
-    for (auto [k, v] : {std::pair{"index_type", "IVF_FLAT"}, {"metric_type", "IP"}, {"nlist", "1024"}}) {
+    for (auto [k, v] :
+         {std::pair{"index_type", "IVF_FLAT"}, {"metric_type", "IP"}, {"nlist", "1024"}}) {
         auto* p = description->add_params();
         p->set_key(k);
         p->set_value(v);
@@ -169,8 +171,10 @@ TEST(MilvusRows, MissingSchemaFieldsTravelAsDynamicKeys) {
     pb::InsertRequest request;
     encode_rows(std::span<const Row>(&row, 1), layout, request.mutable_fields_data());
     const auto& meta = request.fields_data(request.fields_data_size() - 1);
-    EXPECT_NE(meta.scalars().json_data().data(0).find("\"description\":\"caption\""), std::string::npos);
-    std::vector<Row> back = decode_rows(request.fields_data(), plan_output({}, layout), layout, nullptr, 1);
+    EXPECT_NE(meta.scalars().json_data().data(0).find("\"description\":\"caption\""),
+              std::string::npos);
+    std::vector<Row> back =
+        decode_rows(request.fields_data(), plan_output({}, layout), layout, nullptr, 1);
     EXPECT_EQ(back[0].description, "caption");
     EXPECT_FALSE(back[0].extra.contains("description"));
 }

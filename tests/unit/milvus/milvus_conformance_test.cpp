@@ -15,7 +15,9 @@ using namespace clipdex::store::conformance;
 
 namespace {
 
-void skip_without_server() { GTEST_SKIP() << "CLIPDEX_MILVUS_URI is not set: no Milvus server to test against"; }
+void skip_without_server() {
+    GTEST_SKIP() << "CLIPDEX_MILVUS_URI is not set: no Milvus server to test against";
+}
 
 ConformanceTarget connect_to_server() {
     const char* uri = std::getenv("CLIPDEX_MILVUS_URI");
@@ -25,7 +27,8 @@ ConformanceTarget connect_to_server() {
     }
     clipdex::store::StoreOptions options;
     if (const char* token = std::getenv("CLIPDEX_MILVUS_TOKEN")) options.token = token;
-    return {clipdex::store::milvus::open_milvus_store(uri, options), unique_collection_name("conf")};
+    return {clipdex::store::milvus::open_milvus_store(uri, options),
+            unique_collection_name("conf")};
 }
 
 }  // namespace

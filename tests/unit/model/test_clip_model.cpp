@@ -29,12 +29,14 @@ std::vector<int32_t> ids_for(std::initializer_list<int32_t> tokens, int context)
 }
 
 class TempDir {
-public:
-    TempDir() : path_(fs::temp_directory_path() / ("clipdex-cfg-" + std::to_string(::getpid()))) { fs::create_directories(path_); }
+  public:
+    TempDir() : path_(fs::temp_directory_path() / ("clipdex-cfg-" + std::to_string(::getpid()))) {
+        fs::create_directories(path_);
+    }
     ~TempDir() { fs::remove_all(path_); }
     const fs::path& path() const { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -66,11 +68,13 @@ TEST(ClipModel, OutputsAreNormalizedAndPaddingDoesNotMatter) {
     double norm = 0;
     for (int i = 0; i < 128; ++i) norm += emb[static_cast<size_t>(i)] * emb[static_cast<size_t>(i)];
     EXPECT_NEAR(norm, 1.0, 1e-5);
-    for (int i = 0; i < 128; ++i) EXPECT_NEAR(emb[static_cast<size_t>(i)], emb[static_cast<size_t>(128 + i)], 1e-5);
+    for (int i = 0; i < 128; ++i)
+        EXPECT_NEAR(emb[static_cast<size_t>(i)], emb[static_cast<size_t>(128 + i)], 1e-5);
     // A row shorter than the context gives the same answer.
     std::vector<int32_t> short_row(a.begin(), a.begin() + 10);
     auto short_emb = model->encode_token_ids(short_row, 1);
-    for (int i = 0; i < 128; ++i) EXPECT_NEAR(emb[static_cast<size_t>(i)], short_emb[static_cast<size_t>(i)], 1e-5);
+    for (int i = 0; i < 128; ++i)
+        EXPECT_NEAR(emb[static_cast<size_t>(i)], short_emb[static_cast<size_t>(i)], 1e-5);
 }
 
 TEST(ClipModel, ConcurrentCallsAgreeWithSerialOnes) {
@@ -111,7 +115,8 @@ TEST(ClipModel, RejectsBadInputsWithoutCrashing) {
 
 TEST(ClipConfig, ReadsHfDefaultsAndRefusesUnsupportedFeatures) {
     TempDir dir;
-    std::ofstream(dir.path() / "config.json") << R"({"model_type":"clip","projection_dim":768,"vision_config":{"hidden_size":1024,"num_hidden_layers":24,"num_attention_heads":16,"intermediate_size":4096,"patch_size":14}})";
+    std::ofstream(dir.path() / "config.json")
+        << R"({"model_type":"clip","projection_dim":768,"vision_config":{"hidden_size":1024,"num_hidden_layers":24,"num_attention_heads":16,"intermediate_size":4096,"patch_size":14}})";
     std::ofstream(dir.path() / "model.safetensors") << "";
     auto cfg = clipdex::model::read_clip_config(dir.path());
     EXPECT_EQ(cfg.embed_dim, 768);
@@ -128,14 +133,17 @@ TEST(ClipConfig, ReadsHfDefaultsAndRefusesUnsupportedFeatures) {
         EXPECT_NE(std::string(e.what()).find("config.json"), std::string::npos);
     }
     fs::remove(dir.path() / "config.json");
-    std::ofstream(dir.path() / "open_clip_config.json") << R"({"model_cfg":{"embed_dim":512,"vision_cfg":{"timm_model_name":"vit"}}})";
+    std::ofstream(dir.path() / "open_clip_config.json")
+        << R"({"model_cfg":{"embed_dim":512,"vision_cfg":{"timm_model_name":"vit"}}})";
     try {
         clipdex::model::read_clip_config(dir.path());
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), ErrorCode::Unsupported);
     }
-    std::ofstream(dir.path() / "open_clip_config.json") << R"({"model_cfg":{"embed_dim":512,"vision_cfg":{"width":100}}})";
-    EXPECT_THROW(clipdex::model::read_clip_config(dir.path()), Error);  // 100 is not a multiple of head_width 64
+    std::ofstream(dir.path() / "open_clip_config.json")
+        << R"({"model_cfg":{"embed_dim":512,"vision_cfg":{"width":100}}})";
+    EXPECT_THROW(clipdex::model::read_clip_config(dir.path()),
+                 Error);  // 100 is not a multiple of head_width 64
     EXPECT_THROW(clipdex::model::read_clip_config(dir.path() / "absent"), Error);
 }

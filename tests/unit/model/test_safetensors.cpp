@@ -18,22 +18,24 @@ using namespace clipdex::model;
 namespace {
 
 class TempDir {
-public:
+  public:
     TempDir() {
-        path_ = fs::temp_directory_path() / ("clipdex-st-" + std::to_string(::getpid()) + "-" +
-                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        path_ = fs::temp_directory_path() /
+                ("clipdex-st-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(path_);
     }
     ~TempDir() { fs::remove_all(path_); }
     const fs::path& path() const { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 
 std::string le64(uint64_t v) {
     std::string s(8, '\0');
-    for (int i = 0; i < 8; ++i) s[static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+    for (int i = 0; i < 8; ++i)
+        s[static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
     return s;
 }
 
@@ -56,13 +58,15 @@ std::string floats(std::initializer_list<float> values) {
 }
 
 // Expects open_safetensors(path) to throw `code` with every `needle` in the message.
-void expect_error(const fs::path& path, ErrorCode code, std::initializer_list<std::string> needles) {
+void expect_error(const fs::path& path, ErrorCode code,
+                  std::initializer_list<std::string> needles) {
     try {
         open_safetensors(path);
         FAIL() << "no error for " << path;
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), code) << e.what();
-        for (const auto& needle : needles) EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        for (const auto& needle : needles)
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
 }
 
@@ -73,10 +77,12 @@ const std::string kSix = floats({0, 1, 2, 3, 4, 5});
 TEST(Safetensors, ReadsViewsOfAllFloatTypes) {
     TempDir dir;
     std::string data = kSix + std::string("\x00\x3c\x00\x40", 4) + std::string("\x80\x3f", 2);
-    auto path = write(dir.path() / "ok.safetensors",
-                      file_bytes(R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
-                                 R"("h":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},"s":{"dtype":"BF16","shape":[],"data_offsets":[28,30]}})",
-                                 data));
+    auto path = write(
+        dir.path() / "ok.safetensors",
+        file_bytes(
+            R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},)"
+            R"("h":{"dtype":"F16","shape":[2],"data_offsets":[24,28]},"s":{"dtype":"BF16","shape":[],"data_offsets":[28,30]}})",
+            data));
     auto file = open_safetensors(path);
     ASSERT_EQ(file->tensors().size(), 3u);
     const TensorView& a = file->at("a");
@@ -95,7 +101,9 @@ TEST(Safetensors, ReadsViewsOfAllFloatTypes) {
 
 TEST(Safetensors, MissingTensorNamesFileAndTensor) {
     TempDir dir;
-    auto path = write(dir.path() / "m.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
+    auto path =
+        write(dir.path() / "m.safetensors",
+              file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
     auto file = open_safetensors(path);
     try {
         file->at("visual.proj");
@@ -110,47 +118,77 @@ TEST(Safetensors, MissingTensorNamesFileAndTensor) {
 TEST(Safetensors, RejectsDamagedAndHostileFiles) {
     TempDir dir;
     const fs::path d = dir.path();
-    const std::string good = file_bytes(R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", kSix);
-    expect_error(write(d / "trunc.safetensors", good.substr(0, good.size() - 4)), ErrorCode::Corrupt, {"trunc.safetensors", "'a'"});
+    const std::string good =
+        file_bytes(R"({"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", kSix);
+    expect_error(write(d / "trunc.safetensors", good.substr(0, good.size() - 4)),
+                 ErrorCode::Corrupt, {"trunc.safetensors", "'a'"});
     expect_error(write(d / "short.safetensors", "abc"), ErrorCode::Corrupt, {"short.safetensors"});
-    expect_error(write(d / "huge.safetensors", le64(200ull << 20) + "{}"), ErrorCode::Corrupt, {"100 MB"});
-    expect_error(write(d / "lies.safetensors", le64(4096) + good.substr(8)), ErrorCode::Corrupt, {"past the end"});
-    expect_error(write(d / "range.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[8,32]}})", kSix)),
-                 ErrorCode::Corrupt, {"'a'", "past the end"});
-    expect_error(write(d / "overlap.safetensors",
-                       file_bytes(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-                                  kSix)),
-                 ErrorCode::Corrupt, {"overlaps"});
-    expect_error(write(d / "shape.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[5],"data_offsets":[0,24]}})", kSix)),
-                 ErrorCode::Corrupt, {"'a'", "bytes"});
-    expect_error(write(d / "dtype.safetensors", file_bytes(R"({"a":{"dtype":"F8","shape":[6],"data_offsets":[0,24]}})", kSix)),
-                 ErrorCode::Corrupt, {"'a'", "dtype"});
-    expect_error(write(d / "overflow.safetensors",
-                       file_bytes(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,24]}})", kSix)),
-                 ErrorCode::Corrupt, {"'a'"});
-    expect_error(write(d / "deep.safetensors", le64(10000) + std::string(10000, '[')), ErrorCode::Corrupt, {"nested"});
-    expect_error(write(d / "notjson.safetensors", le64(8) + "not json"), ErrorCode::Corrupt, {"JSON"});
-    expect_error(write(d / "array.safetensors", file_bytes("[1,2]", "")), ErrorCode::Corrupt, {"object"});
-    expect_error(write(d / "entry.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[6]}})", kSix)), ErrorCode::Corrupt, {"data_offsets"});
-    expect_error(write(d / "neg.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[-6],"data_offsets":[0,24]}})", kSix)),
-                 ErrorCode::Corrupt, {"'a'"});
+    expect_error(write(d / "huge.safetensors", le64(200ull << 20) + "{}"), ErrorCode::Corrupt,
+                 {"100 MB"});
+    expect_error(write(d / "lies.safetensors", le64(4096) + good.substr(8)), ErrorCode::Corrupt,
+                 {"past the end"});
+    expect_error(
+        write(d / "range.safetensors",
+              file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[8,32]}})", kSix)),
+        ErrorCode::Corrupt, {"'a'", "past the end"});
+    expect_error(
+        write(
+            d / "overlap.safetensors",
+            file_bytes(
+                R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+                kSix)),
+        ErrorCode::Corrupt, {"overlaps"});
+    expect_error(
+        write(d / "shape.safetensors",
+              file_bytes(R"({"a":{"dtype":"F32","shape":[5],"data_offsets":[0,24]}})", kSix)),
+        ErrorCode::Corrupt, {"'a'", "bytes"});
+    expect_error(
+        write(d / "dtype.safetensors",
+              file_bytes(R"({"a":{"dtype":"F8","shape":[6],"data_offsets":[0,24]}})", kSix)),
+        ErrorCode::Corrupt, {"'a'", "dtype"});
+    expect_error(
+        write(
+            d / "overflow.safetensors",
+            file_bytes(
+                R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,24]}})",
+                kSix)),
+        ErrorCode::Corrupt, {"'a'"});
+    expect_error(write(d / "deep.safetensors", le64(10000) + std::string(10000, '[')),
+                 ErrorCode::Corrupt, {"nested"});
+    expect_error(write(d / "notjson.safetensors", le64(8) + "not json"), ErrorCode::Corrupt,
+                 {"JSON"});
+    expect_error(write(d / "array.safetensors", file_bytes("[1,2]", "")), ErrorCode::Corrupt,
+                 {"object"});
+    expect_error(
+        write(d / "entry.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[6]}})", kSix)),
+        ErrorCode::Corrupt, {"data_offsets"});
+    expect_error(
+        write(d / "neg.safetensors",
+              file_bytes(R"({"a":{"dtype":"F32","shape":[-6],"data_offsets":[0,24]}})", kSix)),
+        ErrorCode::Corrupt, {"'a'"});
     expect_error(write(d / "empty.safetensors", ""), ErrorCode::Corrupt, {"too short"});
     expect_error(d / "absent.safetensors", ErrorCode::NotFound, {"absent.safetensors"});
 }
 
 TEST(Safetensors, EmptyTensorsMayShareAnOffset) {
     TempDir dir;
-    auto path = write(dir.path() / "e.safetensors",
-                      file_bytes(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
+    auto path = write(
+        dir.path() / "e.safetensors",
+        file_bytes(
+            R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"b":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})",
+            kSix));
     EXPECT_EQ(open_safetensors(path)->tensors().size(), 2u);
 }
 
 TEST(Safetensors, ShardedIndexJoinsShards) {
     TempDir dir;
-    write(dir.path() / "s1.safetensors", file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
-    write(dir.path() / "s2.safetensors", file_bytes(R"({"b":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", kSix));
-    auto index = write(dir.path() / "model.safetensors.index.json",
-                       R"({"metadata":{},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}})");
+    write(dir.path() / "s1.safetensors",
+          file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
+    write(dir.path() / "s2.safetensors",
+          file_bytes(R"({"b":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}})", kSix));
+    auto index =
+        write(dir.path() / "model.safetensors.index.json",
+              R"({"metadata":{},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}})");
     auto file = open_weights(index);
     EXPECT_EQ(file->tensors().size(), 2u);
     EXPECT_EQ(file->at("b").shape, (std::vector<int64_t>{2, 3}));
@@ -171,7 +209,9 @@ TEST(Safetensors, ShardedIndexJoinsShards) {
 
 TEST(Safetensors, OpenWeightsSniffsUnnamedFiles) {
     TempDir dir;
-    auto path = write(dir.path() / "weights", file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
+    auto path =
+        write(dir.path() / "weights",
+              file_bytes(R"({"a":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}})", kSix));
     EXPECT_EQ(open_weights(path)->tensors().size(), 1u);
     auto junk = write(dir.path() / "junk", "hello world, not weights");
     EXPECT_THROW(open_weights(junk), Error);

@@ -30,12 +30,31 @@ inline uint32_t crc32_of(const std::string& data) {
 }
 
 class PickleWriter {
-public:
-    PickleWriter& raw(const std::string& bytes) { out_ += bytes; return *this; }
-    PickleWriter& op(char code) { out_ += code; return *this; }
-    PickleWriter& proto(int version) { out_ += '\x80'; out_ += static_cast<char>(version); return *this; }
-    PickleWriter& str(const std::string& s) { out_ += 'X'; put_le(out_, s.size(), 4); out_ += s; return *this; }
-    PickleWriter& integer(int32_t v) { out_ += 'J'; put_le(out_, static_cast<uint32_t>(v), 4); return *this; }
+  public:
+    PickleWriter& raw(const std::string& bytes) {
+        out_ += bytes;
+        return *this;
+    }
+    PickleWriter& op(char code) {
+        out_ += code;
+        return *this;
+    }
+    PickleWriter& proto(int version) {
+        out_ += '\x80';
+        out_ += static_cast<char>(version);
+        return *this;
+    }
+    PickleWriter& str(const std::string& s) {
+        out_ += 'X';
+        put_le(out_, s.size(), 4);
+        out_ += s;
+        return *this;
+    }
+    PickleWriter& integer(int32_t v) {
+        out_ += 'J';
+        put_le(out_, static_cast<uint32_t>(v), 4);
+        return *this;
+    }
     PickleWriter& global(const std::string& module, const std::string& name) {
         out_ += 'c' + module + '\n' + name + '\n';
         return *this;
@@ -47,17 +66,27 @@ public:
     }
     PickleWriter& ordered_dict() { return global("collections", "OrderedDict").op(')').op('R'); }
     // torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
-    PickleWriter& tensor(const std::string& storage_type, const std::string& key, int64_t numel, int64_t offset,
-                         const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
+    PickleWriter& tensor(const std::string& storage_type, const std::string& key, int64_t numel,
+                         int64_t offset, const std::vector<int64_t>& size,
+                         const std::vector<int64_t>& stride) {
         global("torch._utils", "_rebuild_tensor_v2").op('(');
-        op('(').str("storage").global("torch", storage_type).str(key).str("cpu").integer(static_cast<int32_t>(numel));
+        op('(')
+            .str("storage")
+            .global("torch", storage_type)
+            .str(key)
+            .str("cpu")
+            .integer(static_cast<int32_t>(numel));
         op('t').op('Q');
-        integer(static_cast<int32_t>(offset)).ints_tuple(size).ints_tuple(stride).op('\x89').ordered_dict();
+        integer(static_cast<int32_t>(offset))
+            .ints_tuple(size)
+            .ints_tuple(stride)
+            .op('\x89')
+            .ordered_dict();
         return op('t').op('R');
     }
     std::string str() const { return out_; }
 
-private:
+  private:
     std::string out_;
 };
 

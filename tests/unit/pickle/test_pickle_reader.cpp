@@ -37,15 +37,22 @@ TEST(PickleReader, RefusesClassicOsSystemPayloadWithoutRunningIt) {
     std::filesystem::remove(marker);
     const std::string payload = "cos\nsystem\n(S'touch " + marker.string() + "'\ntR.";
     const Error e = expect_error(payload, ErrorCode::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("global os.system at offset 0"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("global os.system at offset 0"), std::string::npos)
+        << e.what();
     EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
 TEST(PickleReader, RefusesDangerousGlobals) {
     for (const auto& [module, name] : std::vector<std::pair<std::string, std::string>>{
-             {"builtins", "eval"}, {"builtins", "exec"}, {"posix", "system"}, {"subprocess", "Popen"},
-             {"torch", "load"}, {"torch._utils", "_rebuild_device_tensor_from_numpy"}, {"collections", "deque"},
-             {"__builtin__", "getattr"}, {"numpy.core.multiarray", "_reconstruct"}}) {
+             {"builtins", "eval"},
+             {"builtins", "exec"},
+             {"posix", "system"},
+             {"subprocess", "Popen"},
+             {"torch", "load"},
+             {"torch._utils", "_rebuild_device_tensor_from_numpy"},
+             {"collections", "deque"},
+             {"__builtin__", "getattr"},
+             {"numpy.core.multiarray", "_reconstruct"}}) {
         const std::string bytes = PickleWriter().proto(2).global(module, name).op('.').str();
         const Error e = expect_error(bytes, ErrorCode::Unsupported);
         EXPECT_NE(std::string(e.what()).find(module + "." + name), std::string::npos) << e.what();
@@ -54,7 +61,13 @@ TEST(PickleReader, RefusesDangerousGlobals) {
 
 TEST(PickleReader, RefusesStackGlobalOutsideTheAllowList) {
     // protocol 4: "builtins" "eval" STACK_GLOBAL
-    const std::string bytes = std::string("\x80\x04\x8c\x08" "builtins" "\x8c\x04" "eval" "\x93.", 19);
+    const std::string bytes = std::string(
+        "\x80\x04\x8c\x08"
+        "builtins"
+        "\x8c\x04"
+        "eval"
+        "\x93.",
+        19);
     const Error e = expect_error(bytes, ErrorCode::Unsupported);
     EXPECT_NE(std::string(e.what()).find("builtins.eval"), std::string::npos) << e.what();
 }
@@ -76,12 +89,22 @@ TEST(PickleReader, RefusesObjectBuildingOpcodes) {
 }
 
 TEST(PickleReader, RefusesReduceOnStorageTypeAndOrderedDictWithArguments) {
-    expect_error(PickleWriter().proto(2).global("torch", "FloatStorage").op(')').op('R').op('.').str(),
-                 ErrorCode::Unsupported);
-    expect_error(PickleWriter().proto(2).global("collections", "OrderedDict").op('(').op(']').op('t').op('R').op('.').str(),
+    expect_error(
+        PickleWriter().proto(2).global("torch", "FloatStorage").op(')').op('R').op('.').str(),
+        ErrorCode::Unsupported);
+    expect_error(PickleWriter()
+                     .proto(2)
+                     .global("collections", "OrderedDict")
+                     .op('(')
+                     .op(']')
+                     .op('t')
+                     .op('R')
+                     .op('.')
+                     .str(),
                  ErrorCode::Unsupported);
     // REDUCE on a string is not a call of anything.
-    expect_error(PickleWriter().proto(2).str("os.system").op(')').op('R').op('.').str(), ErrorCode::Unsupported);
+    expect_error(PickleWriter().proto(2).str("os.system").op(')').op('R').op('.').str(),
+                 ErrorCode::Unsupported);
 }
 
 TEST(PickleReader, ParsesStateDictOfTensors) {
@@ -123,48 +146,75 @@ TEST(PickleReader, ParametersAndMetadataBuildAreAccepted) {
 }
 
 TEST(PickleReader, ViewBeyondStorageIsCorrupt) {
-    const std::string bytes =
-        PickleWriter().proto(2).op('}').str("w").tensor("FloatStorage", "0", 11, 0, {3, 4}, {4, 1}).op('s').op('.').str();
+    const std::string bytes = PickleWriter()
+                                  .proto(2)
+                                  .op('}')
+                                  .str("w")
+                                  .tensor("FloatStorage", "0", 11, 0, {3, 4}, {4, 1})
+                                  .op('s')
+                                  .op('.')
+                                  .str();
     const Error e = expect_error(bytes, ErrorCode::Corrupt);
     EXPECT_NE(std::string(e.what()).find("reaches element 11"), std::string::npos) << e.what();
 }
 
 TEST(PickleReader, OverflowingShapesAreCorrupt) {
-    const std::string huge = PickleWriter()
-                                 .proto(2)
-                                 .op('}')
-                                 .str("w")
-                                 .tensor("FloatStorage", "0", 4, 0, {0x7fffffff, 0x7fffffff, 0x7fffffff}, {1, 1, 1})
-                                 .op('s')
-                                 .op('.')
-                                 .str();
+    const std::string huge =
+        PickleWriter()
+            .proto(2)
+            .op('}')
+            .str("w")
+            .tensor("FloatStorage", "0", 4, 0, {0x7fffffff, 0x7fffffff, 0x7fffffff}, {1, 1, 1})
+            .op('s')
+            .op('.')
+            .str();
     expect_error(huge, ErrorCode::Corrupt);
-    const std::string strided =
-        PickleWriter().proto(2).op('}').str("w").tensor("FloatStorage", "0", 4, 0, {2, 2}, {0x7fffffff, 1}).op('s').op('.').str();
+    const std::string strided = PickleWriter()
+                                    .proto(2)
+                                    .op('}')
+                                    .str("w")
+                                    .tensor("FloatStorage", "0", 4, 0, {2, 2}, {0x7fffffff, 1})
+                                    .op('s')
+                                    .op('.')
+                                    .str();
     expect_error(strided, ErrorCode::Corrupt);
-    const std::string negative =
-        PickleWriter().proto(2).op('}').str("w").tensor("FloatStorage", "0", 4, 0, {-1}, {1}).op('s').op('.').str();
+    const std::string negative = PickleWriter()
+                                     .proto(2)
+                                     .op('}')
+                                     .str("w")
+                                     .tensor("FloatStorage", "0", 4, 0, {-1}, {1})
+                                     .op('s')
+                                     .op('.')
+                                     .str();
     expect_error(negative, ErrorCode::Corrupt);
 }
 
 TEST(PickleReader, StorageKeyMustBeAPlainName) {
-    const std::string bytes =
-        PickleWriter().proto(2).op('}').str("w").tensor("FloatStorage", "../../etc/passwd", 1, 0, {1}, {1}).op('s').op('.').str();
+    const std::string bytes = PickleWriter()
+                                  .proto(2)
+                                  .op('}')
+                                  .str("w")
+                                  .tensor("FloatStorage", "../../etc/passwd", 1, 0, {1}, {1})
+                                  .op('s')
+                                  .op('.')
+                                  .str();
     expect_error(bytes, ErrorCode::Corrupt);
 }
 
 TEST(PickleReader, MalformedInputIsCorrupt) {
-    expect_error(std::string("\x80\x02", 2), ErrorCode::Corrupt);                      // no STOP
-    expect_error(std::string("\x80\x02X\xff\xff\xff\x7f", 7), ErrorCode::Corrupt);      // string past the end
-    expect_error(std::string("\x80\x02h\x05.", 5), ErrorCode::Corrupt);                 // memo never written
-    expect_error(std::string("\x80\x02.", 3), ErrorCode::Corrupt);                      // STOP on empty stack
-    expect_error(std::string("\x80\x02(.", 4), ErrorCode::Corrupt);                     // STOP at a mark
-    expect_error(std::string("\x80\x02N)s.", 6), ErrorCode::Corrupt);                   // SETITEM on a tuple
-    expect_error(std::string("\x80\x02}(Nu.", 7), ErrorCode::Corrupt);                  // odd SETITEMS
-    expect_error(std::string("\x80\x02X\x02\x00\x00\x00\xc3\x28.", 10), ErrorCode::Corrupt);  // bad UTF-8
-    expect_error(std::string("\x80\x02\x86.", 4), ErrorCode::Corrupt);                  // TUPLE2 of nothing
-    expect_error(std::string("\x80\x09.", 3), ErrorCode::Unsupported);                  // protocol 9
-    expect_error(std::string("cos\nsys", 7), ErrorCode::Corrupt);                       // unterminated GLOBAL
+    expect_error(std::string("\x80\x02", 2), ErrorCode::Corrupt);  // no STOP
+    expect_error(std::string("\x80\x02X\xff\xff\xff\x7f", 7),
+                 ErrorCode::Corrupt);                                    // string past the end
+    expect_error(std::string("\x80\x02h\x05.", 5), ErrorCode::Corrupt);  // memo never written
+    expect_error(std::string("\x80\x02.", 3), ErrorCode::Corrupt);       // STOP on empty stack
+    expect_error(std::string("\x80\x02(.", 4), ErrorCode::Corrupt);      // STOP at a mark
+    expect_error(std::string("\x80\x02N)s.", 6), ErrorCode::Corrupt);    // SETITEM on a tuple
+    expect_error(std::string("\x80\x02}(Nu.", 7), ErrorCode::Corrupt);   // odd SETITEMS
+    expect_error(std::string("\x80\x02X\x02\x00\x00\x00\xc3\x28.", 10),
+                 ErrorCode::Corrupt);                                   // bad UTF-8
+    expect_error(std::string("\x80\x02\x86.", 4), ErrorCode::Corrupt);  // TUPLE2 of nothing
+    expect_error(std::string("\x80\x09.", 3), ErrorCode::Unsupported);  // protocol 9
+    expect_error(std::string("cos\nsys", 7), ErrorCode::Corrupt);       // unterminated GLOBAL
 }
 
 TEST(PickleReader, LimitsAreEnforced) {
@@ -185,7 +235,10 @@ TEST(PickleReader, LimitsAreEnforced) {
 
 TEST(PickleReader, SelfReferenceIsHarmless) {
     // l = []; l.append(l): a cycle. The arena owns every object, so nothing leaks or recurses.
-    const auto doc = parse_string(std::string("\x80\x02]q\x00h\x00" "a.", 9));
+    const auto doc =
+        parse_string(std::string("\x80\x02]q\x00h\x00"
+                                 "a.",
+                                 9));
     ASSERT_EQ(doc->root->kind, Kind::List);
     EXPECT_EQ(doc->root->items.at(0), doc->root);
 }
@@ -195,11 +248,22 @@ TEST(PickleReader, Long1IsSignExtended) {
     EXPECT_EQ(doc->root->integer, -2);
     const auto big = parse_string(std::string("\x80\x02\x8a\x06\x00\x00\x00\x00\x00\x01.", 11));
     EXPECT_EQ(big->root->integer, int64_t{1} << 40);
-    expect_error(std::string("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.", 14), ErrorCode::Unsupported);
+    expect_error(std::string("\x80\x02\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01.", 14),
+                 ErrorCode::Unsupported);
 }
 
 TEST(PickleReader, DuplicateKeysKeepTheLastValue) {
-    const auto doc = parse_string(PickleWriter().proto(2).op('}').op('(').str("a").integer(1).str("a").integer(2).op('u').op('.').str());
+    const auto doc = parse_string(PickleWriter()
+                                      .proto(2)
+                                      .op('}')
+                                      .op('(')
+                                      .str("a")
+                                      .integer(1)
+                                      .str("a")
+                                      .integer(2)
+                                      .op('u')
+                                      .op('.')
+                                      .str());
     ASSERT_EQ(doc->root->entries.size(), 1u);
     EXPECT_EQ(doc->root->entries[0].second->integer, 2);
 }

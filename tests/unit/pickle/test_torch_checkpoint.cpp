@@ -160,7 +160,9 @@ TEST(TorchCheckpoint, StorageLargerThanItsEntryIsCorrupt) {
                                   .op('.')
                                   .str());
     const Error e = expect_error(build_zip(files), ErrorCode::Corrupt);
-    EXPECT_NE(std::string(e.what()).find("tensor 'w': storage '0' claims 52 bytes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("tensor 'w': storage '0' claims 52 bytes"),
+              std::string::npos)
+        << e.what();
 }
 
 TEST(TorchCheckpoint, MissingStorageIsCorrupt) {
@@ -205,17 +207,21 @@ TEST(TorchCheckpoint, PickleCrcMismatchIsCorrupt) {
 }
 
 TEST(TorchCheckpoint, LegacyAndNonZipFilesAreRefused) {
-    const Error legacy = expect_error(std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15),
-                                      ErrorCode::Unsupported);
-    EXPECT_NE(std::string(legacy.what()).find("legacy non-zip torch checkpoint"), std::string::npos);
+    const Error legacy =
+        expect_error(std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15),
+                     ErrorCode::Unsupported);
+    EXPECT_NE(std::string(legacy.what()).find("legacy non-zip torch checkpoint"),
+              std::string::npos);
     expect_error("", ErrorCode::Corrupt);
     expect_error("hello world, not a checkpoint", ErrorCode::Corrupt);
 }
 
 TEST(TorchCheckpoint, ArchivesWithoutOneDataPklAreRefused) {
     expect_error(build_zip({{"a/version", "3"}}), ErrorCode::Corrupt);
-    expect_error(build_zip({{"a/data.pkl", sample_pickle()}, {"b/data.pkl", sample_pickle()}}), ErrorCode::Corrupt);
-    expect_error(build_zip({{"m/constants.pkl", "x"}, {"m/code/__torch__.py", "x"}}), ErrorCode::Unsupported);
+    expect_error(build_zip({{"a/data.pkl", sample_pickle()}, {"b/data.pkl", sample_pickle()}}),
+                 ErrorCode::Corrupt);
+    expect_error(build_zip({{"m/constants.pkl", "x"}, {"m/code/__torch__.py", "x"}}),
+                 ErrorCode::Unsupported);
     auto dup = sample_files(sample_pickle());
     dup.push_back(dup[2]);
     expect_error(build_zip(dup), ErrorCode::Corrupt);

@@ -23,8 +23,8 @@ struct MigrateDir {
     fs::path dir;
     MigrateDir() {
         static int counter = 0;
-        dir = fs::temp_directory_path() /
-              ("clipdex_migrate_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+        dir = fs::temp_directory_path() / ("clipdex_migrate_test_" + std::to_string(::getpid()) +
+                                           "_" + std::to_string(counter++));
         fs::create_directories(dir);
     }
     ~MigrateDir() {
@@ -80,7 +80,8 @@ void expect_same_rows(Store& a, const std::string& ca, Store& b, const std::stri
     for (size_t i = 0; i < left.size(); ++i) {
         EXPECT_TRUE(rows_identical(left[i], right[i])) << "row " << left[i].id << " differs";
         ASSERT_EQ(left[i].vector.size(), right[i].vector.size());
-        EXPECT_EQ(0, std::memcmp(left[i].vector.data(), right[i].vector.data(), left[i].vector.size() * 4));
+        EXPECT_EQ(0, std::memcmp(left[i].vector.data(), right[i].vector.data(),
+                                 left[i].vector.size() * 4));
     }
 }
 
@@ -118,7 +119,8 @@ TEST(Migrate, CopiesEveryRowBitExact) {
     // The source's own values, not only equal on both sides (a store may rewrite both).
     const std::vector<Row> copied = all_rows(*f.dst, "clipdex");
     ASSERT_EQ(copied.size(), f.rows.size());
-    for (size_t i = 0; i < copied.size(); ++i) EXPECT_TRUE(rows_identical(copied[i], f.rows[i])) << i;
+    for (size_t i = 0; i < copied.size(); ++i)
+        EXPECT_TRUE(rows_identical(copied[i], f.rows[i])) << i;
     EXPECT_TRUE(std::signbit(copied[0].vector[0]));
 }
 
@@ -207,7 +209,8 @@ TEST(Migrate, EmptyCollection) {
     EXPECT_EQ(report.copied, 0);
     EXPECT_EQ(report.destination_rows, 0);
     EXPECT_EQ(calls, 0);
-    EXPECT_EQ(f.dst->describe_collection("clipdex").spec.properties.at("clipdex.model"), "ViT-B-32::openai");
+    EXPECT_EQ(f.dst->describe_collection("clipdex").spec.properties.at("clipdex.model"),
+              "ViT-B-32::openai");
 }
 
 TEST(Migrate, DestinationWithOtherDimIsAConflict) {

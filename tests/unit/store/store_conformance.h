@@ -51,7 +51,6 @@ inline std::string unique_collection_name(const std::string& prefix) {
     return prefix + "_" + std::to_string(now % 1000000007) + "_" + std::to_string(counter++);
 }
 
-
 inline Row make_row(int64_t id, int dim, uint64_t seed) {
     Row r;
     r.id = id;
@@ -64,24 +63,30 @@ inline Row make_row(int64_t id, int dim, uint64_t seed) {
 
 inline std::vector<Row> make_rows(int64_t first, int64_t count, int dim) {
     std::vector<Row> rows;
-    for (int64_t i = 0; i < count; ++i) rows.push_back(make_row(first + i, dim, static_cast<uint64_t>(first + i)));
+    for (int64_t i = 0; i < count; ++i)
+        rows.push_back(make_row(first + i, dim, static_cast<uint64_t>(first + i)));
     return rows;
 }
 
-inline bool better(float a, float b, Metric metric) { return metric == Metric::L2 ? a <= b : a >= b; }
+inline bool better(float a, float b, Metric metric) {
+    return metric == Metric::L2 ? a <= b : a >= b;
+}
 
-#define CLIPDEX_EXPECT_ERROR(statement, error_code)                                           \
-    do {                                                                                      \
-        try {                                                                                 \
-            statement;                                                                        \
-            ADD_FAILURE() << "expected " << ::clipdex::error_code_name(error_code) << " from " #statement; \
-        } catch (const ::clipdex::Error& e) {                                                 \
-            EXPECT_EQ(::clipdex::error_code_name(e.code()), ::clipdex::error_code_name(error_code)) << e.what(); \
-        }                                                                                     \
+#define CLIPDEX_EXPECT_ERROR(statement, error_code)                                \
+    do {                                                                           \
+        try {                                                                      \
+            statement;                                                             \
+            ADD_FAILURE() << "expected " << ::clipdex::error_code_name(error_code) \
+                          << " from " #statement;                                  \
+        } catch (const ::clipdex::Error& e) {                                      \
+            EXPECT_EQ(::clipdex::error_code_name(e.code()),                        \
+                      ::clipdex::error_code_name(error_code))                      \
+                << e.what();                                                       \
+        }                                                                          \
     } while (0)
 
 class StoreConformance : public ::testing::TestWithParam<ConformanceParam> {
-protected:
+  protected:
     void SetUp() override {
         target_ = GetParam().factory();
         store_ = target_.store.get();
@@ -314,7 +319,8 @@ TEST_P(StoreConformance, SearchRanksByEveryMetric) {
         if (metric != Metric::InnerProduct) {
             EXPECT_EQ(hits[0][0].row.id, 42);
         }
-        for (size_t i = 1; i < hits[0].size(); ++i) EXPECT_TRUE(better(hits[0][i - 1].score, hits[0][i].score, metric));
+        for (size_t i = 1; i < hits[0].size(); ++i)
+            EXPECT_TRUE(better(hits[0][i - 1].score, hits[0][i].score, metric));
         if (metric == Metric::Cosine) {
             EXPECT_NEAR(hits[0][0].score, 1.0f, 1e-4);
         }
@@ -333,14 +339,18 @@ TEST_P(StoreConformance, BatchSearchEqualsSingleSearches) {
     req.k = 5;
     req.params.ef = 200;
     std::vector<float> batch;
-    for (int i : {3, 50, 120}) batch.insert(batch.end(), rows[static_cast<size_t>(i)].vector.begin(), rows[static_cast<size_t>(i)].vector.end());
+    for (int i : {3, 50, 120})
+        batch.insert(batch.end(), rows[static_cast<size_t>(i)].vector.begin(),
+                     rows[static_cast<size_t>(i)].vector.end());
     auto together = store_->search(name_, batch, req);
     ASSERT_EQ(together.size(), 3u);
     for (size_t q = 0; q < 3; ++q) {
-        std::vector<float> one(batch.begin() + static_cast<ptrdiff_t>(q * 8), batch.begin() + static_cast<ptrdiff_t>((q + 1) * 8));
+        std::vector<float> one(batch.begin() + static_cast<ptrdiff_t>(q * 8),
+                               batch.begin() + static_cast<ptrdiff_t>((q + 1) * 8));
         auto single = store_->search(name_, one, req);
         ASSERT_EQ(single[0].size(), together[q].size());
-        for (size_t i = 0; i < single[0].size(); ++i) EXPECT_EQ(single[0][i].row.id, together[q][i].row.id);
+        for (size_t i = 0; i < single[0].size(); ++i)
+            EXPECT_EQ(single[0][i].row.id, together[q][i].row.id);
     }
 }
 

@@ -5,13 +5,13 @@
 
 #include <zlib.h>
 
+#include <gtest/gtest.h>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iterator>
-#include <fstream>
-#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,8 +74,10 @@ const std::vector<Known> kKnown = {
     {"Hello, World!", {3306, 267, 1002, 256}},
     {"don\xe2\x80\x99t &amp; caf\xc3\xa9", {847, 713, 261, 15304}},
     {"\xc4\xb0stanbul \xce\x9f\xce\x94\xce\xa5\xce\xa3\xce\xa3\xce\x95\xce\xa5\xce\xa3",
-     {328, 16384, 11231, 138, 123, 138, 112, 139, 227, 139, 225, 139, 225, 138, 113, 139, 227, 139, 480}},
-    {"\xe6\x9d\xb1\xe4\xba\xac\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc \xf0\x9f\x97\xbc\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd",
+     {328, 16384, 11231, 138, 123, 138, 112, 139, 227, 139, 225, 139, 225, 138, 113, 139, 227, 139,
+      480}},
+    {"\xe6\x9d\xb1\xe4\xba\xac\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc "
+     "\xf0\x9f\x97\xbc\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd",
      {48338, 21078, 105, 34941, 2429, 107, 30391, 7045, 120, 43722}},
     {"<start_of_text>x<end_of_text>", {49406, 343, 49407}},
     {"", {}},
@@ -125,8 +127,10 @@ TEST(BpeTokenizer, TruncationKeepsEndTokenLast) {
 
 TEST(BpeTokenizer, OtherContextLengths) {
     EXPECT_EQ(gz_tokenizer().tokenize("a photo of a cat", 1), (std::vector<int32_t>{49407}));
-    EXPECT_EQ(gz_tokenizer().tokenize("a photo of a cat", 3), (std::vector<int32_t>{49406, 320, 49407}));
-    EXPECT_EQ(gz_tokenizer().tokenize("a cat", 5), (std::vector<int32_t>{49406, 320, 2368, 49407, 0}));
+    EXPECT_EQ(gz_tokenizer().tokenize("a photo of a cat", 3),
+              (std::vector<int32_t>{49406, 320, 49407}));
+    EXPECT_EQ(gz_tokenizer().tokenize("a cat", 5),
+              (std::vector<int32_t>{49406, 320, 2368, 49407, 0}));
     EXPECT_EQ(error_of([] { gz_tokenizer().tokenize("x", 0); }), ErrorCode::InvalidInput);
 }
 
@@ -144,7 +148,8 @@ TEST(BpeTokenizer, LongTextStopsEarlyAndStaysFast) {
     for (int i = 0; i < 200000; ++i) text += "lorem ipsum &amp; dolor ";
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<int32_t> t = gz_tokenizer().tokenize(text);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(t.back(), 49407);
     EXPECT_LT(ms, 2000.0);  // generous for sanitizer builds; Release takes a few ms
     // A very long single word has no early stop but must not be quadratic.
@@ -155,8 +160,8 @@ TEST(BpeTokenizer, LongTextStopsEarlyAndStaysFast) {
 TEST(BpeTokenizer, ConcurrentTokenizeMatchesSerial) {
     std::vector<std::string> texts;
     for (int i = 0; i < 200; ++i)
-        texts.push_back("text number " + std::to_string(i * 7919) + " \xe6\x9d\xb1\xe4\xba\xac caf\xc3\xa9 #" +
-                        std::to_string(i));
+        texts.push_back("text number " + std::to_string(i * 7919) +
+                        " \xe6\x9d\xb1\xe4\xba\xac caf\xc3\xa9 #" + std::to_string(i));
     std::vector<std::vector<int32_t>> serial;
     for (const auto& t : texts) serial.push_back(gz_tokenizer().tokenize(t));
     const BpeTokenizer fresh = BpeTokenizer::from_bpe_gz(kGz);  // cold cache
@@ -176,11 +181,16 @@ TEST(BpeTokenizer, ConcurrentTokenizeMatchesSerial) {
 
 TEST(BpeTokenizerFiles, MissingFilesAreNotFound) {
     std::string msg;
-    EXPECT_EQ(error_of([] { BpeTokenizer::from_bpe_gz("/nonexistent/bpe.txt.gz"); }, &msg), ErrorCode::NotFound);
-    EXPECT_NE(msg.find("/nonexistent/bpe.txt.gz"), std::string::npos);
-    EXPECT_EQ(error_of([] { BpeTokenizer::from_hf_files("/nonexistent/vocab.json", kHfDir / "merges.txt"); }),
+    EXPECT_EQ(error_of([] { BpeTokenizer::from_bpe_gz("/nonexistent/bpe.txt.gz"); }, &msg),
               ErrorCode::NotFound);
-    EXPECT_EQ(error_of([] { BpeTokenizer::from_hf_files(kHfDir / "vocab.json", "/nonexistent/merges.txt"); }),
+    EXPECT_NE(msg.find("/nonexistent/bpe.txt.gz"), std::string::npos);
+    EXPECT_EQ(error_of([] {
+                  BpeTokenizer::from_hf_files("/nonexistent/vocab.json", kHfDir / "merges.txt");
+              }),
+              ErrorCode::NotFound);
+    EXPECT_EQ(error_of([] {
+                  BpeTokenizer::from_hf_files(kHfDir / "vocab.json", "/nonexistent/merges.txt");
+              }),
               ErrorCode::NotFound);
 }
 
@@ -200,16 +210,20 @@ TEST(BpeTokenizerFiles, MalformedMergesAreCorrupt) {
     const fs::path vocab = kHfDir / "vocab.json";
     const fs::path three = temp_file("merges3.txt", "#version: 0.2\ni n\nt h e\n");
     std::string msg;
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, three); }, &msg), ErrorCode::Corrupt);
+    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, three); }, &msg),
+              ErrorCode::Corrupt);
     EXPECT_NE(msg.find("malformed merge"), std::string::npos) << msg;
-    const fs::path unknown = temp_file("merges_unknown.txt", "#version: 0.2\n\xe2\x82\xac\xe2\x82\xac q\n");
+    const fs::path unknown =
+        temp_file("merges_unknown.txt", "#version: 0.2\n\xe2\x82\xac\xe2\x82\xac q\n");
     EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, unknown); }), ErrorCode::Corrupt);
     const fs::path empty = temp_file("merges_empty.txt", "#version: 0.2\n");
     EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, empty); }), ErrorCode::Corrupt);
     const fs::path bad_json = temp_file("vocab_bad.json", "{\"a\": ");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(bad_json, kHfDir / "merges.txt"); }), ErrorCode::Corrupt);
+    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(bad_json, kHfDir / "merges.txt"); }),
+              ErrorCode::Corrupt);
     const fs::path no_special = temp_file("vocab_small.json", "{\"a\": 1}");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(no_special, kHfDir / "merges.txt"); }), ErrorCode::Corrupt);
+    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(no_special, kHfDir / "merges.txt"); }),
+              ErrorCode::Corrupt);
     for (const auto& p : {three, unknown, empty, bad_json, no_special}) fs::remove(p);
 }
 
@@ -228,7 +242,8 @@ TEST(BpeTokenizer, DeeplyNestedEntitiesStayFast) {
     for (int i = 0; i < 5000; ++i) text += "amp;";
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<int32_t> t = gz_tokenizer().tokenize(text);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(t.front(), 49406);
     EXPECT_LT(ms, 10000.0);
     // Shallow nesting is decoded exactly as ftfy + html.unescape: 3 + 2 levels here.
