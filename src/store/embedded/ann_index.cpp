@@ -253,6 +253,7 @@ class HnswIndex final : public AnnIndex {
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max<size_t>(kInitialCapacity, count + 16), m_, ef_construction_);
         auto& g = *graph_;
+        prefault(g.data_level0_memory_, count * g.size_data_per_element_);
         for (uint64_t i = 0; i < count; ++i) {
             auto internal = static_cast<hnswlib::tableint>(i);
             auto label = r.get<int64_t>();

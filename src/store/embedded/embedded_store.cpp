@@ -45,6 +45,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -751,15 +752,7 @@ class EmbeddedStore final : public Store {
             size_t total = static_cast<size_t>(kChunkSlots) * (capacity.size() - 1) +
                            static_cast<size_t>(capacity.back());
             c.arena.reserve_slots(total, false);  // every slot is read below
-            // Blob reads copy the pages straight into the arena (a column read would first
-            // assemble each 2 MiB chunk in a buffer of its own).
-            for (size_t chunk = 0; chunk < capacity.size(); ++chunk) {
-                auto count = static_cast<size_t>(capacity[chunk]);
-                auto* out = reinterpret_cast<uint8_t*>(
-                    c.arena.mutable_slots(static_cast<uint32_t>(chunk * kChunkSlots), count));
-                db.blob_read(c.table("chunks"), "data", static_cast<int64_t>(chunk), 0,
-                             {out, count * dim * 4});
-            }
+            read_chunks(db, c, capacity);
         }
         Statement rows(db, "SELECT id, slot FROM " + c.table("rows") + " INDEXED BY " +
                                c.table("rows") + "_generation");
@@ -773,7 +766,49 @@ class EmbeddedStore final : public Store {
                                 std::to_string(slot) + " which is missing or shared");
             c.arena.adopt(id, static_cast<uint32_t>(slot), false);
         }
-        c.arena.compute_inverse_norms();
+    }
+
+    // Blob reads copy the pages straight into the arena (a column read would first assemble
+    // each 2 MiB chunk in a buffer of its own); COSINE's 1/|v| is computed per chunk while it is
+    // still in cache. A writer reads on every core, each thread in a read transaction of its
+    // own (no other process can commit in between); a read-only store keeps its one transaction.
+    void read_chunks(Db& db, Collection& c, const std::vector<int64_t>& capacity) {
+        const size_t dim = static_cast<size_t>(c.spec.dim);
+        auto read_range = [&](Db& from, size_t first, size_t step) {
+            for (size_t chunk = first; chunk < capacity.size(); chunk += step) {
+                auto count = static_cast<size_t>(capacity[chunk]);
+                auto slot = static_cast<uint32_t>(chunk * kChunkSlots);
+                auto* out = reinterpret_cast<uint8_t*>(c.arena.mutable_slots(slot, count));
+                from.blob_read(c.table("chunks"), "data", static_cast<int64_t>(chunk), 0,
+                               {out, count * dim * 4});
+                c.arena.compute_inverse_norms(slot, count);
+            }
+        };
+        size_t threads = std::min<size_t>(std::thread::hardware_concurrency(), 4);
+        if (read_only_ || threads < 2 || capacity.size() < 64) {
+            read_range(db, 0, 1);
+            return;
+        }
+        std::vector<std::thread> pool;
+        std::vector<std::exception_ptr> errors(threads);
+        for (size_t t = 1; t < threads; ++t)
+            pool.emplace_back([&, t] {
+                try {
+                    auto other = lease();
+                    Transaction other_tx(*other, false);
+                    read_range(*other, t, threads);
+                } catch (...) {
+                    errors[t] = std::current_exception();
+                }
+            });
+        try {
+            read_range(db, 0, threads);
+        } catch (...) {
+            errors[0] = std::current_exception();
+        }
+        for (auto& th : pool) th.join();
+        for (auto& e : errors)
+            if (e) std::rethrow_exception(e);
     }
 
     // An index snapshot read and parsed, not yet attached to the arena.
@@ -1317,9 +1352,10 @@ void parallel_queries(size_t nq, size_t threads, Body body) {
 // One prepared query. `slots` and `accept` describe a filter (null without one).
 std::vector<Candidate> search_one(const Collection& c, const float* prepared, size_t k,
                                   SearchParams params, bool exact,
-                                  const std::vector<uint32_t>* slots, const IdFilter* accept) {
+                                  const std::vector<uint32_t>* slots, const IdFilter* accept,
+                                  size_t scan_threads) {
     const Arena& arena = c.arena;
-    if (exact) return arena.exact_search(prepared, k, slots);
+    if (exact) return arena.exact_search(prepared, k, slots, scan_threads);
     const size_t live = arena.size();
     const size_t reachable = slots ? slots->size() : live;
     size_t fetch = k;
@@ -1394,10 +1430,13 @@ std::vector<std::vector<Hit>> EmbeddedStore::search(const std::string& collectio
                 for (size_t q = 0; q < nq; ++q) normalize({prepared.data() + q * dim, dim});
             found = arena.exact_search_batch(prepared.data(), nq, k, threads);
         } else {
+            // Few queries run one after another, each scan on every core; many run side by side.
+            const size_t scan_threads = nq < kParallelQueriesMin ? threads : 1;
             parallel_queries(nq, threads, [&](size_t q) {
                 auto prepared = prepare_query(queries.data() + q * dim, dim, metric);
                 found[q] = search_one(*c, prepared.data(), k, request.params, exact,
-                                      matched ? &slots : nullptr, matched ? &accept : nullptr);
+                                      matched ? &slots : nullptr, matched ? &accept : nullptr,
+                                      scan_threads);
             });
         }
     }

@@ -1,6 +1,7 @@
 #include "store/embedded/vectors.h"
 
 #include <cblas.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +9,30 @@
 #include <thread>
 
 namespace clipdex::store::embedded {
+
+void prefault(void* data, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+    constexpr size_t kPage = 4096, kMinBytes = size_t{64} << 20;
+    if (bytes < kMinBytes) return;
+    auto begin = (reinterpret_cast<uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
+    auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kPage - 1);
+    size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+    size_t step = ((end - begin) / threads + kPage - 1) & ~(kPage - 1);
+    // A failure (an old kernel, memory pressure) only means the pages fault in later as usual.
+    auto populate = [](uintptr_t from, uintptr_t to) {
+        if (from < to) (void)madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t)
+        pool.emplace_back(populate, std::min(end, begin + t * step),
+                          std::min(end, begin + (t + 1) * step));
+    populate(begin, std::min(end, begin + step));
+    for (auto& th : pool) th.join();
+#else
+    (void)data;
+    (void)bytes;
+#endif
+}
 
 // Four vector registers of independent accumulators: one register would make every step wait
 // for the previous add (latency-bound); four keep the FMA units busy. Written as plain loops so
@@ -113,7 +138,10 @@ void Arena::reserve_slots(size_t slots, bool zero) {
     if (slots <= ids_.size()) return;
     size_t old = data_.size();
     data_.resize(slots * dim_);
-    if (zero) std::fill(data_.begin() + static_cast<ptrdiff_t>(old), data_.end(), 0.0f);
+    if (zero)
+        std::fill(data_.begin() + static_cast<ptrdiff_t>(old), data_.end(), 0.0f);
+    else
+        prefault(data_.data() + old, (data_.size() - old) * sizeof(float));
     ids_.resize(slots, 0);
     used_.resize(slots, 0);
     if (metric_ == Metric::Cosine) inverse_norm_.resize(slots, 0.0f);
@@ -139,22 +167,10 @@ void Arena::adopt(int64_t id, uint32_t slot, bool norm) {
         inverse_norm_[slot] = embedded::inverse_norm(vector_at(slot), dim_);
 }
 
-void Arena::compute_inverse_norms() {
+void Arena::compute_inverse_norms(uint32_t first, size_t count) {
     if (metric_ != Metric::Cosine) return;
-    auto work = [this](size_t begin, size_t end) {
-        for (size_t s = begin; s < end; ++s)
-            if (used_[s])
-                inverse_norm_[s] =
-                    embedded::inverse_norm(vector_at(static_cast<uint32_t>(s)), dim_);
-    };
-    const size_t n = used_.size();
-    if (n < 20000 || std::thread::hardware_concurrency() < 2) {
-        work(0, n);
-        return;
-    }
-    std::thread other(work, n / 2, n);
-    work(0, n / 2);
-    other.join();
+    for (size_t s = first; s < first + count; ++s)
+        inverse_norm_[s] = embedded::inverse_norm(vector_at(static_cast<uint32_t>(s)), dim_);
 }
 
 void Arena::erase(int64_t id) {
@@ -192,10 +208,11 @@ float Arena::distance(const float* query, uint32_t slot) const {
 }
 
 std::vector<Candidate> Arena::exact_search(const float* query, size_t k,
-                                           const std::vector<uint32_t>* slots) const {
+                                           const std::vector<uint32_t>* slots,
+                                           size_t threads) const {
     // Every vector, IP or COSINE: BLAS dot products over tiles of vectors stream memory at full
     // speed (one call per vector, as below, does not).
-    if (!slots && metric_ != Metric::L2) return exact_search_tiles(query, k);
+    if (!slots && metric_ != Metric::L2) return exact_search_tiles(query, k, threads);
     TopK top(k);
     if (slots) {
         for (uint32_t s : *slots)
@@ -207,12 +224,31 @@ std::vector<Candidate> Arena::exact_search(const float* query, size_t k,
     return top.take_sorted();
 }
 
-std::vector<Candidate> Arena::exact_search_tiles(const float* query, size_t k) const {
+std::vector<Candidate> Arena::exact_search_tiles(const float* query, size_t k,
+                                                 size_t threads) const {
+    constexpr size_t kMinSlotsPerThread = size_t{1} << 17;  // 256 MiB at dim 512
+    const size_t n = used_.size();
+    threads = std::clamp<size_t>(std::min(threads, n / kMinSlotsPerThread), 1, 16);
+    std::vector<TopK> tops(threads, TopK(k));
+    // Thread ranges are whole 4,096-slot tiles so each thread's sgemv calls stay aligned.
+    const size_t step = ((n + threads - 1) / threads + 4095) / 4096 * 4096;
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            scan_tiles(query, std::min(n, t * step), std::min(n, (t + 1) * step), tops[t]);
+        });
+    scan_tiles(query, 0, std::min(n, step), tops[0]);
+    for (auto& th : pool) th.join();
+    for (size_t t = 1; t < threads; ++t)
+        for (const auto& c : tops[t].take_sorted()) tops[0].push(c.distance, c.id);
+    return tops[0].take_sorted();
+}
+
+void Arena::scan_tiles(const float* query, size_t first, size_t end, TopK& top) const {
     constexpr size_t kSlotTile = 4096;
     std::vector<float> scores(kSlotTile);
-    TopK top(k);
-    for (size_t s0 = 0; s0 < used_.size(); s0 += kSlotTile) {
-        size_t sn = std::min(kSlotTile, used_.size() - s0);
+    for (size_t s0 = first; s0 < end; s0 += kSlotTile) {
+        size_t sn = std::min(kSlotTile, end - s0);
         cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(sn), static_cast<int>(dim_), 1.0f,
                     data_.data() + s0 * dim_, static_cast<int>(dim_), query, 1, 0.0f, scores.data(),
                     1);
@@ -222,7 +258,6 @@ std::vector<Candidate> Arena::exact_search_tiles(const float* query, size_t k) c
             if (!top.full() || d <= top.worst()) top.push(d, ids_[s0 + s]);
         }
     }
-    return top.take_sorted();
 }
 
 std::vector<std::vector<Candidate>> Arena::exact_search_batch(const float* queries, size_t nq,

@@ -46,6 +46,11 @@ class TopK {
 
 using IdFilter = std::function<bool(int64_t id)>;
 
+// Backs [data, data + bytes) with memory now, on every core (MADV_POPULATE_WRITE), for buffers
+// that a bulk load is about to fill: touching fresh pages one fault at a time was most of the
+// time of opening a large collection. Does nothing for small buffers or on kernels without it.
+void prefault(void* data, size_t bytes);
+
 // For the arena's vector storage: growing it default-initialises (leaves floats unwritten)
 // unless told otherwise, so an open that fills every slot from disk touches the memory once.
 template <typename T>
@@ -76,15 +81,18 @@ class Arena {
     size_t slot_count() const { return ids_.size(); }
     size_t size() const { return by_id_.size(); }
 
-    // New slots are zeroed unless `zero` is false (the caller then writes every new slot).
+    // New slots are zeroed unless `zero` is false (the caller then writes every new slot, and
+    // their memory is prefaulted).
     void reserve_slots(size_t slots, bool zero = true);
     // Places `id` at `slot` (growing the arena); the slot must be free.
     void put(int64_t id, uint32_t slot, const float* vector);
     // Bulk loading: raw storage for `count` slots from `first`, then adopt() marks them live.
     float* mutable_slots(uint32_t first, size_t count);
-    // `norm` false defers COSINE's 1/|v| to compute_inverse_norms() (bulk loads, on all cores).
+    // `norm` false leaves COSINE's 1/|v| to compute_inverse_norms() (bulk loads).
     void adopt(int64_t id, uint32_t slot, bool norm = true);
-    void compute_inverse_norms();
+    // COSINE: 1/|v| for the `count` slots from `first`, whether live yet or not (a bulk load
+    // computes them as it reads the vectors in). Slots must exist; other metrics: nothing.
+    void compute_inverse_norms(uint32_t first, size_t count);
     void erase(int64_t id);
     bool contains(int64_t id) const { return by_id_.count(id) != 0; }
     // Slot of `id` or -1.
@@ -100,9 +108,12 @@ class Arena {
 
     // Internal distance between a prepared query (unit length for COSINE) and a slot.
     float distance(const float* query, uint32_t slot) const;
-    // Exact search over every live vector, or over `slots` when given.
+    // Exact search over every live vector, or over `slots` when given. A scan of a large arena
+    // for one IP/COSINE query is split over up to `threads` threads (one core cannot read memory
+    // as fast as the arena can be scored).
     std::vector<Candidate> exact_search(const float* query, size_t k,
-                                        const std::vector<uint32_t>* slots = nullptr) const;
+                                        const std::vector<uint32_t>* slots = nullptr,
+                                        size_t threads = 1) const;
     // exact_search over every live vector for `nq` prepared queries at once (IP and COSINE):
     // one GEMM per block of queries and vectors, so each vector is read from memory once per
     // block instead of once per query; query blocks are split over `threads`.
@@ -110,7 +121,8 @@ class Arena {
                                                            size_t k, size_t threads) const;
 
   private:
-    std::vector<Candidate> exact_search_tiles(const float* query, size_t k) const;
+    std::vector<Candidate> exact_search_tiles(const float* query, size_t k, size_t threads) const;
+    void scan_tiles(const float* query, size_t first, size_t end, TopK& top) const;
 
     size_t dim_;
     Metric metric_;
