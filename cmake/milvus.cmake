@@ -34,4 +34,4 @@ set_source_files_properties(${milvus_gen_sources} PROPERTIES COMPILE_OPTIONS "-w
 target_include_directories(clipdex_milvus_proto SYSTEM PUBLIC ${milvus_gen_dir})
 target_link_libraries(clipdex_milvus_proto PUBLIC protobuf::libprotobuf PkgConfig::GRPCPP)
 
-clipdex_module(milvus DIRS src/store/milvus DEPS clipdex_filter clipdex_common clipdex_milvus_proto)
+clipdex_module(milvus DIRS src/store/milvus DEPS clipdex_spec clipdex_filter clipdex_common clipdex_milvus_proto)

@@ -13,12 +13,6 @@ namespace {
 
 const char* const kTextFields[] = {kFieldUrl, kFieldDescription, kFieldAddedAt, kFieldUpdatedAt};
 
-std::string upper(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(),
-                   [](unsigned char c) { return char(std::toupper(c)); });
-    return text;
-}
-
 pbc::KeyValuePair pair(const std::string& key, const std::string& value) {
     pbc::KeyValuePair kv;
     kv.set_key(key);
@@ -77,13 +71,13 @@ IndexSpec index_from_params(const google::protobuf::RepeatedPtrField<pbc::KeyVal
     if (flat.contains(kRequestedIndexKey)) flat["index_type"] = flat[kRequestedIndexKey];
     if (flat.contains("index_type")) {
         try {
-            index.kind = index_from_text(flat["index_type"].get<std::string>());
+            index.kind = parse_index_kind(flat["index_type"].get<std::string>());
         } catch (const Error&) {
             index.kind = IndexKind::AutoIndex;  // an index clipdex cannot build still searches
         }
     }
     if (flat.contains("metric_type"))
-        index.metric = metric_from_text(flat["metric_type"].get<std::string>());
+        index.metric = parse_metric(flat["metric_type"].get<std::string>());
     index.nlist = int_param(flat, "nlist", index.nlist);
     index.m = int_param(flat, "M", index.m);
     index.ef_construction = int_param(flat, "efConstruction", index.ef_construction);
@@ -183,51 +177,6 @@ void merge_dynamic(Row& row, const nlohmann::json& object, const OutputPlan& pla
 
 }  // namespace
 
-std::string metric_text(Metric metric) {
-    switch (metric) {
-        case Metric::Cosine:
-            return "COSINE";
-        case Metric::InnerProduct:
-            return "IP";
-        case Metric::L2:
-            return "L2";
-    }
-    return "COSINE";
-}
-
-std::string index_text(IndexKind kind) {
-    switch (kind) {
-        case IndexKind::Flat:
-            return "FLAT";
-        case IndexKind::IvfFlat:
-            return "IVF_FLAT";
-        case IndexKind::Hnsw:
-            return "HNSW";
-        case IndexKind::AutoIndex:
-            return "AUTOINDEX";
-    }
-    return "AUTOINDEX";
-}
-
-Metric metric_from_text(const std::string& text) {
-    std::string name = upper(text);
-    if (name == "COSINE") return Metric::Cosine;
-    if (name == "IP") return Metric::InnerProduct;
-    if (name == "L2") return Metric::L2;
-    throw Error(ErrorCode::InvalidInput,
-                "unknown metric `" + text + "` (expected COSINE, IP or L2)");
-}
-
-IndexKind index_from_text(const std::string& text) {
-    std::string name = upper(text);
-    if (name == "FLAT") return IndexKind::Flat;
-    if (name == "IVF_FLAT") return IndexKind::IvfFlat;
-    if (name == "HNSW") return IndexKind::Hnsw;
-    if (name == "AUTOINDEX") return IndexKind::AutoIndex;
-    throw Error(ErrorCode::InvalidInput,
-                "unknown index type `" + text + "` (expected FLAT, IVF_FLAT, HNSW or AUTOINDEX)");
-}
-
 void check_collection_name(const std::string& name) {
     auto fail = [&](const std::string& why) {
         throw Error(ErrorCode::InvalidInput, "collection name `" + name + "`: " + why);
@@ -278,8 +227,9 @@ std::vector<pbc::KeyValuePair> index_params(const IndexSpec& index) {
         params["M"] = index.m;
         params["efConstruction"] = index.ef_construction;
     }
-    return {pair("index_type", index_text(index.kind)),
-            pair("metric_type", metric_text(index.metric)), pair("params", params.dump())};
+    return {pair("index_type", std::string(index_kind_name(index.kind))),
+            pair("metric_type", std::string(metric_name(index.metric))),
+            pair("params", params.dump())};
 }
 
 std::vector<pbc::KeyValuePair> flat_stand_in(const IndexSpec& index) {
@@ -287,10 +237,10 @@ std::vector<pbc::KeyValuePair> flat_stand_in(const IndexSpec& index) {
     flat.kind = IndexKind::Flat;
     std::vector<pbc::KeyValuePair> params = index_params(flat);
     nlohmann::json wanted = nlohmann::json::parse(index_params(index).back().value());
-    wanted[kRequestedIndexKey] = index_text(index.kind);
+    wanted[kRequestedIndexKey] = std::string(index_kind_name(index.kind));
     params.back().set_value(wanted.dump());
     // Milvus Lite keeps unknown top-level index params but not unknown keys inside "params".
-    params.push_back(pair(kRequestedIndexKey, index_text(index.kind)));
+    params.push_back(pair(kRequestedIndexKey, std::string(index_kind_name(index.kind))));
     return params;
 }
 

@@ -24,10 +24,6 @@ inline constexpr int64_t kMaxQueryWindow = 16384;
 // Requests stay well below the server's 64 MB gRPC receive limit.
 inline constexpr size_t kMaxRequestBytes = 32u << 20;
 
-std::string metric_text(Metric metric);
-std::string index_text(IndexKind kind);
-Metric metric_from_text(const std::string& text);  // throws InvalidInput
-IndexKind index_from_text(const std::string& text);
 
 // Milvus's collection name rule; throws Error(InvalidInput) naming the name.
 void check_collection_name(const std::string& name);

@@ -833,7 +833,7 @@ class MilvusStore final : public Store {
         const std::pair<const char*, std::string> kvs[] = {
             {"anns_field", kFieldVector},
             {"topk", std::to_string(search.k)},
-            {"metric_type", metric_text(info.spec.index.metric)},
+            {"metric_type", std::string(metric_name(info.spec.index.metric))},
             {"params", params.dump()},
             {"round_decimal", "-1"},
             {"offset", "0"},
