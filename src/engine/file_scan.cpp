@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "common/ascii.h"
 #include "common/hash.h"
 
 namespace clipdex {
@@ -38,9 +39,7 @@ Descriptions load_descriptions(const fs::path& json_file) {
 namespace engine {
 
 bool has_image_extension(const fs::path& path) {
-    std::string ext = path.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string ext = ascii_lower(path.extension().string());
     static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".webp",
                                               ".gif", ".bmp",  ".svg"};
     return std::any_of(std::begin(kExtensions), std::end(kExtensions),

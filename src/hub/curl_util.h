@@ -50,9 +50,6 @@ std::string describe_size(std::uint64_t bytes);
 // "10 s", "1.5 s".
 std::string describe_seconds(double seconds);
 
-// Case-insensitive ASCII comparison for header names.
-bool iequals(std::string_view a, std::string_view b);
-
 // Splits "Name: value\r\n" into a trimmed name and value; false when the line is no header.
 bool split_header(std::string_view line, std::string& name, std::string& value);
 

@@ -21,6 +21,7 @@
 #include <memory>
 #include <system_error>
 #include <vector>
+#include "common/ascii.h"
 
 namespace clipdex::hub {
 
@@ -37,9 +38,7 @@ std::string env(const char* name) {
 }
 
 bool env_truthy(const char* name) {
-    std::string value = env(name);
-    std::transform(value.begin(), value.end(), value.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
+    std::string value = ascii_lower(env(name));
     return value == "1" || value == "true" || value == "yes" || value == "on";
 }
 
@@ -137,9 +136,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     std::string name;
     std::string value;
     if (detail::split_header(line, name, value)) {
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return std::tolower(c); });
-        headers->values[name] = value;
+        headers->values[ascii_lower(name)] = value;
     }
     return size * count;
 }
@@ -490,9 +487,7 @@ void verify_download(const RepoFileRef& ref, const Metadata& meta, const fs::pat
         problem = "size " + std::to_string(size) + " bytes does not match the hub's " +
                   std::to_string(meta.size);
     } else if (is_hex_of_length(meta.etag, 64)) {
-        std::string expected = meta.etag;
-        std::transform(expected.begin(), expected.end(), expected.begin(),
-                       [](unsigned char c) { return std::tolower(c); });
+        std::string expected = ascii_lower(meta.etag);
         const std::string actual = sha256_file_hex(incomplete);
         if (actual != expected) {
             problem = "sha256 " + actual + " does not match the hub's " + expected;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include "common/ascii.h"
 
 namespace clipdex::hub {
 
@@ -312,7 +313,7 @@ long remaining_ms(Clock::time_point deadline) {
 bool host_exempt(const UrlParts& parts, const FetchOptions& options) {
     return options.allow_private ||
            std::any_of(options.allowed_hosts.begin(), options.allowed_hosts.end(),
-                       [&](const std::string& host) { return detail::iequals(host, parts.host); });
+                       [&](const std::string& host) { return ascii_iequals(host, parts.host); });
 }
 
 void check_curl_result(CURLcode code, const Transfer& transfer, const FetchOptions& options,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include "common/ascii.h"
 
 namespace clipdex::hub {
 
@@ -37,7 +38,7 @@ const std::string kOpenClipConfig = "open_clip_config.json";
 
 const Registered* find_registered(std::string_view name) {
     const auto it = std::find_if(kRegistry.begin(), kRegistry.end(), [&](const Registered& entry) {
-        return detail::iequals(entry.name, name);
+        return ascii_iequals(entry.name, name);
     });
     return it == kRegistry.end() ? nullptr : &*it;
 }

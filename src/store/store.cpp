@@ -9,26 +9,12 @@
 
 #include "store/embedded/embedded_store.h"
 #if __has_include("store/milvus/milvus_store.h")
+#include "common/ascii.h"
 #include "store/milvus/milvus_store.h"
 #define CLIPDEX_HAS_MILVUS 1
 #endif
 
 namespace clipdex::store {
-
-namespace {
-
-std::string upper(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return out;
-}
-
-bool starts_with_ci(std::string_view text, std::string_view prefix) {
-    return text.size() >= prefix.size() && upper(text.substr(0, prefix.size())) == upper(prefix);
-}
-
-}  // namespace
 
 std::string utc_timestamp_now() {
     auto now = std::chrono::system_clock::now();
@@ -45,7 +31,7 @@ std::string utc_timestamp_now() {
 }
 
 std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options) {
-    if (starts_with_ci(uri, "http://") || starts_with_ci(uri, "https://")) {
+    if (ascii_istarts_with(uri, "http://") || ascii_istarts_with(uri, "https://")) {
 #ifdef CLIPDEX_HAS_MILVUS
         return milvus::open_milvus_store(uri, options);
 #else
@@ -53,7 +39,7 @@ std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& op
                     "store `" + uri + "`: this build has no Milvus backend");
 #endif
     }
-    std::string path = starts_with_ci(uri, "file:") ? uri.substr(5) : uri;
+    std::string path = ascii_istarts_with(uri, "file:") ? uri.substr(5) : uri;
     if (path.empty())
         throw Error(ErrorCode::InvalidInput,
                     "store URI is empty: give a database path or an http(s):// Milvus address");

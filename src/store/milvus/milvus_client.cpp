@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include "common/ascii.h"
 
 namespace clipdex::store::milvus {
 namespace {
@@ -20,10 +21,7 @@ constexpr int kIndexNotFound = 700;
 constexpr int kDatabaseNotFound = 800;
 
 bool contains(const std::string& haystack, std::string_view needle) {
-    std::string lower(haystack);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
-    return lower.find(needle) != std::string::npos;
+    return ascii_lower(haystack).find(needle) != std::string::npos;
 }
 
 }  // namespace

@@ -6,19 +6,9 @@
 #include <string>
 
 #include "clipdex/store.h"
+#include "common/ascii.h"
 
 namespace clipdex::store {
-
-namespace {
-
-std::string upper(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return out;
-}
-
-}  // namespace
 
 std::string_view metric_name(Metric metric) {
     switch (metric) {
@@ -33,7 +23,7 @@ std::string_view metric_name(Metric metric) {
 }
 
 Metric parse_metric(std::string_view name) {
-    std::string u = upper(name);
+    std::string u = ascii_upper(name);
     if (u == "COSINE") return Metric::Cosine;
     if (u == "IP") return Metric::InnerProduct;
     if (u == "L2") return Metric::L2;
@@ -56,7 +46,7 @@ std::string_view index_kind_name(IndexKind kind) {
 }
 
 IndexKind parse_index_kind(std::string_view name) {
-    std::string u = upper(name);
+    std::string u = ascii_upper(name);
     if (u == "FLAT") return IndexKind::Flat;
     if (u == "IVF_FLAT") return IndexKind::IvfFlat;
     if (u == "HNSW") return IndexKind::Hnsw;
