@@ -427,9 +427,18 @@ class IvfIndex final : public AnnIndex {
         for (size_t c = 0; c < nlist; ++c)
             probes.push(centroid_distance(query, c), static_cast<int64_t>(c));
         TopK top(k);
-        for (const auto& probe : probes.take_sorted())
-            for (const auto& e : lists_[static_cast<size_t>(probe.id)])
+        // A list's vectors are scattered over the arena: fetch the one after next while this one
+        // is scored (the hardware prefetcher cannot guess the next slot).
+        constexpr size_t kAhead = 2;
+        for (const auto& probe : probes.take_sorted()) {
+            const auto& list = lists_[static_cast<size_t>(probe.id)];
+            for (size_t i = 0; i < list.size(); ++i) {
+                if (i + kAhead < list.size())
+                    prefetch(arena.vector_at(list[i + kAhead].slot), dim_ * sizeof(float));
+                const Entry& e = list[i];
                 if (!filter || (*filter)(e.id)) top.push(arena.distance(query, e.slot), e.id);
+            }
+        }
         return top.take_sorted();
     }
 

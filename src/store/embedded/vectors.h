@@ -19,6 +19,11 @@
 namespace clipdex::store::embedded {
 
 float dot(const float* a, const float* b, size_t dim);
+// Asks for every cache line of [data, data + bytes) ahead of use.
+inline void prefetch(const void* data, size_t bytes) {
+    const auto* p = static_cast<const char*>(data);
+    for (size_t offset = 0; offset < bytes; offset += 64) __builtin_prefetch(p + offset);
+}
 float l2_squared(const float* a, const float* b, size_t dim);
 // Scales `v` to unit length; false when its norm is zero or not finite.
 bool normalize(std::span<float> v);

@@ -155,11 +155,11 @@ TEST(EmbeddedStore, ReopenKeepsRowsVectorsAndResults) {
 }
 
 // Enough rows for the open to read the vector chunks on several threads (64 chunks and more),
-// and a scan large enough that one query is split over threads (256k vectors and more).
+// and a scan large enough that one query is split over threads (16 MiB of vectors per thread).
 TEST(EmbeddedStore, LargeReopenReadsEveryVectorAndSplitScansAgree) {
     TempDb db;
-    constexpr int kDim = 4;
-    constexpr int64_t kRows = 270000;
+    constexpr int kDim = 128;
+    constexpr int64_t kRows = 70000;
     std::vector<Row> rows = make_rows(1, kRows, kDim);
     {
         auto store = open_store(db.path);
@@ -173,19 +173,19 @@ TEST(EmbeddedStore, LargeReopenReadsEveryVectorAndSplitScansAgree) {
     ASSERT_EQ(store->count("big"), kRows);
     auto got = store->query("big", QueryRequest{"id >= 0", {"vector"}, -1, 0});
     ASSERT_EQ(got.size(), static_cast<size_t>(kRows));
-    for (size_t r = 0; r < got.size(); r += 997) ASSERT_EQ(got[r].vector, rows[r].vector) << r;
+    for (size_t r = 0; r < got.size(); r += 97) ASSERT_EQ(got[r].vector, rows[r].vector) << r;
     // One query (scan split over threads) must answer as the same query inside a batch of 16
     // (one thread per query): same ids in the same order.
     std::vector<float> batch;
     for (int q = 0; q < 16; ++q)
-        batch.insert(batch.end(), rows[static_cast<size_t>(q) * 9973].vector.begin(),
-                     rows[static_cast<size_t>(q) * 9973].vector.end());
+        batch.insert(batch.end(), rows[static_cast<size_t>(q) * 4111].vector.begin(),
+                     rows[static_cast<size_t>(q) * 4111].vector.end());
     SearchRequest req;
     req.k = 10;
     req.output_fields = {"id"};
     auto many = store->search("big", batch, req);
     for (int q = 0; q < 16; ++q) {
-        auto one = store->search("big", rows[static_cast<size_t>(q) * 9973].vector, req);
+        auto one = store->search("big", rows[static_cast<size_t>(q) * 4111].vector, req);
         EXPECT_EQ(top_ids(one[0]), top_ids(many[static_cast<size_t>(q)])) << "query " << q;
     }
 }
