@@ -23,11 +23,15 @@ struct Matrix {
     }
 };
 
+// A layer's F32 weights copied once into oneDNN's blocked layout (see kernels.h).
+struct PackedWeights;
+
 // y = x W^T + b with W [out, in] ("out_in"), or y = x W with W [in, out].
 struct Linear {
     Matrix w;
     bool out_in = true;
-    std::vector<float> bias;  // empty: none
+    std::vector<float> bias;                      // empty: none
+    std::shared_ptr<const PackedWeights> packed;  // set: GEMMs use it, never w
     int out() const { return out_in ? w.rows : w.cols; }
     int in() const { return out_in ? w.cols : w.rows; }
 };

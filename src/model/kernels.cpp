@@ -2,6 +2,7 @@
 
 #include <dnnl.h>
 #include <omp.h>
+#include <dnnl.hpp>
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own _mm512_undefined_ps()
 // (GCC bug 105593, fixed in 13); the warning points into the header, so it is silenced there.
@@ -11,11 +12,17 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <tuple>
+#include <unordered_map>
 
 namespace clipdex::model {
 
@@ -215,6 +222,224 @@ std::pair<const float*, int> f32_weights(const Team& team, const Linear& layer, 
 
 }  // namespace
 
+// ---- Packed F32 weights and the oneDNN matmul primitive ----
+
+struct PackedWeights {
+    dnnl::memory::desc md;  // [in, out] in the primitive's blocked layout
+    float* data = nullptr;  // md.get_size() bytes, 64-byte aligned
+    int in = 0, out = 0;
+    // BA16a64b: 64-column blocks of [in rounded up to 16] x 64 floats one after another, so a
+    // panel of columns starting at a multiple of 64 is itself a BA16a64b matrix.
+    bool panels = false;
+    PackedWeights() = default;
+    PackedWeights(const PackedWeights&) = delete;
+    PackedWeights& operator=(const PackedWeights&) = delete;
+    ~PackedWeights() { std::free(data); }
+};
+
+namespace {
+
+using dnnl::memory;
+
+const dnnl::engine& cpu_engine() {
+    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    return engine;
+}
+
+// Streams and the (user-managed) scratchpad are per thread: primitives are shared by all.
+dnnl::stream& thread_stream() {
+    thread_local dnnl::stream stream(cpu_engine());
+    return stream;
+}
+
+[[noreturn]] void dnnl_failed(const char* what, const dnnl::error& e, int m, int n, int k) {
+    std::fprintf(stderr, "clipdex: oneDNN %s (m=%d n=%d k=%d) failed: %s (status %d)\n", what, m, n,
+                 k, e.what(), static_cast<int>(e.status));
+    std::abort();
+}
+
+memory::desc dense(int rows, int cols) {
+    return memory::desc({rows, cols}, memory::data_type::f32, memory::format_tag::ab);
+}
+
+// Primitives by shape and post-ops, shared by layers of the same shape (every block of a
+// tower) and by threads; keyed on the weights' layout too. Distinct row counts (batch sizes,
+// text lengths) each compile kernels once; the map is cleared if it grows past kMaxPrimitives.
+struct MatmulEntry {
+    memory::desc weights;
+    dnnl::matmul prim;
+    memory::desc scratch;
+};
+constexpr size_t kMaxPrimitives = 512;
+std::mutex primitives_mutex;
+std::map<std::tuple<int, int, int, bool, bool, int>, std::vector<MatmulEntry>> primitives;
+size_t primitive_count = 0;
+
+MatmulEntry matmul_for(const memory::desc& weights, int m, int k, int n, bool bias, bool sum,
+                       Epilogue epilogue) {
+    const auto key = std::make_tuple(m, k, n, bias, sum, static_cast<int>(epilogue));
+    std::lock_guard lock(primitives_mutex);
+    auto it = primitives.find(key);
+    if (it != primitives.end())
+        for (const MatmulEntry& e : it->second)
+            if (e.weights == weights) return e;
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops ops;
+    if (sum) ops.append_sum(1.0f);
+    if (epilogue == Epilogue::QuickGelu)  // x * sigmoid(1.702 x)
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_swish, 1.702f, 0.0f);
+    else if (epilogue == Epilogue::Gelu)
+        ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    attr.set_post_ops(ops);
+    const memory::desc src = dense(m, k), dst = dense(m, n);
+    auto desc = bias ? dnnl::matmul::desc(src, weights, dense(1, n), dst)
+                     : dnnl::matmul::desc(src, weights, dst);
+    dnnl::matmul::primitive_desc pd(desc, attr, cpu_engine());
+    if (primitive_count >= kMaxPrimitives) {
+        primitives.clear();
+        primitive_count = 0;
+    }
+    MatmulEntry entry{weights, dnnl::matmul(pd), pd.scratchpad_desc()};
+    primitives[key].push_back(entry);
+    ++primitive_count;
+    return entry;
+}
+
+// Dense y [m, n1 - n0] (=|+=) dense x [m, in] @ W[:, n0:n1] + bias[n0:n1], then the activation,
+// on the calling thread. n0 is a multiple of 64 unless [n0, n1) is all of W.
+void packed_matmul(const PackedWeights& pw, int m, int n0, int n1, const float* x, float* y,
+                   const float* bias, bool sum, Epilogue epilogue) {
+    const int k = pw.in, n = n1 - n0;
+    try {
+        memory::desc wmd = pw.md;
+        float* w = pw.data;
+        if (n != pw.out) {
+            wmd = memory::desc({k, n}, memory::data_type::f32, memory::format_tag::BA16a64b);
+            w += static_cast<size_t>(n0) * static_cast<size_t>((k + 15) / 16 * 16);
+        }
+        const MatmulEntry e = matmul_for(wmd, m, k, n, bias != nullptr, sum, epilogue);
+        thread_local std::vector<std::byte> scratch;
+        if (scratch.size() < e.scratch.get_size()) scratch.resize(e.scratch.get_size());
+        const dnnl::engine& engine = cpu_engine();
+        std::unordered_map<int, memory> args{
+            {DNNL_ARG_SRC, memory(dense(m, k), engine, const_cast<float*>(x))},
+            {DNNL_ARG_WEIGHTS, memory(wmd, engine, w)},
+            {DNNL_ARG_DST, memory(dense(m, n), engine, y)},
+            {DNNL_ARG_SCRATCHPAD, memory(e.scratch, engine, scratch.data())}};
+        if (bias)
+            args.emplace(DNNL_ARG_BIAS, memory(dense(1, n), engine, const_cast<float*>(bias)));
+        e.prim.execute(thread_stream(), args);
+    } catch (const dnnl::error& err) {
+        dnnl_failed("matmul", err, m, n, k);
+    }
+}
+
+std::shared_ptr<PackedWeights> pack(const Linear& layer) {
+    const int k = layer.in(), n = layer.out();
+    if (!layer.w.direct() || k <= 0 || n <= 0) return nullptr;
+    try {
+        // The layout the primitive prefers for these weights; the row count does not change it
+        // (checked for 25..800 rows on the ViT-B-32 shapes).
+        constexpr int kRows = 128;
+        const memory::desc any({k, n}, memory::data_type::f32, memory::format_tag::any);
+        dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(dense(kRows, k), any, dense(kRows, n)),
+                                        cpu_engine());
+        // Only the brgemm kernels gain from packing; elsewhere sgemm on the file is as good.
+        if (std::strncmp(pd.impl_info_str(), "brg", 3) != 0) return nullptr;
+        auto pw = std::make_shared<PackedWeights>();
+        pw->md = pd.weights_desc();
+        pw->in = k;
+        pw->out = n;
+        pw->panels =
+            pw->md == memory::desc({k, n}, memory::data_type::f32, memory::format_tag::BA16a64b);
+        const size_t bytes = (pw->md.get_size() + 63) / 64 * 64;
+        pw->data = static_cast<float*>(std::aligned_alloc(64, bytes));
+        if (pw->data == nullptr) return nullptr;
+        // W [out, in] is [in, out] with strides (1, in); W [in, out] is plain row-major.
+        const memory::desc plain({k, n}, memory::data_type::f32,
+                                 layer.out_in ? memory::dims{1, k} : memory::dims{n, 1});
+        memory from(plain, cpu_engine(),
+                    const_cast<float*>(reinterpret_cast<const float*>(layer.w.data)));
+        memory to(pw->md, cpu_engine(), pw->data);
+        dnnl::stream stream(cpu_engine());
+        dnnl::reorder(from, to).execute(stream, from, to);
+        stream.wait();
+        return pw;
+    } catch (const dnnl::error&) {
+        return nullptr;  // oneDNN declines this shape: the sgemm path handles it
+    }
+}
+
+// Scratch rows for inputs or outputs that are not dense (the primitive wants dense matrices).
+float* thread_buffer(int which, size_t floats) {
+    thread_local std::vector<float> buffers[2];
+    std::vector<float>& b = buffers[which];
+    if (b.size() < floats) b.resize(floats);
+    return b.data();
+}
+
+void linear_packed(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
+                   int ldy, bool accumulate, Epilogue epilogue) {
+    const PackedWeights& pw = *layer.packed;
+    const int out = layer.out(), in = layer.in();
+    const float* bias = layer.bias.empty() ? nullptr : layer.bias.data();
+    const bool by_rows = !pw.panels || m >= kMinRowsPerThread * team.size();
+    auto [r0, r1] = by_rows ? team.share(m, 8) : std::pair<int, int>{0, m};
+    auto [n0, n1] = by_rows ? std::pair<int, int>{0, out} : team.share(out, 64);
+    const int rows = r1 - r0, cols = n1 - n0;
+    if (rows <= 0 || cols <= 0) return;
+    const float* xs = x + static_cast<size_t>(r0) * ldx;
+    if (ldx != in) {
+        float* dense_x = thread_buffer(0, static_cast<size_t>(rows) * in);
+        for (int r = 0; r < rows; ++r)
+            std::memcpy(dense_x + static_cast<size_t>(r) * in, xs + static_cast<size_t>(r) * ldx,
+                        sizeof(float) * static_cast<size_t>(in));
+        xs = dense_x;
+    }
+    float* ys = y + static_cast<size_t>(r0) * ldy + n0;
+    const float* b = bias ? bias + n0 : nullptr;
+    if (cols == ldy) {
+        packed_matmul(pw, rows, n0, n1, xs, ys, b, accumulate, epilogue);
+        return;
+    }
+    // A slice of y's columns: computed densely, then copied (or added) into place.
+    float* tmp = thread_buffer(1, static_cast<size_t>(rows) * cols);
+    packed_matmul(pw, rows, n0, n1, xs, tmp, b, false, epilogue);
+    for (int r = 0; r < rows; ++r) {
+        float* dst = ys + static_cast<size_t>(r) * ldy;
+        const float* src = tmp + static_cast<size_t>(r) * cols;
+        if (accumulate)
+            for (int c = 0; c < cols; ++c) dst[c] += src[c];
+        else
+            std::memcpy(dst, src, sizeof(float) * static_cast<size_t>(cols));
+    }
+}
+
+}  // namespace
+
+int pack_weights(std::span<Linear* const> layers, int threads,
+                 const std::function<void(const Linear&)>& done) {
+    std::atomic<size_t> next{0};
+    std::atomic<int> packed{0};
+    auto worker = [&] {
+        omp_set_num_threads(1);
+        for (size_t i; (i = next.fetch_add(1)) < layers.size();) {
+            Linear& layer = *layers[i];
+            if (auto pw = pack(layer)) {
+                layer.packed = std::move(pw);
+                ++packed;
+                if (done) done(layer);
+            }
+        }
+    };
+    std::vector<std::jthread> workers;
+    for (int t = 1; t < std::max(1, threads); ++t) workers.emplace_back(worker);
+    worker();
+    workers.clear();
+    return packed.load();
+}
+
 namespace {
 
 // Float sums that GCC will not reorder into vector lanes, done in 16 lanes by hand.
@@ -274,6 +499,10 @@ void layer_norm_rows(const Team& team, const float* src, std::span<const int> ro
 
 void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
             int ldy, bool accumulate, Epilogue epilogue, float* converted) {
+    if (layer.packed) {
+        linear_packed(team, layer, x, m, ldx, y, ldy, accumulate, epilogue);
+        return;
+    }
     const bool by_rows = m >= kMinRowsPerThread * team.size();
     const int out = layer.out(), in = layer.in();
     const float beta = accumulate ? 1.0f : 0.0f;

@@ -1,8 +1,11 @@
 // The transformer's operations, written for a team of threads that all run the same forward
 // pass (SPMD): each op takes its share of the work, then the team meets at a barrier.
-// GEMMs go to single-threaded oneDNN sgemm calls, one per thread on its slice of rows (or of
-// output columns when there are few rows); F16/BF16 weights are converted by the team into one
-// shared F32 buffer just before use, so memory holds one layer's F32 copy, not the model's.
+// F32 weights are packed once at load into the blocked layout of oneDNN's matmul primitive
+// (brgemm kernels), whose bias, activation and residual add run as post-ops on the output block
+// while it is in cache; each thread runs a single-threaded primitive on its rows (or on its
+// 64-column panel of the packed weights when there are few rows). F16/BF16 weights go to
+// single-threaded oneDNN sgemm calls after the team converts them into one shared F32 buffer
+// just before use, so memory holds one layer's F32 copy, not the model's.
 #pragma once
 
 #include <barrier>
@@ -47,6 +50,12 @@ enum class Epilogue { None, QuickGelu, Gelu };
 // direct F32 weights). Every thread of the team must call it (it may meet at barriers).
 void linear(const Team& team, const Linear& layer, const float* x, int m, int ldx, float* y,
             int ldy, bool accumulate, Epilogue epilogue, float* converted);
+
+// Packs the F32 weights of `layers` (F16/BF16 and layers oneDNN declines are left as they are)
+// on `threads` threads; `done` is called on the packing thread for each packed layer, whose
+// w.data is not read by linear() any more. Returns the number packed.
+int pack_weights(std::span<Linear* const> layers, int threads,
+                 const std::function<void(const Linear&)>& done);
 
 // Floats of the shared buffer that linear() needs to convert this layer's weights.
 size_t weight_scratch_floats(const Linear& layer);

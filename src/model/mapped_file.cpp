@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "clipdex/error.h"
@@ -17,6 +18,18 @@ Error io_error(const std::filesystem::path& path, const char* what) {
     return Error(ErrorCode::Io, path.string() + ": " + what + ": " + std::strerror(errno));
 }
 }  // namespace
+
+void release_mapped_pages(std::span<const std::byte> mapping, const std::byte* data, size_t n) {
+    const auto lo = reinterpret_cast<uintptr_t>(mapping.data());
+    const auto hi = lo + mapping.size();
+    const auto begin = reinterpret_cast<uintptr_t>(data);
+    if (mapping.empty() || begin < lo || n > hi - begin) return;
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t first = (begin + page - 1) / page * page, last = (begin + n) / page * page;
+    if (first >= last) return;
+    // Advice only: a failure leaves the pages resident, which is merely what happens without it.
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
 
 MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -7,6 +7,11 @@
 
 namespace clipdex::model {
 
+// madvise(MADV_DONTNEED) on the pages of `mapping` (a read-only MAP_PRIVATE file mapping) that
+// lie wholly inside [data, data + n); later reads fault them back in from the file. Does
+// nothing when the range is not inside the mapping.
+void release_mapped_pages(std::span<const std::byte> mapping, const std::byte* data, size_t n);
+
 class MappedFile {
   public:
     // Throws Error(Io) naming the file when it cannot be opened or mapped.
@@ -17,6 +22,9 @@ class MappedFile {
 
     std::span<const std::byte> bytes() const { return {data_, size_}; }
     const std::filesystem::path& path() const { return path_; }
+    void release_pages(const std::byte* data, size_t n) const {
+        release_mapped_pages(bytes(), data, n);
+    }
 
   private:
     std::filesystem::path path_;

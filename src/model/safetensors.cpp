@@ -141,6 +141,9 @@ class SafetensorsFile final : public WeightFile {
     explicit SafetensorsFile(const std::filesystem::path& path) : map_(path) { parse(); }
     const std::map<std::string, TensorView>& tensors() const override { return tensors_; }
     const std::filesystem::path& path() const override { return map_.path(); }
+    void release_pages(const std::byte* data, size_t n) const override {
+        map_.release_pages(data, n);
+    }
 
   private:
     void parse() {
@@ -192,6 +195,9 @@ class ShardedFile final : public WeightFile {
     explicit ShardedFile(const std::filesystem::path& index) : path_(index) { load(); }
     const std::map<std::string, TensorView>& tensors() const override { return tensors_; }
     const std::filesystem::path& path() const override { return path_; }
+    void release_pages(const std::byte* data, size_t n) const override {
+        for (const auto& shard : shards_) shard->release_pages(data, n);  // only the owner acts
+    }
 
   private:
     void load() {

@@ -15,6 +15,7 @@
 #include <span>
 
 #include "clipdex/error.h"
+#include "model/mapped_file.h"
 #include "model/pickle_reader.h"
 #include "model/zip_reader.h"
 
@@ -25,6 +26,11 @@ class ByteSource {
   public:
     virtual ~ByteSource() = default;
     virtual std::span<const std::byte> bytes() const = 0;
+    // See WeightFile::release_pages; only a file mapping can give pages back without losing them.
+    virtual void release_pages(const std::byte* data, size_t n) const {
+        (void)data;
+        (void)n;
+    }
 };
 
 class OwnedBytes final : public ByteSource {
@@ -65,6 +71,9 @@ class MappedBytes final : public ByteSource {
     MappedBytes(const MappedBytes&) = delete;
     MappedBytes& operator=(const MappedBytes&) = delete;
     std::span<const std::byte> bytes() const override { return {data_, size_}; }
+    void release_pages(const std::byte* data, size_t n) const override {
+        release_mapped_pages(bytes(), data, n);
+    }
 
   private:
     const std::byte* data_ = nullptr;
@@ -77,6 +86,9 @@ class TorchCheckpoint final : public WeightFile {
         : path_(std::move(path)), source_(std::move(source)) {}
     const std::map<std::string, TensorView>& tensors() const override { return tensors_; }
     const std::filesystem::path& path() const override { return path_; }
+    void release_pages(const std::byte* data, size_t n) const override {
+        source_->release_pages(data, n);
+    }
 
     void load();
 

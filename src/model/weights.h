@@ -34,6 +34,13 @@ class WeightFile {
     // Throws Error(NotFound) naming the file and the tensor.
     const TensorView& at(const std::string& name) const;
     bool contains(const std::string& name) const { return tensors().count(name) != 0; }
+    // Hints that bytes [data, data + n) of a tensor will not be read again (the model keeps its
+    // own copy): pages of the file mapping wholly inside the range leave this process's memory,
+    // the bytes stay readable (from the file). A no-op for bytes the reader had to copy.
+    virtual void release_pages(const std::byte* data, size_t n) const {
+        (void)data;
+        (void)n;
+    }
 };
 
 // Each throws Error(Corrupt) naming the file and, where one is at fault, the tensor; Io when

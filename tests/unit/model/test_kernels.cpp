@@ -175,6 +175,67 @@ void check_linear(int threads, int m) {
     }
 }
 
+// F32 weights packed for oneDNN's matmul primitive: in = 40 (not a multiple of the 16-row
+// blocks), out = 200 (64-column panels with a short last one). m = 7 splits panels over the
+// threads, m = 300 rows; ldx/ldy wider than the matrices (as in a fused qkv output) and the
+// residual add (accumulate) take the copy paths.
+void check_packed_linear(int threads, int m, bool out_in, bool strided, bool accumulate,
+                         Epilogue epilogue) {
+    const int in = 40, out = 200;
+    const int ldx = strided ? in + 8 : in, ldy = strided ? out + 24 : out;
+    auto x = random_vector(static_cast<size_t>(m) * ldx, 14);
+    auto w = random_vector(static_cast<size_t>(out * in), 15, 0.2f);  // [out, in]
+    std::vector<float> stored(w.size());
+    for (int o = 0; o < out; ++o)
+        for (int i = 0; i < in; ++i)
+            stored[out_in ? static_cast<size_t>(o * in + i) : static_cast<size_t>(i * out + o)] =
+                w[static_cast<size_t>(o * in + i)];
+    auto bias = random_vector(out, 16);
+    auto before = random_vector(static_cast<size_t>(m) * ldy, 17);
+    std::vector<float> want = before;
+    for (int r = 0; r < m; ++r)
+        for (int o = 0; o < out; ++o) {
+            double acc = bias[static_cast<size_t>(o)];
+            for (int i = 0; i < in; ++i)
+                acc += static_cast<double>(x[static_cast<size_t>(r * ldx + i)]) *
+                       w[static_cast<size_t>(o * in + i)];
+            if (epilogue == Epilogue::QuickGelu) acc = acc / (1 + std::exp(-1.702 * acc));
+            if (epilogue == Epilogue::Gelu) acc = 0.5 * acc * (1 + std::erf(acc / std::sqrt(2.0)));
+            float& y = want[static_cast<size_t>(r * ldy + o)];
+            y = static_cast<float>(accumulate ? y + acc : acc);
+        }
+    Linear layer;
+    layer.w = Matrix{reinterpret_cast<const std::byte*>(stored.data()), DType::F32,
+                     out_in ? out : in, out_in ? in : out};
+    layer.out_in = out_in;
+    layer.bias = bias;
+    Linear* layers[] = {&layer};
+    int released = 0;
+    ASSERT_EQ(pack_weights(layers, threads, [&](const Linear&) { ++released; }), 1);
+    ASSERT_TRUE(layer.packed);
+    EXPECT_EQ(released, 1);
+    std::fill(stored.begin(), stored.end(), NAN);  // packed: the original is never read again
+    std::vector<float> got = before;
+    run_team(threads, [&](const Team& team) {
+        linear(team, layer, x.data(), m, ldx, got.data(), ldy, accumulate, epilogue, nullptr);
+    });
+    expect_near(got, want, 1e-4f);
+}
+
+TEST_P(Kernels, PackedLinearMatchesReference) {
+    if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "oneDNN packs only for brgemm";
+    for (int m : {7, 300})
+        for (bool out_in : {true, false})
+            for (bool strided : {false, true}) {
+                SCOPED_TRACE(::testing::Message()
+                             << "m " << m << " out_in " << out_in << " strided " << strided);
+                check_packed_linear(GetParam(), m, out_in, strided, false, Epilogue::None);
+                check_packed_linear(GetParam(), m, out_in, strided, true, Epilogue::None);
+                check_packed_linear(GetParam(), m, out_in, strided, false, Epilogue::QuickGelu);
+                check_packed_linear(GetParam(), m, out_in, strided, false, Epilogue::Gelu);
+            }
+}
+
 // Head width 8 takes the GEMM path; 64 (CLIP's) the AVX-512 kernels where the CPU has them, with
 // lengths around the 16-wide chunks and the 8- and 4-row blocks (50 is ViT-B-32's, 77 the text's).
 void check_attention(int threads, int width, int heads, const std::vector<int>& lengths);
