@@ -431,7 +431,7 @@ def report(path):
                 if pr is None:
                     continue
                 ratios.append(f"| {c['n']} | {c['dist']} | {c['index']} | {cr['ef'] if c['index'] == 'HNSW' else ''} | "
-                              f"{p['engine']} | {p['build_s'] / c['build_s']:.2f} | {cr['qps_1'] / pr['qps_1']:.2f} | "
+                              f"{p['engine']} | {ratio(p, c, 'build_s')} | {cr['qps_1'] / pr['qps_1']:.2f} | "
                               f"{ratio(cr, pr, 'qps_2_clients')} | "
                               f"{cr['qps_batch'] / pr['qps_batch']:.2f} | {pr['p99_ms'] / cr['p99_ms']:.2f} | "
                               f"{cr['recall_at_10'] - pr['recall_at_10']:+.3f} |")
