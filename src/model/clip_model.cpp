@@ -64,24 +64,32 @@ void allocate(Workspace& ws, int rows, const TowerConfig& t, int pooled, int emb
     for (auto& s : ws.attn_scratch) grow(s, attention_scratch_floats(max_len, t.width / t.heads));
 }
 
-// Pre-LN residual block: x += attn(ln_1(x)); x += mlp(ln_2(x)).
-void run_block(const Team& team, const Block& b, const TowerConfig& t, Workspace& ws,
-               const Sequences& seqs, std::span<const int> all_rows, bool causal) {
+// The first half of a pre-LN block: ws.attn = attention(q, k, v of ln_1(x)).
+void run_attention_half(const Team& team, const Block& b, const TowerConfig& t, Workspace& ws,
+                        const Sequences& seqs, std::span<const int> all_rows, bool causal) {
     const int rows = static_cast<int>(all_rows.size());
     const int w = t.width;
-    float* converted = ws.weights.data();
     layer_norm_rows(team, ws.x.data(), all_rows, w, b.ln1, t.ln_eps, ws.h.data());
     team.sync();
     int column = 0;
     for (const Linear& l : b.qkv) {
         linear(team, l, ws.h.data(), rows, w, ws.qkv.data() + column, 3 * w, false, Epilogue::None,
-               converted);
+               ws.weights.data());
         column += l.out();
     }
     team.sync();
     attention(team, ws.qkv.data(), seqs, w, t.heads, causal, ws.attn.data(),
               ws.attn_scratch[static_cast<size_t>(team.tid())].data());
     team.sync();
+}
+
+// Pre-LN residual block: x += attn(ln_1(x)); x += mlp(ln_2(x)).
+void run_block(const Team& team, const Block& b, const TowerConfig& t, Workspace& ws,
+               const Sequences& seqs, std::span<const int> all_rows, bool causal) {
+    const int rows = static_cast<int>(all_rows.size());
+    const int w = t.width;
+    float* converted = ws.weights.data();
+    run_attention_half(team, b, t, ws, seqs, all_rows, causal);
     linear(team, b.out, ws.attn.data(), rows, w, ws.x.data(), w, true, Epilogue::None, converted);
     team.sync();
     layer_norm_rows(team, ws.x.data(), all_rows, w, b.ln2, t.ln_eps, ws.h.data());
@@ -102,21 +110,10 @@ const float* run_last_block_kept_rows(const Team& team, const Block& b, const To
                                       Workspace& ws, const Sequences& seqs,
                                       std::span<const int> all_rows, std::span<const int> keep,
                                       std::span<const int> first_rows) {
-    const int rows = static_cast<int>(all_rows.size()), n = static_cast<int>(keep.size());
+    const int n = static_cast<int>(keep.size());
     const int w = t.width;
     float* converted = ws.weights.data();
-    layer_norm_rows(team, ws.x.data(), all_rows, w, b.ln1, t.ln_eps, ws.h.data());
-    team.sync();
-    int column = 0;
-    for (const Linear& l : b.qkv) {
-        linear(team, l, ws.h.data(), rows, w, ws.qkv.data() + column, 3 * w, false, Epilogue::None,
-               converted);
-        column += l.out();
-    }
-    team.sync();
-    attention(team, ws.qkv.data(), seqs, w, t.heads, true, ws.attn.data(),
-              ws.attn_scratch[static_cast<size_t>(team.tid())].data());
-    team.sync();
+    run_attention_half(team, b, t, ws, seqs, all_rows, true);
     // qkv and h are free now: the kept rows of x go to qkv, those of the attention output to h.
     float* xk = ws.qkv.data();
     float* ak = ws.h.data();
