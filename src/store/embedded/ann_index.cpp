@@ -1,5 +1,7 @@
 #include "store/embedded/ann_index.h"
 
+#include "common/fork_join.h"
+
 // Debian's hnswlib 0.6.2 prefetches one entry past the end of its link lists when its manual
 // SSE/AVX code is on: a harmless read in practice, but one ASan reports. Only sanitizer builds
 // switch that code (and so the prefetch) off; every other build keeps hnswlib's search speed.
@@ -80,17 +82,11 @@ template <typename Body>
 void parallel_for(size_t n, size_t min_per_thread, Body body) {
     size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(),
                                                           n / std::max<size_t>(1, min_per_thread)));
-    if (threads <= 1) {
-        body(size_t{0}, n);
-        return;
-    }
-    std::vector<std::thread> pool;
     size_t step = (n + threads - 1) / threads;
-    for (size_t t = 0; t < threads; ++t) {
+    fork_join(threads, [&](size_t t) {
         size_t begin = t * step, end = std::min(n, begin + step);
-        if (begin < end) pool.emplace_back([&body, begin, end] { body(begin, end); });
-    }
-    for (auto& th : pool) th.join();
+        if (begin < end) body(begin, end);
+    });
 }
 
 // hnswlib distance spaces over vectors.h kernels. Inner product follows hnswlib's convention

@@ -36,6 +36,8 @@
 //   exact search when fewer than k come back, so a filter never starves the result.
 #include "store/embedded/embedded_store.h"
 
+#include "common/fork_join.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -789,26 +791,12 @@ class EmbeddedStore final : public Store {
             read_range(db, 0, 1);
             return;
         }
-        std::vector<std::thread> pool;
-        std::vector<std::exception_ptr> errors(threads);
-        for (size_t t = 1; t < threads; ++t)
-            pool.emplace_back([&, t] {
-                try {
-                    auto other = lease();
-                    Transaction other_tx(*other, false);
-                    read_range(*other, t, threads);
-                } catch (...) {
-                    errors[t] = std::current_exception();
-                }
-            });
-        try {
-            read_range(db, 0, threads);
-        } catch (...) {
-            errors[0] = std::current_exception();
-        }
-        for (auto& th : pool) th.join();
-        for (auto& e : errors)
-            if (e) std::rethrow_exception(e);
+        fork_join(threads, [&](size_t t) {
+            if (t == 0) return read_range(db, 0, threads);
+            auto other = lease();
+            Transaction other_tx(*other, false);
+            read_range(*other, t, threads);
+        });
     }
 
     // An index snapshot read and parsed, not yet attached to the arena.
@@ -964,17 +952,10 @@ class EmbeddedStore final : public Store {
         // HNSW inserts are the slow part; hnswlib lets them run beside searches.
         std::shared_lock state(state_mutex_);
         std::atomic<size_t> next{0};
-        auto worker = [&] {
+        fork_join(changes.rows.size() >= 2000 ? 2 : 1, [&](size_t) {
             for (size_t i = next++; i < changes.rows.size(); i = next++)
                 c.index->upsert(changes.rows[i].first, changes.rows[i].second, c.arena);
-        };
-        if (changes.rows.size() >= 2000) {
-            std::thread helper(worker);
-            worker();
-            helper.join();
-        } else {
-            worker();
-        }
+        });
         return true;
     }
 
@@ -1340,13 +1321,9 @@ void parallel_queries(size_t nq, size_t threads, Body body) {
         return;
     }
     std::atomic<size_t> next{0};
-    auto worker = [&] {
+    fork_join(threads, [&](size_t) {
         for (size_t q = next++; q < nq; q = next++) body(q);
-    };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& th : pool) th.join();
+    });
 }
 
 // One prepared query. `slots` and `accept` describe a filter (null without one).

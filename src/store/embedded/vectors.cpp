@@ -1,5 +1,7 @@
 #include "store/embedded/vectors.h"
 
+#include "common/fork_join.h"
+
 #include <cblas.h>
 #if defined(__AVX512F__)
 // GCC 12's AVX-512 headers trip -W(maybe-)uninitialized on their own _mm512_undefined_ps()
@@ -31,12 +33,9 @@ void prefault(void* data, size_t bytes) {
     auto populate = [](uintptr_t from, uintptr_t to) {
         if (from < to) (void)madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
     };
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t)
-        pool.emplace_back(populate, std::min(end, begin + t * step),
-                          std::min(end, begin + (t + 1) * step));
-    populate(begin, std::min(end, begin + step));
-    for (auto& th : pool) th.join();
+    fork_join(threads, [&](size_t t) {
+        populate(std::min(end, begin + t * step), std::min(end, begin + (t + 1) * step));
+    });
 #else
     (void)data;
     (void)bytes;
@@ -285,13 +284,9 @@ std::vector<Candidate> Arena::exact_search_tiles(const float* query, size_t k,
     std::vector<TopK> tops(threads, TopK(k));
     // Thread ranges are whole 4,096-slot tiles so each thread's sgemv calls stay aligned.
     const size_t step = ((n + threads - 1) / threads + 4095) / 4096 * 4096;
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            scan_tiles(query, std::min(n, t * step), std::min(n, (t + 1) * step), tops[t]);
-        });
-    scan_tiles(query, 0, std::min(n, step), tops[0]);
-    for (auto& th : pool) th.join();
+    fork_join(threads, [&](size_t t) {
+        scan_tiles(query, std::min(n, t * step), std::min(n, (t + 1) * step), tops[t]);
+    });
     for (size_t t = 1; t < threads; ++t)
         for (const auto& c : tops[t].take_sorted()) tops[0].push(c.distance, c.id);
     return tops[0].take_sorted();
@@ -345,18 +340,11 @@ std::vector<std::vector<Candidate>> Arena::exact_search_batch(const float* queri
         }
     };
     threads = std::clamp<size_t>(threads, 1, std::max<size_t>(1, nq / 16));
-    if (threads == 1) {
-        work(0, nq);
-        return out;
-    }
-    std::vector<std::thread> pool;
-    size_t step = (nq + threads - 1) / threads;
-    for (size_t t = 1; t < threads; ++t) {
+    const size_t step = (nq + threads - 1) / threads;
+    fork_join(threads, [&](size_t t) {
         size_t begin = t * step, end = std::min(nq, begin + step);
-        if (begin < end) pool.emplace_back(work, begin, end);
-    }
-    work(0, std::min(nq, step));
-    for (auto& th : pool) th.join();
+        if (begin < end) work(begin, end);
+    });
     return out;
 }
 
