@@ -207,10 +207,24 @@ nlohmann::json measure(Store& store, const Options& o, const std::vector<float>&
     other.join();
     m["qps_2_clients"] = static_cast<double>(ns) / seconds_since(t);
 
-    // One call with every query: the store splits it over its threads (2 here).
-    t = Clock::now();
-    auto hits = store.search("bench", queries, req);
-    m["qps_batch"] = static_cast<double>(o.nq) / seconds_since(t);
+    // One call with every query: the store splits it over its threads (2 here). Best of three
+    // calls (one where a call takes over 20 s), as the peers are measured.
+    decltype(store.search("bench", queries, req)) hits;
+    nlohmann::json rates = nlohmann::json::array();
+    double best = 0;
+    for (int call = 0; call < 3; ++call) {
+        t = Clock::now();
+        auto these = store.search("bench", queries, req);
+        const double seconds = seconds_since(t);
+        rates.push_back(static_cast<double>(o.nq) / seconds);
+        if (rates.back().get<double>() > best) {
+            best = rates.back().get<double>();
+            hits = std::move(these);
+        }
+        if (seconds > 20.0) break;
+    }
+    m["qps_batch"] = best;
+    m["qps_batch_calls"] = rates;
     for (int64_t q = 0; q < o.nq; ++q)
         for (size_t i = 0; i < hits[static_cast<size_t>(q)].size() && i < 10; ++i)
             found[static_cast<size_t>(q * 10) + i] = hits[static_cast<size_t>(q)][i].row.id;

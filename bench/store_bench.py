@@ -22,7 +22,9 @@ so a re-run only measures what is missing (--force re-measures what the flags se
 Fairness: every engine gets the same unit vectors, metric inner product / cosine, k=10,
 HNSW M / efConstruction / ef and IVF nlist / nprobe. qps_1 and latency: one query per call,
 one thread everywhere. qps_batch: one call with all 1,000 queries, 2 threads (faiss OpenMP,
-hnswlib set_num_threads, clipdex's own threads; Milvus: its server's default). clipdex is asked
+hnswlib set_num_threads, clipdex's own threads; Milvus: its server's default), the best of three
+calls (of one where a call takes over 20 s), as each call lasts well under a second at 100k and a
+single one moves 10-20% on a shared machine; every call's rate is kept. clipdex is asked
 for ids only, as the peers return; qps_1_rows is the same loop fetching the rows from SQLite.
 """
 import argparse
@@ -119,6 +121,21 @@ def two_clients(search_one, queries, nq_single):
     return nq_single / (time.perf_counter() - t)
 
 
+def best_batch(search_batch, queries, calls=3, long_call_s=20.0):
+    """(best queries/s over up to `calls` calls with every query, that call's ids, every rate)."""
+    rates, best_ids = [], None
+    for _ in range(calls):
+        t = time.perf_counter()
+        ids = search_batch(queries)
+        seconds = time.perf_counter() - t
+        rates.append(len(queries) / seconds)
+        if rates[-1] == max(rates):
+            best_ids = ids
+        if seconds > long_call_s:
+            break
+    return max(rates), best_ids, rates
+
+
 def time_searches(search_one, search_batch, queries, gt, nq_single):
     lat, found = [], np.full((nq_single, 10), -1, dtype=np.int64)
     t = time.perf_counter()
@@ -129,18 +146,16 @@ def time_searches(search_one, search_batch, queries, gt, nq_single):
         found[i, :len(ids)] = ids[:10]
     qps1 = nq_single / (time.perf_counter() - t)
     qps2 = two_clients(search_one, queries, nq_single)
-    t = time.perf_counter()
-    all_ids = search_batch(queries)
-    qpsb = len(queries) / (time.perf_counter() - t)
+    qpsb, all_ids, rates = best_batch(search_batch, queries)
     lat.sort()
     return {"qps_1": qps1, "qps_2_clients": qps2, "p50_ms": lat[len(lat) // 2], "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
             "recall_at_10_single": recall(found, gt[:nq_single]), "qps_batch": qpsb,
-            "recall_at_10": recall(all_ids, gt), "nq_single": nq_single}
+            "qps_batch_calls": rates, "recall_at_10": recall(all_ids, gt), "nq_single": nq_single}
 
 
 def peer_faiss_hnswlib(job, base, queries, gt):
     engine, index, n = job["engine"], job["index"], job["n"]
-    res = {"engine": engine, "index": index, "runs": []}
+    res = {"engine": engine, "index": index, "runs": [], "m": job["m"], "efc": job["efc"], "nlist": job["nlist"]}
     t = time.perf_counter()
     if engine == "faiss":
         import faiss
@@ -199,9 +214,7 @@ def peer_faiss_hnswlib(job, base, queries, gt):
         r["recall_at_10_single"] = recall(found, gt[:nq_single])
         r["qps_2_clients"] = two_clients(one, queries, nq_single)  # library threads still 1
         threads(2)
-        t = time.perf_counter()
-        all_ids = batch(queries)
-        r["qps_batch"] = NQ / (time.perf_counter() - t)
+        r["qps_batch"], all_ids, r["qps_batch_calls"] = best_batch(batch, queries)
         r["recall_at_10"] = recall(all_ids, gt)
         r["nq_single"] = nq_single
         res["runs"].append(r)
@@ -237,6 +250,7 @@ def peer_milvus(job, base, queries, gt):
             insert_s = time.perf_counter() - t
             for index in job["indexes"]:
                 res = {"engine": job["engine"], "index": index, "runs": [], "insert_s": insert_s,
+                       "m": job["m"], "efc": job["efc"], "nlist": job["nlist"],
                        "build_s": insert_s, "insert_rows_per_s": n / insert_s}
                 try:
                     measure_milvus_index(client, job, index, queries, gt, res)
