@@ -423,9 +423,10 @@ class IvfIndex final : public AnnIndex {
         for (size_t c = 0; c < nlist; ++c)
             probes.push(centroid_distance(query, c), static_cast<int64_t>(c));
         TopK top(k);
-        // A list's vectors are scattered over the arena: fetch the one after next while this one
-        // is scored (the hardware prefetcher cannot guess the next slot).
-        constexpr size_t kAhead = 2;
+        // A list's vectors are scattered over the arena and the hardware prefetcher cannot guess
+        // the next slot: request the vectors kAhead places ahead while this one is scored, so that
+        // several DRAM fetches are in flight at once.
+        constexpr size_t kAhead = 8;
         for (const auto& probe : probes.take_sorted()) {
             const auto& list = lists_[static_cast<size_t>(probe.id)];
             for (size_t i = 0; i < list.size(); ++i) {
