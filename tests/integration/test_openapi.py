@@ -117,6 +117,11 @@ class Contract:
         self.seen.add((method, path, status // 100))
         return body
 
+    def expect(self, method, path, answer, status, context=None):
+        """Asserts that `answer` has `status`, then checks it against the contract; the body."""
+        assert answer[0] == status, (context, answer)
+        return self.check(method, path, answer)
+
 
 @pytest.fixture(scope="module")
 def contract(spec):
@@ -221,14 +226,10 @@ def test_add(server, files, contract, prefix):
                                          ({"id": 1, "url": f"{files.base}/notes.txt"}, 400, True),
                                          ({"id": 1, "url": f"{files.base}/missing.svg"}, 404, True),
                                          ({"id": 1, "url": f"{files.base}/truncated.svg"}, 422, True)]:
-        answer = call(server, "post", path, request)
-        assert answer[0] == status, (request, answer)
-        contract.check("post", path, answer)
+        contract.expect("post", path, call(server, "post", path, request), status, request)
         assert contract.request_is_valid("post", path, request) == well_formed, request
     for raw in [b"[1, 2]", b"{not json", b""]:
-        answer = call(server, "post", path, raw=raw)
-        assert answer[0] == 400, (raw, answer)
-        contract.check("post", path, answer)
+        contract.expect("post", path, call(server, "post", path, raw=raw), 400, raw)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -246,13 +247,9 @@ def test_batch_add(server, files, contract, prefix):
     body = contract.check("post", path, call(server, "post", path, {"images": images[:1]}),
                           request={"images": images[:1]})
     assert body["success"] is True
-    answer = call(server, "post", path, {"images": {"id": 1}})
-    assert answer[0] == 400
-    contract.check("post", path, answer)
-    answer = call(server, "post", path, {"images": [{"id": i, "url": "https://example.invalid/x.svg"}
-                                                    for i in range(1001)]})
-    assert answer[0] == 413 and answer[2]["code"] == "too_large"
-    contract.check("post", path, answer)
+    contract.expect("post", path, call(server, "post", path, {"images": {"id": 1}}), 400)
+    too_many = {"images": [{"id": i, "url": "https://example.invalid/x.svg"} for i in range(1001)]}
+    assert contract.expect("post", path, call(server, "post", path, too_many), 413)["code"] == "too_large"
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -266,9 +263,7 @@ def test_data(server, contract, prefix):
     assert body["count"] == 2 and all(len(row["vector"]) == 128 for row in body["data"])
     assert all(row["source"] in ("file", "url") for row in body["data"])  # a dynamic field
     for query in ["?limit=abc", "?limit=100001", "?offset=-1", "?include_vectors=maybe"]:
-        answer = call(server, "get", path, query=query)
-        assert answer[0] == 400, (query, answer)
-        contract.check("get", path, answer)
+        contract.expect("get", path, call(server, "get", path, query=query), 400, query)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -295,19 +290,14 @@ def test_search(server, files, contract, prefix):
                                          ({"text": "dog", "filter": "id >"}, 400, True),
                                          ({"image_url": f"{files.base}/missing.svg"}, 404, True),
                                          ({"image_url": f"{files.base}/truncated.svg"}, 422, True)]:
-        answer = call(server, "post", path, request)
-        assert answer[0] == status, (request, answer)
-        contract.check("post", path, answer)
+        contract.expect("post", path, call(server, "post", path, request), status, request)
         assert contract.request_is_valid("post", path, request) == well_formed, request
     for fields, content, status in [({"k": "5abc"}, dog, 400), ({"k": "0"}, dog, 400),
                                     ({"k": "99999999999999999999"}, dog, 400),
                                     ({}, dog[: len(dog) // 2], 422), ({}, b"", 400)]:
-        answer = server.upload_exchange(path, "q.svg", content, fields)
-        assert answer[0] == status, (fields, answer)
-        contract.check("post", path, answer)
+        contract.expect("post", path, server.upload_exchange(path, "q.svg", content, fields), status, fields)
     answer = server.upload_exchange(path, "q.svg", dog, {}, field="picture")
-    assert answer[0] == 400 and "'image'" in answer[2]["error"]
-    contract.check("post", path, answer)
+    assert "'image'" in contract.expect("post", path, answer, 400)["error"]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
@@ -323,9 +313,7 @@ def test_delete(server, files, contract, prefix):
     for request, query, status in [({"id": first}, "", 404), (None, f"?id={first}", 404),
                                    ({"id": "abc"}, "", 400), (None, "?id=abc", 400), (None, "", 400),
                                    ({"ids": [1]}, "", 400)]:
-        answer = call(server, "delete", path, request, query=query)
-        assert answer[0] == status, (request, query, answer)
-        contract.check("delete", path, answer)
+        contract.expect("delete", path, call(server, "delete", path, request, query=query), status, (request, query))
 
 
 def test_http_layer_errors_have_the_error_shape(server, guarded_server, contract):
@@ -343,11 +331,9 @@ def test_http_layer_errors_have_the_error_shape(server, guarded_server, contract
     contract.validate_schema(error_schema, body)
     # Bodies above --max-body are refused before the token is looked at.
     answer = call(guarded_server, "post", "/v1/search", {"text": "x" * 8192}, headers=AUTH)
-    assert answer[0] == 413 and answer[2]["code"] == "too_large"
-    contract.check("post", "/v1/search", answer)
+    assert contract.expect("post", "/v1/search", answer, 413)["code"] == "too_large"
     answer = call(guarded_server, "post", "/api/milvus/add", {"id": 1, "url": "x" * 8192})
-    assert answer[0] == 413
-    contract.check("post", "/api/milvus/add", answer)
+    contract.expect("post", "/api/milvus/add", answer, 413)
 
 
 def test_every_operation_was_seen_succeeding_and_failing(contract, request):
