@@ -441,7 +441,8 @@ def report(path):
             if p["engine"] == "clipdex" or (p["n"], p["dist"], p["index"]) != (c["n"], c["dist"], c["index"]):
                 continue
             for cr in c["runs"]:
-                pr = next((x for x in p["runs"] if x["ef"] == cr["ef"]), None)
+                # ef means something for HNSW only; FLAT and IVF_FLAT have one run each
+                pr = next((x for x in p["runs"] if x["ef"] == cr["ef"] or c["index"] != "HNSW"), None)
                 if pr is None:
                     continue
                 ratios.append(f"| {c['n']} | {c['dist']} | {c['index']} | {cr['ef'] if c['index'] == 'HNSW' else ''} | "
