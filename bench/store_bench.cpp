@@ -215,10 +215,10 @@ nlohmann::json measure(Store& store, const Options& o, const std::vector<float>&
     for (int call = 0; call < 3; ++call) {
         t = Clock::now();
         auto these = store.search("bench", queries, req);
-        const double seconds = seconds_since(t);
-        rates.push_back(static_cast<double>(o.nq) / seconds);
-        if (rates.back().get<double>() > best) {
-            best = rates.back().get<double>();
+        const double seconds = seconds_since(t), rate = static_cast<double>(o.nq) / seconds;
+        rates.push_back(rate);
+        if (rate > best) {
+            best = rate;
             hits = std::move(these);
         }
         if (seconds > 20.0) break;

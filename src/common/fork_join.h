@@ -2,6 +2,7 @@
 // bulk loads): no pool, because these calls are rare and each part runs for milliseconds at least.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <thread>
@@ -32,6 +33,18 @@ void fork_join(size_t threads, Body&& body) {
     for (auto& th : pool) th.join();
     for (auto& e : errors)
         if (e) std::rethrow_exception(e);
+}
+
+// Splits [0, n) into `threads` contiguous ranges, each a whole number of `align` items (the last
+// may be shorter), and runs body(t, begin, end) under fork_join for every range that is not empty.
+template <typename Body>
+void fork_join_ranges(size_t n, size_t threads, size_t align, Body&& body) {
+    threads = std::max<size_t>(threads, 1);
+    const size_t step = ((n + threads - 1) / threads + align - 1) / align * align;
+    fork_join(threads, [&](size_t t) {
+        const size_t begin = std::min(n, t * step), end = std::min(n, begin + step);
+        if (begin < end) body(t, begin, end);
+    });
 }
 
 }  // namespace clipdex

@@ -82,11 +82,7 @@ template <typename Body>
 void parallel_for(size_t n, size_t min_per_thread, Body body) {
     size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(),
                                                           n / std::max<size_t>(1, min_per_thread)));
-    size_t step = (n + threads - 1) / threads;
-    fork_join(threads, [&](size_t t) {
-        size_t begin = t * step, end = std::min(n, begin + step);
-        if (begin < end) body(begin, end);
-    });
+    fork_join_ranges(n, threads, 1, [&](size_t, size_t begin, size_t end) { body(begin, end); });
 }
 
 // hnswlib distance spaces over vectors.h kernels. Inner product follows hnswlib's convention

@@ -1316,10 +1316,6 @@ class EmbeddedStore final : public Store {
 template <typename Body>
 void parallel_queries(size_t nq, size_t threads, Body body) {
     threads = std::min(threads, nq / kParallelQueriesMin);
-    if (threads <= 1) {
-        for (size_t q = 0; q < nq; ++q) body(q);
-        return;
-    }
     std::atomic<size_t> next{0};
     fork_join(threads, [&](size_t) {
         for (size_t q = next++; q < nq; q = next++) body(q);

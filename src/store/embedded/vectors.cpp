@@ -28,13 +28,9 @@ void prefault(void* data, size_t bytes) {
     auto begin = (reinterpret_cast<uintptr_t>(data) + kPage - 1) & ~(kPage - 1);
     auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kPage - 1);
     size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
-    size_t step = ((end - begin) / threads + kPage - 1) & ~(kPage - 1);
     // A failure (an old kernel, memory pressure) only means the pages fault in later as usual.
-    auto populate = [](uintptr_t from, uintptr_t to) {
-        if (from < to) (void)madvise(reinterpret_cast<void*>(from), to - from, MADV_POPULATE_WRITE);
-    };
-    fork_join(threads, [&](size_t t) {
-        populate(std::min(end, begin + t * step), std::min(end, begin + (t + 1) * step));
+    fork_join_ranges(end - begin, threads, kPage, [begin](size_t, size_t from, size_t to) {
+        (void)madvise(reinterpret_cast<void*>(begin + from), to - from, MADV_POPULATE_WRITE);
     });
 #else
     (void)data;
@@ -283,9 +279,8 @@ std::vector<Candidate> Arena::exact_search_tiles(const float* query, size_t k,
         std::clamp<size_t>(std::min(threads, n * dim_ * sizeof(float) / kMinBytesPerThread), 1, 16);
     std::vector<TopK> tops(threads, TopK(k));
     // Thread ranges are whole 4,096-slot tiles so each thread's sgemv calls stay aligned.
-    const size_t step = ((n + threads - 1) / threads + 4095) / 4096 * 4096;
-    fork_join(threads, [&](size_t t) {
-        scan_tiles(query, std::min(n, t * step), std::min(n, (t + 1) * step), tops[t]);
+    fork_join_ranges(n, threads, 4096, [&](size_t t, size_t first, size_t end) {
+        scan_tiles(query, first, end, tops[t]);
     });
     for (size_t t = 1; t < threads; ++t)
         for (const auto& c : tops[t].take_sorted()) tops[0].push(c.distance, c.id);
@@ -340,11 +335,7 @@ std::vector<std::vector<Candidate>> Arena::exact_search_batch(const float* queri
         }
     };
     threads = std::clamp<size_t>(threads, 1, std::max<size_t>(1, nq / 16));
-    const size_t step = (nq + threads - 1) / threads;
-    fork_join(threads, [&](size_t t) {
-        size_t begin = t * step, end = std::min(nq, begin + step);
-        if (begin < end) work(begin, end);
-    });
+    fork_join_ranges(nq, threads, 1, [&](size_t, size_t begin, size_t end) { work(begin, end); });
     return out;
 }
 
