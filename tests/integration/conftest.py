@@ -31,16 +31,28 @@ import servers  # noqa: E402
 KINDS = [k for k in os.environ.get("CLIPDEX_MILVUS_KINDS", ",".join(servers.KINDS)).split(",") if k]
 
 
-@pytest.fixture(scope="session", params=KINDS)
-def milvus_server(request):
-    kind = request.param
+def start_milvus_server(kind: str, **options) -> servers.Server:
+    """A started server of `kind` (options as servers.Server takes them); the caller stops it.
+    Skips the test when that kind is not installed, fails it when the server does not start."""
     if not servers.available(kind):
         pytest.skip(f"Milvus server `{kind}` is not installed: run scripts/milvus/venvs.sh {kind}")
-    server = servers.Server(kind)
+    server = servers.Server(kind, **options)
     try:
         server.start()
     except (RuntimeError, TimeoutError) as error:
-        pytest.fail(f"Milvus server `{kind}` did not start: {error}")
+        pytest.fail(f"Milvus server `{kind}` ({options or 'default options'}) did not start: {error}")
+    return server
+
+
+@pytest.fixture(scope="session")
+def start_milvus():
+    """start_milvus_server, for test modules that need a server with options of their own."""
+    return start_milvus_server
+
+
+@pytest.fixture(scope="session", params=KINDS)
+def milvus_server(request):
+    server = start_milvus_server(request.param)
     yield server
     server.stop()
 

@@ -184,16 +184,11 @@ def test_unreachable_server_is_unavailable(milvus_cli_tool):
 
 
 @pytest.fixture(scope="module")
-def auth_server():
+def auth_server(start_milvus):
     """One Milvus standalone with authentication on (user root, password Milvus) for the auth tests."""
-    kinds = os.environ.get("CLIPDEX_MILVUS_KINDS", "standalone").split(",")
-    if "standalone" not in kinds or not servers.available("standalone"):
-        pytest.skip("Milvus standalone is not installed or not selected: run scripts/milvus/venvs.sh standalone")
-    server = servers.Server("standalone", auth=True)
-    try:
-        server.start()
-    except (RuntimeError, TimeoutError) as error:
-        pytest.fail(f"Milvus standalone with authentication did not start: {error}")
+    if "standalone" not in os.environ.get("CLIPDEX_MILVUS_KINDS", "standalone").split(","):
+        pytest.skip("Milvus standalone is not selected (CLIPDEX_MILVUS_KINDS)")
+    server = start_milvus("standalone", auth=True)
     yield server
     server.stop()
 

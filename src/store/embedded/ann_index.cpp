@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <queue>
 #include <random>
 #include <string>
 #include <thread>
@@ -85,26 +86,58 @@ void parallel_for(size_t n, size_t min_per_thread, Body body) {
     fork_join_ranges(n, threads, 1, [&](size_t, size_t begin, size_t end) { body(begin, end); });
 }
 
-// hnswlib distance spaces over vectors.h kernels. Inner product follows hnswlib's convention
-// (1 - dot) so its graph heuristics see the same values as with its own space.
-class ProductSpace final : public hnswlib::SpaceInterface<float> {
+// What the HNSW graph keeps per node where hnswlib would keep a second copy of the vector: the
+// node's arena slot, and for COSINE the vector's 1/|v| (the arena holds raw vectors). The copy
+// doubled the memory of an HNSW collection and the pages an open must populate; with the slot,
+// the graph reads vectors from the arena as FLAT and IVF_FLAT do.
+struct NodeRef {
+    uint32_t slot = 0;
+    float scale = 1.0f;  // 1/|v| for COSINE, 1 otherwise
+};
+constexpr uint32_t kNoSlot = std::numeric_limits<uint32_t>::max();
+
+// hnswlib's distance space over NodeRefs, in the store's own convention (smaller is closer:
+// -dot for IP and COSINE, squared distance for L2). A slot outside the arena (a row deleted
+// since the snapshot, before the replay marks its node) reads as a zero vector.
+class SlotSpace final : public hnswlib::SpaceInterface<float> {
   public:
-    ProductSpace(size_t dim, bool l2) : dim_(dim), l2_(l2) {}
-    size_t get_data_size() override { return dim_ * sizeof(float); }
-    hnswlib::DISTFUNC<float> get_dist_func() override { return l2_ ? &l2 : &inner; }
-    void* get_dist_func_param() override { return &dim_; }
+    SlotSpace(size_t dim, Metric metric)
+        : dim_(dim), l2_(metric == Metric::L2), cosine_(metric == Metric::Cosine), zeros_(dim) {}
+    size_t get_data_size() override { return sizeof(NodeRef); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return &between_nodes; }
+    void* get_dist_func_param() override { return this; }
+
+    // The arena whose slots the nodes name; the collection owns both, so it outlives the graph.
+    void bind(const Arena& arena) { arena_ = &arena; }
+    bool bound_to(const Arena& arena) const { return arena_ == &arena; }
+    NodeRef node_for(uint32_t slot) const {
+        return {slot, cosine_ ? arena_->inverse_norm_at(slot) : 1.0f};
+    }
+    const float* vector(uint32_t slot) const {
+        return slot < arena_->slot_count() ? arena_->vector_at(slot) : zeros_.data();
+    }
+    // `query` is prepared (unit length for COSINE).
+    float to_query(const float* query, NodeRef node) const {
+        const float* v = vector(node.slot);
+        return l2_ ? l2_squared(query, v, dim_) : -dot(query, v, dim_) * node.scale;
+    }
 
   private:
-    static float l2(const void* a, const void* b, const void* param) {
-        return l2_squared(static_cast<const float*>(a), static_cast<const float*>(b),
-                          *static_cast<const size_t*>(param));
+    static float between_nodes(const void* a, const void* b, const void* param) {
+        const auto& space = *static_cast<const SlotSpace*>(param);
+        NodeRef x, y;
+        std::memcpy(&x, a, sizeof x);
+        std::memcpy(&y, b, sizeof y);
+        const float* va = space.vector(x.slot);
+        const float* vb = space.vector(y.slot);
+        return space.l2_ ? l2_squared(va, vb, space.dim_)
+                         : -dot(va, vb, space.dim_) * x.scale * y.scale;
     }
-    static float inner(const void* a, const void* b, const void* param) {
-        return 1.0f - dot(static_cast<const float*>(a), static_cast<const float*>(b),
-                          *static_cast<const size_t*>(param));
-    }
+
     size_t dim_;
-    bool l2_;
+    bool l2_, cosine_;
+    std::vector<float> zeros_;
+    const Arena* arena_ = nullptr;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -112,7 +145,7 @@ class HnswIndex final : public AnnIndex {
   public:
     HnswIndex(const IndexSpec& spec, int dim)
         : metric_(spec.metric), dim_(static_cast<size_t>(dim)) {
-        space_ = std::make_unique<ProductSpace>(dim_, metric_ == Metric::L2);
+        space_ = std::make_unique<SlotSpace>(dim_, metric_);
         m_ = static_cast<size_t>(spec.m);
         ef_construction_ = static_cast<size_t>(spec.ef_construction);
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(space_.get(), kInitialCapacity,
@@ -122,22 +155,22 @@ class HnswIndex final : public AnnIndex {
     bool ready() const override { return true; }
 
     void build(const Arena& arena) override {
+        space_->bind(arena);
         graph_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             space_.get(), std::max(kInitialCapacity, arena.size() + 16), m_, ef_construction_);
         std::vector<std::pair<int64_t, uint32_t>> items(arena.ids().begin(), arena.ids().end());
         std::sort(items.begin(), items.end());
         parallel_for(items.size(), 2000, [&](size_t begin, size_t end) {
-            std::vector<float> v(dim_);
-            for (size_t i = begin; i < end; ++i)
-                add(items[i].first, arena.vector_at(items[i].second), v);
+            for (size_t i = begin; i < end; ++i) add(items[i].first, items[i].second);
         });
     }
 
+    // Upserts run on several threads at once; build() or attach() has bound the arena already.
     void upsert(int64_t id, uint32_t slot, const Arena& arena) override {
+        if (!space_->bound_to(arena)) space_->bind(arena);
         if (graph_->cur_element_count >= graph_->max_elements_)
             graph_->resizeIndex(graph_->max_elements_ * 2);
-        std::vector<float> v(dim_);
-        add(id, arena.vector_at(slot), v);
+        add(id, slot);
     }
 
     void reserve(size_t extra) override {
@@ -167,39 +200,16 @@ class HnswIndex final : public AnnIndex {
         const auto& g = *graph_;
         if (g.cur_element_count == 0 || k == 0) return {};
         size_t ef = std::max<size_t>(static_cast<size_t>(std::max(params.ef, 1)), k);
-        // hnswlib's searchKnn reads the shared ef_ member; this copy of its descent takes ef
-        // per call so concurrent searches with different ef do not race.
-        hnswlib::tableint current = g.enterpoint_node_;
-        float current_distance =
-            g.fstdistfunc_(query, g.getDataByInternalId(current), g.dist_func_param_);
-        for (int level = g.maxlevel_; level > 0; --level) {
-            bool changed = true;
-            while (changed) {
-                changed = false;
-                auto* list = g.get_linklist(current, level);
-                int size = g.getListCount(list);
-                auto* links = reinterpret_cast<hnswlib::tableint*>(list + 1);
-                for (int i = 0; i < size; ++i) {
-                    float d =
-                        g.fstdistfunc_(query, g.getDataByInternalId(links[i]), g.dist_func_param_);
-                    if (d < current_distance) {
-                        current_distance = d;
-                        current = links[i];
-                        changed = true;
-                    }
-                }
-            }
-        }
-        auto top = g.num_deleted_ ? g.searchBaseLayerST<true>(current, query, ef)
-                                  : g.searchBaseLayerST<false>(current, query, ef);
+        hnswlib::tableint entry = descend(query);
+        auto top = g.num_deleted_ ? search_base_layer<true>(entry, query, ef)
+                                  : search_base_layer<false>(entry, query, ef);
         TopK best(k);
         while (!top.empty()) {
             auto [distance, internal] = top.top();
             top.pop();
             int64_t id = static_cast<int64_t>(g.getExternalLabel(internal));
             if (filter && !(*filter)(id)) continue;
-            // hnswlib's inner-product distance is 1 - dot; the store's is -dot.
-            best.push(metric_ == Metric::L2 ? distance : distance - 1.0f, id);
+            best.push(distance, id);
         }
         return best.take_sorted();
     }
@@ -228,7 +238,7 @@ class HnswIndex final : public AnnIndex {
     }
 
     // Phase 1 of a snapshot load: the graph's structure, which needs no vectors (so it can be
-    // parsed while the arena loads). Phase 2, attach(), copies the vectors in.
+    // parsed while the arena loads). Phase 2, attach(), points the nodes at their slots.
     void parse(std::span<const uint8_t> bytes) override {
         ByteReader r(bytes, "HNSW index");
         if (r.get<uint32_t>() != kHnswMagic) r.fail("bad magic");
@@ -283,15 +293,17 @@ class HnswIndex final : public AnnIndex {
         g.enterpoint_node_ = count == 0 ? static_cast<hnswlib::tableint>(-1) : entry;
     }
 
-    // The vectors are the bulk of the work (and of the page faults): copied on every core.
+    // Points every node at its row's slot in the arena (a hash lookup per node, on every core).
     void attach(const Arena& arena) override {
+        space_->bind(arena);
         auto& g = *graph_;
         parallel_for(g.cur_element_count, 20000, [&](size_t begin, size_t end) {
             for (size_t i = begin; i < end; ++i) {
                 auto internal = static_cast<hnswlib::tableint>(i);
-                auto* out = reinterpret_cast<float*>(g.getDataByInternalId(internal));
-                copy_prepared(arena.slot_of(static_cast<int64_t>(g.getExternalLabel(internal))),
-                              arena, out);
+                int64_t slot = arena.slot_of(static_cast<int64_t>(g.getExternalLabel(internal)));
+                NodeRef ref = slot < 0 ? NodeRef{kNoSlot, 0.0f}
+                                       : space_->node_for(static_cast<uint32_t>(slot));
+                std::memcpy(g.getDataByInternalId(internal), &ref, sizeof ref);
             }
         });
     }
@@ -303,36 +315,107 @@ class HnswIndex final : public AnnIndex {
 
   private:
     static constexpr size_t kInitialCapacity = 1024;
+    // Cache lines of each unvisited neighbour's vector asked for before its distance is computed;
+    // the hardware prefetcher streams the rest of the vector once its first lines are read.
+    static constexpr size_t kPrefetchLines = 4;
 
-    // The graph's copy of the vector at `slot`, as prepare() makes it (the arena already holds
-    // 1/|v| for COSINE). A row deleted since the snapshot keeps a zero vector until the replay
-    // marks it deleted.
-    void copy_prepared(int64_t slot, const Arena& arena, float* out) const {
-        if (slot < 0) {
-            std::fill(out, out + dim_, 0.0f);
-            return;
-        }
-        const float* raw = arena.vector_at(static_cast<uint32_t>(slot));
-        if (metric_ != Metric::Cosine) {
-            std::copy(raw, raw + dim_, out);
-            return;
-        }
-        float inv = arena.inverse_norm_at(static_cast<uint32_t>(slot));
-        if (inv == 0.0f) {
-            std::copy(raw, raw + dim_, out);  // as normalize() leaves a zero vector
-            return;
-        }
-        for (size_t j = 0; j < dim_; ++j) out[j] = raw[j] * inv;
+    using MaxHeap = std::priority_queue<std::pair<float, hnswlib::tableint>,
+                                        std::vector<std::pair<float, hnswlib::tableint>>,
+                                        hnswlib::HierarchicalNSW<float>::CompareByFirst>;
+
+    NodeRef node(hnswlib::tableint internal) const {
+        NodeRef ref;
+        std::memcpy(&ref, graph_->getDataByInternalId(internal), sizeof ref);
+        return ref;
     }
 
-    void prepare(const float* raw, std::vector<float>& out) const {
-        std::copy(raw, raw + dim_, out.begin());
-        if (metric_ == Metric::Cosine) normalize(out);
+    void add(int64_t id, uint32_t slot) {
+        NodeRef ref = space_->node_for(slot);
+        graph_->addPoint(&ref, static_cast<hnswlib::labeltype>(id));
     }
 
-    void add(int64_t id, const float* raw, std::vector<float>& scratch) {
-        prepare(raw, scratch);
-        graph_->addPoint(scratch.data(), static_cast<hnswlib::labeltype>(id));
+    // Greedy descent through the upper layers to the base layer's entry point. hnswlib's
+    // searchKnn reads the shared ef_ member, so the store has its own search taking ef per call.
+    hnswlib::tableint descend(const float* query) const {
+        const auto& g = *graph_;
+        hnswlib::tableint current = g.enterpoint_node_;
+        float current_distance = space_->to_query(query, node(current));
+        for (int level = g.maxlevel_; level > 0; --level) {
+            bool changed = true;
+            while (changed) {
+                changed = false;
+                auto* list = g.get_linklist(current, level);
+                int size = g.getListCount(list);
+                auto* links = reinterpret_cast<hnswlib::tableint*>(list + 1);
+                for (int i = 0; i < size; ++i) {
+                    float d = space_->to_query(query, node(links[i]));
+                    if (d < current_distance) {
+                        current_distance = d;
+                        current = links[i];
+                        changed = true;
+                    }
+                }
+            }
+        }
+        return current;
+    }
+
+    // hnswlib's base-layer beam search (same visiting order and stopping rule), reading vectors
+    // from the arena. Each expanded node's unvisited neighbours are gathered first so that all
+    // their NodeRefs, then the first lines of all their vectors, are in flight together.
+    template <bool kHasDeletions>
+    MaxHeap search_base_layer(hnswlib::tableint entry, const float* query, size_t ef) const {
+        const auto& g = *graph_;
+        auto* visited_list = g.visited_list_pool_->getFreeVisitedList();
+        struct Release {
+            hnswlib::VisitedListPool* pool;
+            hnswlib::VisitedList* list;
+            ~Release() { pool->releaseVisitedList(list); }
+        } release{g.visited_list_pool_, visited_list};
+        auto* visited = visited_list->mass;
+        auto tag = visited_list->curV;
+
+        MaxHeap top, candidates;  // candidates hold negated distances (closest on top)
+        float bound = std::numeric_limits<float>::max();
+        if (!kHasDeletions || !g.isMarkedDeleted(entry)) {
+            bound = space_->to_query(query, node(entry));
+            top.emplace(bound, entry);
+        }
+        candidates.emplace(-bound, entry);
+        visited[entry] = tag;
+
+        const size_t prefetch_bytes = std::min(kPrefetchLines * 64, dim_ * sizeof(float));
+        std::vector<hnswlib::tableint> fresh(g.maxM0_);
+        std::vector<NodeRef> refs(g.maxM0_);
+        while (!candidates.empty()) {
+            auto [negated, current] = candidates.top();
+            if (-negated > bound && (top.size() == ef || !kHasDeletions)) break;
+            candidates.pop();
+            auto* list = g.get_linklist0(current);
+            size_t size = g.getListCount(list);
+            auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
+            size_t n = 0;
+            for (size_t j = 0; j < size; ++j) {
+                hnswlib::tableint id = links[j];
+                if (visited[id] == tag) continue;
+                visited[id] = tag;
+                fresh[n++] = id;
+                __builtin_prefetch(g.getDataByInternalId(id));
+            }
+            for (size_t j = 0; j < n; ++j) {
+                refs[j] = node(fresh[j]);
+                prefetch(space_->vector(refs[j].slot), prefetch_bytes);
+            }
+            for (size_t j = 0; j < n; ++j) {
+                float d = space_->to_query(query, refs[j]);
+                if (top.size() >= ef && d >= bound) continue;
+                candidates.emplace(-d, fresh[j]);
+                if (!kHasDeletions || !g.isMarkedDeleted(fresh[j])) top.emplace(d, fresh[j]);
+                if (top.size() > ef) top.pop();
+                if (!top.empty()) bound = top.top().first;
+            }
+        }
+        return top;
     }
 
     static void check_links(ByteReader& r, const hnswlib::linklistsizeint* list, size_t max_links,
@@ -348,7 +431,7 @@ class HnswIndex final : public AnnIndex {
     size_t dim_;
     size_t m_ = 16;
     size_t ef_construction_ = 200;
-    std::unique_ptr<hnswlib::SpaceInterface<float>> space_;
+    std::unique_ptr<SlotSpace> space_;
     std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph_;
 };
 

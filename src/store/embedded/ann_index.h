@@ -1,7 +1,10 @@
 // Approximate indexes of the embedded store, over the vectors held by an Arena.
 //
-//   HNSW:     hnswlib's HierarchicalNSW (Debian libhnswlib-dev, header-only). Deletion is
-//             hnswlib's markDelete; an upsert of a known id updates its node in place.
+//   HNSW:     hnswlib's HierarchicalNSW (Debian libhnswlib-dev, header-only) builds the graph
+//             and holds its links; each node stores its row's arena slot where hnswlib would
+//             store a copy of the vector, so the vectors live in memory once. The search is
+//             the store's own (hnswlib's algorithm, reading vectors from the arena). Deletion
+//             is hnswlib's markDelete; an upsert of a known id updates its node in place.
 //   IVF_FLAT: k-means centroids plus inverted lists of (id, arena slot); the lists point into
 //             the arena instead of copying vectors, so the vectors live in memory once.
 //
