@@ -308,6 +308,12 @@ class HnswIndex final : public AnnIndex {
         });
     }
 
+    std::span<const uint8_t> bulk_memory() const override {
+        const auto& g = *graph_;
+        return {reinterpret_cast<const uint8_t*>(g.data_level0_memory_),
+                g.max_elements_ * g.size_data_per_element_};
+    }
+
     std::string describe() const override {
         return "HNSW " + std::to_string(graph_->cur_element_count) + " nodes, " +
                std::to_string(graph_->num_deleted_) + " deleted";

@@ -51,6 +51,8 @@ class AnnIndex {
     virtual void parse(std::span<const uint8_t> bytes) = 0;
     virtual void attach(const Arena& arena) = 0;
     virtual std::string describe() const = 0;
+    // The index's largest block of memory (HNSW's level-0 links), for huge pages; empty if none.
+    virtual std::span<const uint8_t> bulk_memory() const { return {}; }
 };
 
 // Null for FLAT.

@@ -31,6 +31,9 @@
 // * Threads: `write_mutex_` serialises everything that changes memory (writes, loads, replays);
 //   `state_mutex_` is shared by searches and exclusive only while the arena changes. HNSW
 //   inserts (the slow part) run under the shared lock, as hnswlib allows inserts beside searches.
+// * Memory: the arena holds every vector once; the HNSW graph names arena slots. Opens fill
+//   4 KiB pages (fast on any host); from 2 s after an open, a background worker moves large
+//   collections to 2 MiB pages piece by piece (huge_pages.h), which stats reports.
 // * Filtered search: the filter runs in SQLite to an id set. Small sets (or FLAT) are searched
 //   exactly; large ones go through the index with an id predicate and over-fetch, falling back to
 //   exact search when fewer than k come back, so a filter never starves the result.
@@ -45,6 +48,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -59,6 +63,7 @@
 #include <unordered_set>
 
 #include "store/embedded/ann_index.h"
+#include "store/embedded/huge_pages.h"
 #include "store/embedded/sqlite_db.h"
 #include "store/embedded/vectors.h"
 #include "store/filter/filter.h"
@@ -70,6 +75,12 @@ namespace {
 constexpr int64_t kChunkSlots = 1024;
 constexpr int kPageSize = 65536;
 constexpr int64_t kSnapshotPartBytes = 256LL << 20;
+// Collections whose vectors and index take this much memory move to 2 MiB pages once they have
+// been open for kHugePagesDelay (huge_pages.h), so that a command that opens, searches once and
+// exits never pays for the move.
+constexpr size_t kHugePagesMinBytes = size_t{32} << 20;
+constexpr size_t kHugePagePieceBytes = size_t{32} << 20;
+constexpr auto kHugePagesDelay = std::chrono::seconds(2);
 constexpr int kMaxDim = 32768;
 constexpr int kMaxTopK = 16384;
 // Query counts from which a search call uses the batched exact kernel / several threads.
@@ -251,6 +262,8 @@ struct Collection {
     int64_t snapshot_generation = 0;
     int64_t changes_since_snapshot = 0;
     bool snapshot_damaged = false;
+    std::atomic<Paging> paging{Paging::Small};  // the arena's and the index's memory
+    std::atomic<int> paging_error{0};
 
     Collection(int64_t id, CollectionSpec s)
         : cid(id), spec(std::move(s)), arena(spec.dim, spec.index.metric) {}
@@ -419,6 +432,8 @@ class EmbeddedStore final : public Store {
         else
             s.index_state = "ready";
         if (c->index && c->index->ready()) s.index_state += " (" + c->index->describe() + ")";
+        if (auto paging = paging_description(c->paging, c->paging_error); !paging.empty())
+            s.index_state += "; " + paging;
         return s;
     }
 
@@ -721,7 +736,51 @@ class EmbeddedStore final : public Store {
         else
             parse(*db);
         load_index(*db, *c, *record, snapshot);
+        move_to_huge_pages_later(c);
         return c;
+    }
+
+    // The memory of a collection that huge pages help: its vectors and its index's bulk.
+    static std::vector<std::span<const uint8_t>> bulk_memory(const Collection& c) {
+        std::vector<std::span<const uint8_t>> out{c.arena.storage()};
+        if (c.index) out.push_back(c.index->bulk_memory());
+        return out;
+    }
+
+    // Queues a large collection for huge_pages_, which collapses its memory piece by piece,
+    // each piece under the shared lock (the arena cannot move meanwhile; a writer waits for one
+    // piece at most). Pieces end on 2 MiB boundaries so that none loses a page at its edges.
+    void move_to_huge_pages_later(const std::shared_ptr<Collection>& c) {
+        size_t total = 0;
+        for (auto range : bulk_memory(*c)) total += range.size();
+        if (total < kHugePagesMinBytes) return;
+        c->paging = Paging::Moving;
+        huge_pages_.post([this, weak = std::weak_ptr<Collection>(c), range = size_t{0},
+                          offset = size_t{0}]() mutable {
+            auto c = weak.lock();
+            if (!c) return false;
+            std::shared_lock state(state_mutex_);
+            auto ranges = bulk_memory(*c);
+            while (range < ranges.size() && offset >= ranges[range].size()) {
+                ++range;
+                offset = 0;
+            }
+            if (range == ranges.size()) {
+                c->paging = Paging::Huge;
+                return false;
+            }
+            constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+            auto at = reinterpret_cast<uintptr_t>(ranges[range].data()) + offset;
+            size_t piece = std::min(((at + kHugePagePieceBytes) & ~(kHuge - 1)) - at,
+                                    ranges[range].size() - offset);
+            if (int error = collapse_to_huge_pages(reinterpret_cast<void*>(at), piece)) {
+                c->paging_error = error;
+                c->paging = Paging::Refused;
+                return false;
+            }
+            offset += piece;
+            return true;
+        });
     }
 
     [[noreturn]] void translate_load_error(const std::string& name) {
@@ -1339,6 +1398,8 @@ class EmbeddedStore final : public Store {
     std::mutex write_mutex_;
     std::shared_mutex state_mutex_;
     std::map<std::string, std::shared_ptr<Collection>> collections_;
+    // Last, so that it stops (its jobs use the members above) before anything else goes.
+    HugePageWorker huge_pages_{kHugePagesDelay};
 };
 
 // Runs body(q) for every query; many queries are split over threads (the index and the arena

@@ -103,6 +103,10 @@ class Arena {
     // Slot of `id` or -1.
     int64_t slot_of(int64_t id) const;
     const float* vector_at(uint32_t slot) const { return data_.data() + slot * dim_; }
+    // The memory behind every slot's vector.
+    std::span<const uint8_t> storage() const {
+        return {reinterpret_cast<const uint8_t*>(data_.data()), data_.size() * sizeof(float)};
+    }
     // COSINE: 1/|v| of the vector at `slot` (what normalize() would scale it by).
     float inverse_norm_at(uint32_t slot) const { return inverse_norm_[slot]; }
     int64_t id_at(uint32_t slot) const { return ids_[slot]; }
