@@ -10,6 +10,12 @@ echo "== model: clipdex vs open_clip on torch (ViT-B-32, random weights)"
 $PY bench/model_bench.py --build build "$@"
 echo "== store: embedded vs faiss-cpu, hnswlib and Milvus Lite"
 $PY bench/store_bench.py --build build
+echo "== store: HNSW in alternating rounds vs faiss-cpu and hnswlib (1M clustered; needs store_bench.py's 1M database)"
+if [ -f .cache/bench-store/db/clustered_1000000_HNSW.db ]; then
+    $PY bench/store_rounds.py --build build --rounds 5 --ef 128,256
+else
+    echo "skipped: run bench/store_bench.py --sizes 1000000 --dists clustered --efc 100 --indexes HNSW --reuse-db first"
+fi
 echo "== milvus: clipdex's Milvus client vs pymilvus on one Milvus standalone"
 $PY bench/milvus_bench.py --build build --kinds standalone
 echo "== index: files on disk to committed rows, clipdex vs the seeds' pipeline vs batched open_clip"
