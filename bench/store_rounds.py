@@ -89,18 +89,8 @@ def measure_peer(engine, idx, ef, queries, gt):
     return r
 
 
-def read_through(path):
-    """Reads a file once so that it is in the page cache: open times are measured on a warm cache,
-    as a server that restarts finds its database (reading the peers' index files can evict it)."""
-    for p in (path, pathlib.Path(str(path) + "-wal")):
-        if p.exists():
-            with open(p, "rb", buffering=0) as f:
-                while f.read(16 << 20):
-                    pass
-
-
 def measure_clipdex(binary, args, data, db):
-    read_through(db)
+    sb.read_through(db)
     cmd = [binary, "--data", str(data), "--n", str(args.n), "--dim", str(sb.DIM), "--nq", str(sb.NQ),
            "--nq-single", str(sb.NQ), "--index", "HNSW", "--db", str(db), "--m", str(args.m),
            "--efc", str(args.efc), "--ef", args.ef, "--nlist", "1024", "--nprobe", "16", "--reuse-db", "1"]
