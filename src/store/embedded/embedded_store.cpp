@@ -749,7 +749,7 @@ class EmbeddedStore final : public Store {
 
     // Queues a large collection for huge_pages_, which collapses its memory piece by piece,
     // each piece under the shared lock (the arena cannot move meanwhile; a writer waits for one
-    // piece at most). Pieces end on 2 MiB boundaries so that none loses a page at its edges.
+    // piece at most).
     void move_to_huge_pages_later(const std::shared_ptr<Collection>& c) {
         size_t total = 0;
         for (auto range : bulk_memory(*c)) total += range.size();
@@ -769,16 +769,13 @@ class EmbeddedStore final : public Store {
                 c->paging = Paging::Huge;
                 return false;
             }
-            constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-            auto at = reinterpret_cast<uintptr_t>(ranges[range].data()) + offset;
-            size_t piece = std::min(((at + kHugePagePieceBytes) & ~(kHuge - 1)) - at,
-                                    ranges[range].size() - offset);
-            if (int error = collapse_to_huge_pages(reinterpret_cast<void*>(at), piece)) {
+            int error = 0;
+            offset += collapse_piece(ranges[range], offset, kHugePagePieceBytes, error);
+            if (error) {
                 c->paging_error = error;
                 c->paging = Paging::Refused;
                 return false;
             }
-            offset += piece;
             return true;
         });
     }

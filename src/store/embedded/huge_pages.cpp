@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -12,12 +13,22 @@
 
 namespace clipdex::store::embedded {
 
+namespace {
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+}  // namespace
+
 int collapse_to_huge_pages(void* data, size_t bytes) {
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    auto begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-    auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
+    auto begin = (reinterpret_cast<uintptr_t>(data) + kHugePage - 1) & ~(kHugePage - 1);
+    auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHugePage - 1);
     if (end <= begin) return 0;
     return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_COLLAPSE) == 0 ? 0 : errno;
+}
+
+size_t collapse_piece(std::span<const uint8_t> range, size_t offset, size_t max_bytes, int& error) {
+    auto at = reinterpret_cast<uintptr_t>(range.data()) + offset;
+    size_t piece = std::min(((at + max_bytes) & ~(kHugePage - 1)) - at, range.size() - offset);
+    error = collapse_to_huge_pages(reinterpret_cast<void*>(at), piece);
+    return piece;
 }
 
 std::string paging_description(Paging paging, int error) {

@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 
@@ -24,6 +25,11 @@ namespace clipdex::store::embedded {
 // contents. Returns 0, or the errno of the kernel's refusal (EINVAL: a kernel without
 // MADV_COLLAPSE or with transparent huge pages switched off).
 int collapse_to_huge_pages(void* data, size_t bytes);
+
+// One step of moving `range` to huge pages: collapses about `max_bytes` from `offset`, ending on
+// a 2 MiB boundary (or at the range's end) so that consecutive steps lose no page at their
+// edges. Returns the bytes the step covered; `error` gets the kernel's refusal, or 0.
+size_t collapse_piece(std::span<const uint8_t> range, size_t offset, size_t max_bytes, int& error);
 
 // How the memory of a collection is paged, for stats.
 enum class Paging { Small, Moving, Huge, Refused };
