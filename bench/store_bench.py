@@ -142,7 +142,10 @@ def best_batch(search_batch, queries, calls=3, long_call_s=20.0):
     return max(rates), best_ids, rates
 
 
-def time_searches(search_one, search_batch, queries, gt, nq_single):
+def time_searches(search_one, search_batch, queries, gt, nq_single, threads=lambda k: None):
+    """One ef's figures. `threads(k)` sets a library's own threads: 1 for the one- and two-client
+    loops, 2 for the batched call (faiss OpenMP, hnswlib set_num_threads)."""
+    threads(1)
     lat, found = [], np.full((nq_single, 10), -1, dtype=np.int64)
     t = time.perf_counter()
     for i in range(nq_single):
@@ -152,6 +155,7 @@ def time_searches(search_one, search_batch, queries, gt, nq_single):
         found[i, :len(ids)] = ids[:10]
     qps1 = nq_single / (time.perf_counter() - t)
     qps2 = two_clients(search_one, queries, nq_single)
+    threads(2)
     qpsb, all_ids, rates = best_batch(search_batch, queries)
     lat.sort()
     return {"qps_1": qps1, "qps_2_clients": qps2, "p50_ms": lat[len(lat) // 2], "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
@@ -159,10 +163,8 @@ def time_searches(search_one, search_batch, queries, gt, nq_single):
             "qps_batch_calls": rates, "recall_at_10": recall(all_ids, gt), "nq_single": nq_single}
 
 
-def peer_faiss_hnswlib(job, base, queries, gt):
-    engine, index, n = job["engine"], job["index"], job["n"]
-    res = {"engine": engine, "index": index, "runs": [], "m": job["m"], "efc": job["efc"], "nlist": job["nlist"]}
-    t = time.perf_counter()
+def build_peer(engine, index, base, job):
+    """A faiss or hnswlib index over `base` with the job's M / efConstruction / nlist."""
     if engine == "faiss":
         import faiss
         faiss.omp_set_num_threads(2)
@@ -175,54 +177,40 @@ def peer_faiss_hnswlib(job, base, queries, gt):
             idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIM), DIM, job["nlist"], faiss.METRIC_INNER_PRODUCT)
             idx.train(base)
         idx.add(base)
-        res["build_s"] = time.perf_counter() - t
+        return idx
+    import hnswlib
+    idx = hnswlib.Index(space="ip", dim=DIM)
+    idx.init_index(max_elements=len(base), M=job["m"], ef_construction=job["efc"])
+    idx.set_num_threads(2)
+    idx.add_items(base, np.arange(len(base)))
+    return idx
 
-        def threads(k):
-            faiss.omp_set_num_threads(k)
 
-        def set_ef(ef):
-            if index == "HNSW":
-                idx.hnsw.efSearch = ef
-            if index == "IVF_FLAT":
-                idx.nprobe = job["nprobe"]
+def peer_calls(engine, idx, index, ef, nprobe):
+    """(threads(k), one(q), batch(q)) for a built peer index, its search set to ef / nprobe."""
+    if engine == "faiss":
+        import faiss
+        if index == "HNSW":
+            idx.hnsw.efSearch = ef
+        if index == "IVF_FLAT":
+            idx.nprobe = nprobe
+        return (faiss.omp_set_num_threads, lambda q: idx.search(q, 10)[1][0],
+                lambda q: idx.search(q, 10)[1])
+    idx.set_ef(ef)
+    return idx.set_num_threads, lambda q: idx.knn_query(q, k=10)[0][0], lambda q: idx.knn_query(q, k=10)[0]
 
-        one = lambda q: idx.search(q, 10)[1][0]
-        batch = lambda q: idx.search(q, 10)[1]
-    else:
-        import hnswlib
-        idx = hnswlib.Index(space="ip", dim=DIM)
-        idx.init_index(max_elements=n, M=job["m"], ef_construction=job["efc"])
-        idx.set_num_threads(2)
-        idx.add_items(base, np.arange(n))
-        res["build_s"] = time.perf_counter() - t
 
-        def threads(k):
-            idx.set_num_threads(k)
-
-        set_ef = idx.set_ef
-        one = lambda q: idx.knn_query(q, k=10)[0][0]
-        batch = lambda q: idx.knn_query(q, k=10)[0]
+def peer_faiss_hnswlib(job, base, queries, gt):
+    engine, index, n = job["engine"], job["index"], job["n"]
+    res = {"engine": engine, "index": index, "runs": [], "m": job["m"], "efc": job["efc"], "nlist": job["nlist"]}
+    t = time.perf_counter()
+    idx = build_peer(engine, index, base, job)
+    res["build_s"] = time.perf_counter() - t
     res["insert_rows_per_s"] = n / res["build_s"]
     for ef in (job["ef"] if index == "HNSW" else job["ef"][:1]):
-        set_ef(ef)
-        threads(1)
-        nq_single = job["nq_single"]
-        r = {"ef": ef}
-        lat, found = [], np.full((nq_single, 10), -1, dtype=np.int64)
-        t = time.perf_counter()
-        for i in range(nq_single):
-            s = time.perf_counter()
-            found[i] = one(queries[i:i + 1])
-            lat.append((time.perf_counter() - s) * 1000)
-        r["qps_1"] = nq_single / (time.perf_counter() - t)
-        lat.sort()
-        r["p50_ms"], r["p99_ms"] = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        r["recall_at_10_single"] = recall(found, gt[:nq_single])
-        r["qps_2_clients"] = two_clients(one, queries, nq_single)  # library threads still 1
-        threads(2)
-        r["qps_batch"], all_ids, r["qps_batch_calls"] = best_batch(batch, queries)
-        r["recall_at_10"] = recall(all_ids, gt)
-        r["nq_single"] = nq_single
+        threads, one, batch = peer_calls(engine, idx, index, ef, job["nprobe"])
+        r = time_searches(one, batch, queries, gt, job["nq_single"], threads)
+        r["ef"] = ef
         res["runs"].append(r)
     res["peak_rss_mib"] = peak_rss_mib()
     return res

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import store_bench as sb  # noqa: E402  (data, loops and peer settings shared with store_bench.py)
@@ -34,59 +33,33 @@ import store_bench as sb  # noqa: E402  (data, loops and peer settings shared wi
 KEYS = ("qps_1", "qps_2_clients", "qps_batch")
 
 
-def faiss_index(base, m, efc, path):
-    import faiss
-    faiss.omp_set_num_threads(2)
+def peer_index(engine, base, m, efc, path):
+    """The peer's HNSW index, built as store_bench.py builds it, cached in `path`: (index, build
+    seconds or None when loaded)."""
     if path.exists():
-        return faiss.read_index(str(path)), None
-    t = time.perf_counter()
-    idx = faiss.IndexHNSWFlat(sb.DIM, m, faiss.METRIC_INNER_PRODUCT)
-    idx.hnsw.efConstruction = efc
-    idx.add(base)
-    build_s = time.perf_counter() - t
-    path.parent.mkdir(parents=True, exist_ok=True)
-    faiss.write_index(idx, str(path))
-    return idx, build_s
-
-
-def hnswlib_index(base, m, efc, path):
-    import hnswlib
-    idx = hnswlib.Index(space="ip", dim=sb.DIM)
-    if path.exists():
+        if engine == "faiss":
+            import faiss
+            faiss.omp_set_num_threads(2)
+            return faiss.read_index(str(path)), None
+        import hnswlib
+        idx = hnswlib.Index(space="ip", dim=sb.DIM)
         idx.load_index(str(path), max_elements=len(base))
         return idx, None
     t = time.perf_counter()
-    idx.init_index(max_elements=len(base), M=m, ef_construction=efc)
-    idx.set_num_threads(2)
-    idx.add_items(base, np.arange(len(base)))
+    idx = sb.build_peer(engine, "HNSW", base, {"m": m, "efc": efc})
     build_s = time.perf_counter() - t
     path.parent.mkdir(parents=True, exist_ok=True)
-    idx.save_index(str(path))
+    if engine == "faiss":
+        import faiss
+        faiss.write_index(idx, str(path))
+    else:
+        idx.save_index(str(path))
     return idx, build_s
 
 
 def measure_peer(engine, idx, ef, queries, gt):
-    if engine == "faiss":
-        import faiss
-        idx.hnsw.efSearch = ef
-        threads = faiss.omp_set_num_threads
-        one = lambda q: idx.search(q, 10)[1][0]
-        batch = lambda q: idx.search(q, 10)[1]
-    else:
-        idx.set_ef(ef)
-        threads = idx.set_num_threads
-        one = lambda q: idx.knn_query(q, k=10)[0][0]
-        batch = lambda q: idx.knn_query(q, k=10)[0]
-    threads(1)
-    t = time.perf_counter()
-    for i in range(sb.NQ):
-        one(queries[i:i + 1])
-    r = {"qps_1": sb.NQ / (time.perf_counter() - t),
-         "qps_2_clients": sb.two_clients(one, queries, sb.NQ)}
-    threads(2)
-    r["qps_batch"], ids, r["qps_batch_calls"] = sb.best_batch(batch, queries)
-    r["recall_at_10"] = sb.recall(ids, gt)
-    return r
+    threads, one, batch = sb.peer_calls(engine, idx, "HNSW", ef, None)
+    return sb.time_searches(one, batch, queries, gt, sb.NQ, threads)
 
 
 def measure_clipdex(binary, args, data, db):
@@ -129,10 +102,10 @@ def main():
     if args.peer_thp:
         thp.write_text(args.peer_thp)
     try:
-        for engine, make in (("faiss", faiss_index), ("hnswlib", hnswlib_index)):
+        for engine in ("faiss", "hnswlib"):
             if engine in args.peers:
                 path = sb.CACHE / "peers" / f"{args.dist}_{args.n}_{engine}_HNSW_m{args.m}_efc{args.efc}.bin"
-                peers[engine], build_s = make(base, args.m, args.efc, path)
+                peers[engine], build_s = peer_index(engine, base, args.m, args.efc, path)
                 print(f"{engine}: {'built in %.0f s' % build_s if build_s else 'loaded'} ({path.name}), "
                       f"THP {args.peer_thp or default_thp}", flush=True)
     finally:
