@@ -1,9 +1,9 @@
 // Format sniffing, limits and file loading; the per-format work lives in decode_<format>.cpp.
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
+#include "common/file_read.h"
 #include "image/decoders.h"
 
 namespace clipdex::image {
@@ -119,33 +119,10 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_err
 }
 
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits) {
-    const std::string name =
-        path.u8string().empty()
-            ? std::string()
-            : std::string(reinterpret_cast<const char*>(path.u8string().c_str()));
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status))
-        throw Error(ErrorCode::NotFound, "image '" + name + "': no such file");
-    if (std::filesystem::is_directory(status))
-        throw Error(ErrorCode::InvalidInput, "image '" + name + "': is a directory");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, "image '" + name + "': cannot open for reading");
-    // Read at most one byte past the limit: enough to refuse without slurping a huge file.
-    std::vector<uint8_t> bytes;
-    constexpr size_t kChunk = 1 << 20;
-    while (bytes.size() <= limits.max_file_bytes) {
-        const size_t old = bytes.size();
-        const uint64_t remaining = limits.max_file_bytes - old;
-        const size_t want = remaining >= kChunk ? kChunk : static_cast<size_t>(remaining) + 1;
-        bytes.resize(old + want);
-        in.read(reinterpret_cast<char*>(bytes.data() + old), static_cast<std::streamsize>(want));
-        const auto got = static_cast<size_t>(in.gcount());
-        bytes.resize(old + got);
-        if (got < want) break;
-    }
-    if (in.bad()) throw Error(ErrorCode::Io, "image '" + name + "': read failed");
-    return decode_image(bytes, name, limits);
+    const auto u8 = path.u8string();
+    const std::string name(reinterpret_cast<const char*>(u8.c_str()), u8.size());
+    return decode_image(read_file_bounded(path, limits.max_file_bytes, "image '" + name + "'"),
+                        name, limits);
 }
 
 }  // namespace clipdex::image
