@@ -218,9 +218,23 @@ std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> im
     return results;
 }
 
+namespace {
+
+void check_query_texts(std::span<const std::string> texts, size_t max_bytes) {
+    for (const std::string& text : texts)
+        if (text.size() > max_bytes)
+            throw Error(ErrorCode::TooLarge,
+                        "query text of " + std::to_string(text.size()) +
+                            " bytes exceeds the limit of " + std::to_string(max_bytes) +
+                            " bytes (CLIP reads only a text's first tokens: shorten it)");
+}
+
+}  // namespace
+
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k,
                                       const std::string& filter) {
     state_->check_open();
+    check_query_texts({&text, 1}, state_->options.max_text_bytes);
     const std::string texts[] = {text};
     const std::vector<float> vector = state_->encoder->encode_texts(texts);
     return state_->search_vector(vector, top_k, filter);
@@ -230,6 +244,7 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
                                                          int top_k, const std::string& filter) {
     state_->check_open();
     if (texts.empty()) return {};
+    check_query_texts(texts, state_->options.max_text_bytes);
     const std::vector<float> vectors = state_->encoder->encode_texts(texts);
     store::SearchRequest request;
     request.k = top_k;

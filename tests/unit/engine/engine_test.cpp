@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -171,6 +172,27 @@ TEST_F(EngineTest, RemovedRowsLeaveSearchResultsAtOnce) {
     EXPECT_TRUE(engine->remove_by_id(before.front().id));
     EXPECT_FALSE(engine->remove_by_id(before.front().id));
     for (const auto& hit : engine->search("red heart", 31)) EXPECT_NE(hit.id, before.front().id);
+}
+
+TEST_F(EngineTest, OversizedQueryTextsAreRefusedBeforeTokenizing) {
+    // A 20 MB query used to hold a worker for 19 s and came back echoed in the answer.
+    auto engine = open_engine();
+    const std::string huge(20u << 20, 'a');
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        engine->search(huge, 5);
+        FAIL() << "a 20 MiB query text must be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge);
+        EXPECT_NE(std::string(e.what()).find("query text of 20971520 bytes exceeds the limit of "
+                                             "65536 bytes"),
+                  std::string::npos)
+            << e.what();
+    }
+    const std::string batch[] = {"a cat", huge};
+    EXPECT_THROW(engine->search_batch(batch, 5), Error);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    EXPECT_NO_THROW(engine->search(std::string(64 << 10, 'a'), 1));  // at the limit: answered
 }
 
 TEST_F(EngineTest, BadFilesAreReportedWithTheirPathAndSkipped) {
