@@ -195,6 +195,27 @@ TEST_F(EngineTest, OversizedQueryTextsAreRefusedBeforeTokenizing) {
     EXPECT_NO_THROW(engine->search(std::string(64 << 10, 'a'), 1));  // at the limit: answered
 }
 
+TEST_F(EngineTest, OversizedDescriptionsAreRefusedBeforeFetchingOrDecoding) {
+    // Stored, a 60 MB description came back in every /data page that listed its row.
+    auto engine = open_engine();
+    const auto bytes = read_bytes(kTwemoji / "2764.svg");
+    try {
+        engine->add_image(7, bytes, "heart.svg", std::string(65536, 'd'));
+        FAIL() << "a description over 65535 bytes must be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge);
+        EXPECT_STREQ(e.what(), "description of image 7 is 65536 bytes, over the limit of 65535");
+    }
+    try {  // refused before the fetch: port 9 would answer "connection refused" (Unavailable)
+        engine->add_image_by_url(8, "http://127.0.0.1:9/x.svg", std::string(70000, 'd'));
+        FAIL() << "refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.what();
+    }
+    engine->add_image(9, bytes, "heart.svg", std::string(65535, 'd'));
+    EXPECT_EQ(engine->get_all_data(false, 10, 0).size(), 1u);
+}
+
 TEST_F(EngineTest, BadFilesAreReportedWithTheirPathAndSkipped) {
     auto engine = open_engine();
     const fs::path fake = dir_ / "not an image 图.jpg";
