@@ -13,7 +13,10 @@
 // transparent pixels); clipdex rotates and composites on white. 16-bit greyscale PNGs keep
 // their high byte where Pillow's I;16 -> RGB conversion clips every value above 255 to white.
 //
-// Thread safety: every function is reentrant; no global state.
+// SVGs are rendered in clipdex-svg-worker processes (a process-wide pool started on the first
+// SVG), so a crash or a runaway inside librsvg fails that one image; see decode_svg.cpp.
+//
+// Thread safety: every function is reentrant; the SVG worker pool is the only global state.
 //
 // Basic usage:
 //     auto img = clipdex::image::load_image("photos/cat.jpg");
@@ -38,14 +41,25 @@ struct DecodeLimits {
     uint64_t max_file_bytes = 64ull << 20;  // larger inputs are refused before decoding (TooLarge)
     uint64_t max_pixels = 100'000'000;  // width*height of the stored image (decompression bombs)
     int svg_min_size = 224;             // SVGs are rasterized with this short side, aspect kept
+    // Each SVG renders in a worker process under these limits; passing one fails that image
+    // (Corrupt) and replaces the worker. The CPU-time limit is the wall limit rounded up + 2 s.
+    int svg_time_limit_ms = 10'000;            // wall time, enforced by killing the worker
+    uint64_t svg_memory_bytes = 512ull << 20;  // the worker's address space (RLIMIT_AS)
 };
 
 // Throws clipdex::Error naming `name_for_errors`: InvalidInput (not an image), Corrupt
-// (truncated or damaged), TooLarge (a limit), Unsupported (a valid variant not handled).
+// (truncated or damaged; an SVG that crashes its renderer or passes its time limit), TooLarge
+// (a limit), Unsupported (a valid variant not handled), Unavailable (no SVG worker could run).
 Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_errors,
                    const DecodeLimits& limits = {});
 // Reads the file (Io / NotFound / TooLarge before reading) and decodes it.
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits = {});
+
+// Kills every SVG worker now, so that a stopping process never waits for a render: renders in
+// flight fail with Unavailable. Later SVGs start new workers. Safe from any thread.
+void stop_svg_workers();
+// Process ids of the SVG workers alive now (idle or busy), for tests and diagnostics.
+std::vector<int> svg_worker_pids();
 
 // Pillow's Image.resize(BICUBIC) to exactly out_width x out_height (antialiased when shrinking).
 Image resize_bicubic(const Image& image, int out_width, int out_height);
