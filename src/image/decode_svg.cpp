@@ -78,6 +78,7 @@ class SvgPool {
             cancelled_.insert(pid);
             ::kill(pid, SIGKILL);
         }
+        ++generation_;
         cv_.notify_all();
     }
 
@@ -123,7 +124,11 @@ class SvgPool {
 
     SvgWorker acquire(const DecodeContext& ctx, Clock::time_point give_up) {
         std::unique_lock lock(mu_);
+        const uint64_t generation = generation_;
         for (;;) {
+            if (generation_ != generation)  // stop_all() ran while this render waited
+                ctx.fail(ErrorCode::Unavailable,
+                         "SVG rendering was cancelled (the process is stopping)");
             while (!idle_.empty()) {
                 SvgWorker w = idle_.back();
                 idle_.pop_back();
@@ -219,6 +224,7 @@ class SvgPool {
     std::vector<SvgWorker> idle_;  // reused most recent first
     std::set<pid_t> busy_;
     std::set<pid_t> cancelled_;  // killed by stop_all() while busy
+    uint64_t generation_ = 0;    // counts stop_all() calls: renders waiting for a worker give up
 
     std::mutex spawn_mu_;
     std::condition_variable spawn_cv_;

@@ -56,7 +56,8 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_err
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits = {});
 
 // Kills every SVG worker now, so that a stopping process never waits for a render: renders in
-// flight fail with Unavailable. Later SVGs start new workers. Safe from any thread.
+// flight or waiting for a worker fail with Unavailable. Later SVGs start new workers. Safe from
+// any thread.
 void stop_svg_workers();
 // Process ids of the SVG workers alive now (idle or busy), for tests and diagnostics.
 std::vector<int> svg_worker_pids();
