@@ -94,25 +94,36 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_err
                                           " bytes exceeds the limit of " +
                                           std::to_string(limits.max_file_bytes) + " bytes");
     if (bytes.empty()) ctx.fail(ErrorCode::InvalidInput, "not an image (the content is empty)");
+    Image image;
     switch (sniff(bytes)) {
         case Format::Jpeg:
-            return detail::decode_jpeg(bytes, ctx);
-        case Format::Png:
-            return detail::decode_png(bytes, ctx);
-        case Format::Webp:
-            return detail::decode_webp(bytes, ctx);
-        case Format::Gif:
-            return detail::decode_gif(bytes, ctx);
-        case Format::Bmp:
-            return detail::decode_bmp(bytes, ctx);
-        case Format::Svg:
-            return detail::decode_svg(bytes, ctx);
-        case Format::Unknown:
+            image = detail::decode_jpeg(bytes, ctx);
             break;
+        case Format::Png:
+            image = detail::decode_png(bytes, ctx);
+            break;
+        case Format::Webp:
+            image = detail::decode_webp(bytes, ctx);
+            break;
+        case Format::Gif:
+            image = detail::decode_gif(bytes, ctx);
+            break;
+        case Format::Bmp:
+            image = detail::decode_bmp(bytes, ctx);
+            break;
+        case Format::Svg:
+            return detail::decode_svg(bytes, ctx);  // rendered in a worker process
+        case Format::Unknown:
+            ctx.fail(ErrorCode::InvalidInput, std::string("not an image (the content is ") +
+                                                  describe_kind(bytes) +
+                                                  "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
     }
-    ctx.fail(ErrorCode::InvalidInput, std::string("not an image (the content is ") +
-                                          describe_kind(bytes) +
-                                          "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
+    // The intermediates are gone: keep the output's bytes held for as long as the Image lives.
+    if (ctx.hold) {
+        ctx.hold->shrink_to(image.rgb.size());
+        image.budget_hold = std::move(ctx.hold);
+    }
+    return image;
 }
 
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits) {
