@@ -111,6 +111,10 @@ std::string find_svg_worker() {
     if (!ec) {
         const std::string beside = (self.parent_path() / kWorkerName).string();
         if (consider(beside)) return beside;
+        // An install moved to another prefix: <prefix>/bin/clipdex, <prefix>/libexec/clipdex/.
+        const std::string relocated =
+            (self.parent_path().parent_path() / "libexec" / "clipdex" / kWorkerName).string();
+        if (consider(relocated)) return relocated;
     }
 #ifdef CLIPDEX_LIBEXEC_DIR
     if (const std::string p = std::string(CLIPDEX_LIBEXEC_DIR) + "/" + kWorkerName; consider(p))

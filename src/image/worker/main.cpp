@@ -53,12 +53,16 @@ bool write_all(const void* data, size_t size) {
 }
 
 // Soft limits only: the hard limits stay where they were so that the next render may raise them.
+// AddressSanitizer reserves terabytes of shadow address space, so sanitizer builds cannot limit
+// RLIMIT_AS; they keep the CPU and wall limits.
 void apply_limits(const proto::SvgRequest& req) {
+#ifndef __SANITIZE_ADDRESS__
     rlimit mem{};
     getrlimit(RLIMIT_AS, &mem);
     mem.rlim_cur =
         req.memory_bytes == 0 ? mem.rlim_max : std::min<rlim_t>(req.memory_bytes, mem.rlim_max);
     setrlimit(RLIMIT_AS, &mem);
+#endif
     if (req.cpu_seconds > 0) {
         rusage used{};
         getrusage(RUSAGE_SELF, &used);
