@@ -144,9 +144,11 @@ def main():
     a = p.parse_args()
     sys.path.insert(0, str(REPO / "bench"))
     work = pathlib.Path(tempfile.mkdtemp(prefix="clipdex-http-bench-"))
+    servers = {}
     try:
         db, n_rows = prepare(a, work)
-        servers = {"clipdex": start_clipdex(a, work, db), "flask": start_flask(a, work)}
+        servers["clipdex"] = start_clipdex(a, work, db)
+        servers["flask"] = start_flask(a, work)
         for name, (proc, port, log) in servers.items():
             wait_up(f"http://127.0.0.1:{port}/api/milvus/health", proc, log)
         scenarios = [(s, k) for s in ("health", "search") for k in (True, False)]
@@ -160,12 +162,15 @@ def main():
                     print(f"round {r + 1} {name:8s} {scenario:7s} keep-alive={keepalive!s:5s} "
                           f"{out['rps']:9.1f} req/s  p50 {out['p50_ms']} ms  p99 {out['p99_ms']} ms"
                           f"  non-2xx {out['non2xx']} {out['socket_errors']}", flush=True)
-        for proc, _, _ in servers.values():
-            proc.terminate()
-            proc.wait(timeout=60)
         report = write_report(a, n_rows, scenarios, results)
         print(report)
     finally:
+        for proc, _, _ in servers.values():
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         shutil.rmtree(work, ignore_errors=True)
 
 
