@@ -39,7 +39,7 @@ Response run_handler(const Handler& handler, const Request& request) {
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, Listener& listener)
-    : stream_(std::move(socket)), listener_(listener) {}
+    : stream_(std::move(socket)), listener_(listener), deadline_(stream_.get_executor()) {}
 
 Connection::~Connection() {
     listener_.forget(this);
@@ -57,22 +57,44 @@ void Connection::start(bool refuse) {
         return;
     }
     // The first request's bytes and header must arrive within the header deadline.
-    stream_.expires_after(listener_.options().header_timeout);
+    arm(listener_.options().header_timeout);
     wait_for_request();
+}
+
+void Connection::arm(std::chrono::milliseconds limit) {
+    timed_out_ = false;
+    const uint64_t generation = ++deadline_generation_;
+    deadline_.expires_after(limit);
+    deadline_.async_wait([weak = weak_from_this(), generation](const error_code& error) {
+        auto self = weak.lock();
+        if (error || !self || self->deadline_generation_ != generation) return;
+        self->timed_out_ = true;
+        error_code ignored;
+        self->stream_.socket().cancel(ignored);
+    });
+}
+
+void Connection::disarm() {
+    ++deadline_generation_;
+    deadline_.cancel();
 }
 
 void Connection::wait_for_request() {
     state_ = State::Idle;
-    if (buffer_.size() > 0) return read_header();  // a pipelined request is already here
-    if (served_ > 0) stream_.expires_after(listener_.options().idle_timeout);
-    stream_.async_read_some(
-        buffer_.prepare(8192), [self = shared_from_this()](const error_code& error, size_t n) {
-            if (error) return self->stream_.close();  // idle timeout, close, shutdown
-            self->buffer_.commit(n);
-            if (self->served_ > 0)
-                self->stream_.expires_after(self->listener_.options().header_timeout);
-            self->read_header();
-        });
+    if (buffer_.size() > 0) {  // a pipelined request is already here
+        if (served_ > 0) arm(listener_.options().header_timeout);
+        return read_header();
+    }
+    if (served_ > 0) arm(listener_.options().idle_timeout);
+    stream_.async_read_some(buffer_.prepare(8192),
+                            [self = shared_from_this()](const error_code& error, size_t n) {
+                                if (error)
+                                    return self->stream_.close();  // idle timeout, close, shutdown
+                                self->buffer_.commit(n);
+                                if (self->served_ > 0)
+                                    self->arm(self->listener_.options().header_timeout);
+                                self->read_header();
+                            });
 }
 
 void Connection::read_header() {
@@ -86,6 +108,9 @@ void Connection::read_header() {
 
 void Connection::on_header(const error_code& error) {
     if (error) {
+        if (timed_out_)
+            return write(
+                refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
         if (gone(error)) return stream_.close();
         const auto data = buffer_.cdata();
         const std::string_view buffered(static_cast<const char*>(data.data()), data.size());
@@ -97,19 +122,19 @@ void Connection::on_header(const error_code& error) {
     if (check.refusal) return write(std::move(*check.refusal));
     route_ = check.route;
     if (parser_->is_done()) return dispatch();
-    if (!check.expect_continue) return read_body();
+    if (!check.expect_continue) return read_body(true);
     state_ = State::Body;
-    stream_.expires_after(listener_.options().body_timeout);
+    arm(listener_.options().body_timeout);
     asio::async_write(stream_, asio::buffer(kContinue, sizeof kContinue - 1),
                       [self = shared_from_this()](const error_code& write_error, size_t) {
                           if (write_error) return self->stream_.close();
-                          self->read_body();
+                          self->read_body(false);
                       });
 }
 
-void Connection::read_body() {
+void Connection::read_body(bool start_deadline) {
     state_ = State::Body;
-    stream_.expires_after(listener_.options().body_timeout);
+    if (start_deadline) arm(listener_.options().body_timeout);
     set_body_limit(*parser_, listener_.options().framing);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -118,6 +143,9 @@ void Connection::read_body() {
 
 void Connection::on_body(const error_code& error) {
     if (error) {
+        if (timed_out_)
+            return write(
+                refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
         if (gone(error)) return stream_.close();  // the client left mid-body
         return write(refusal_for_read_error(error, {}, listener_.options().framing));
     }
@@ -127,7 +155,7 @@ void Connection::on_body(const error_code& error) {
 
 void Connection::dispatch() {
     state_ = State::Handler;
-    stream_.expires_never();
+    disarm();
     if (route_->inline_ok) return write(run_handler(route_->handler, request_));
     if (!listener_.try_enqueue()) {
         Response busy = error_response(
@@ -153,6 +181,7 @@ void Connection::dispatch() {
 
 void Connection::write(Response response) {
     state_ = State::Writing;
+    disarm();
     const bool parsed = parser_ && parser_->is_header_done();
     keep_alive_ = !response.close && parsed && parser_->keep_alive() && !listener_.stopping() &&
                   served_ + 1 < listener_.options().max_keepalive_requests;
@@ -174,6 +203,7 @@ void Connection::write(Response response) {
                           if (error) return self->stream_.close();
                           if (!self->keep_alive_) return self->close_gracefully();
                           ++self->served_;
+                          self->stream_.expires_never();
                           self->parser_.reset();
                           self->wait_for_request();
                       });

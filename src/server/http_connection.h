@@ -4,8 +4,11 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -33,15 +36,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void wait_for_request();
     void read_header();
     void on_header(const boost::system::error_code& error);
-    void read_body();
+    void read_body(bool start_deadline);
     void on_body(const boost::system::error_code& error);
     void dispatch();
     void write(Response response);
     void close_gracefully();
     void drain();
+    // Read deadlines: on expiry the socket's operations are cancelled (not the socket closed,
+    // as Beast's own stream timeout does), so that a 408 can still be written.
+    void arm(std::chrono::milliseconds limit);
+    void disarm();
 
     boost::beast::tcp_stream stream_;
     Listener& listener_;
+    boost::asio::steady_timer deadline_;
+    uint64_t deadline_generation_ = 0;
+    bool timed_out_ = false;
     boost::beast::flat_buffer buffer_;
     std::optional<RequestParser> parser_;
     Request request_;
