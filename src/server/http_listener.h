@@ -67,7 +67,7 @@ class Listener {
     std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
     bool stopping_ = false;
     bool destroying_ = false;  // set in the destructor: connections freed with the I/O loop
-    boost::asio::io_context io_{1};
+    boost::asio::io_context io_;
     boost::asio::ip::tcp::acceptor acceptor_{io_};
     boost::asio::steady_timer retry_timer_{io_};
     boost::asio::steady_timer grace_timer_{io_};

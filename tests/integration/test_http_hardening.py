@@ -302,7 +302,8 @@ def test_keep_alive_is_not_slower_than_close(server, capsys):
         closed = timed_requests(server.port, path, body, 200, keep_alive=False)
         report.append(f"{path}: keep-alive {len(kept) / sum(kept):.0f} req/s (mean {statistics.mean(kept) * 1e3:.2f} ms), "
                       f"close {len(closed) / sum(closed):.0f} req/s (mean {statistics.mean(closed) * 1e3:.2f} ms)")
-        assert sum(kept) < 1.5 * sum(closed), report[-1]
+        # Medians: one scheduler hiccup on a shared machine must not decide the comparison.
+        assert statistics.median(kept) < 1.5 * statistics.median(closed), report[-1]
         if path == "/v1/health":
             assert statistics.mean(kept) < 0.015, report[-1]
     with capsys.disabled():
