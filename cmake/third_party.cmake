@@ -4,9 +4,11 @@
 pkg_check_modules(CLIPDEX_ICU REQUIRED IMPORTED_TARGET icu-uc)
 find_package(ZLIB REQUIRED)
 set(CLIPDEX_TEXT_DEPS PkgConfig::CLIPDEX_ICU ZLIB::ZLIB)
-# image: libjpeg-turbo, libpng, libwebp (+demux for animations and EXIF), giflib, librsvg (SVG, with
-# cairo and GLib). IMPORTED targets, so their headers are SYSTEM includes.
-pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux librsvg-2.0)
+# image: libjpeg-turbo, libpng, libwebp (+demux for animations and EXIF), giflib. IMPORTED targets,
+# so their headers are SYSTEM includes. librsvg (SVG, with cairo and GLib) is linked by the SVG
+# worker only (src/image/worker/): clipdex itself never renders an SVG in its own process.
+pkg_check_modules(CLIPDEX_IMG REQUIRED IMPORTED_TARGET libjpeg libpng libwebp libwebpdemux)
+pkg_check_modules(CLIPDEX_RSVG REQUIRED IMPORTED_TARGET librsvg-2.0)
 find_package(GIF 5 REQUIRED)
 set(CLIPDEX_IMAGE_DEPS PkgConfig::CLIPDEX_IMG GIF::GIF)
 # BLIS, single-threaded build (libblis-serial-dev), for the embedded store's vector math. Chosen by

@@ -15,7 +15,7 @@ APT_PACKAGES=(
     libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev librsvg2-dev libexif-dev
     libcurl4-openssl-dev libssl-dev zlib1g-dev
     libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-    python3-venv
+    python3-venv wrk
 )
 
 install_system() {

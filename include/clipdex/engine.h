@@ -44,6 +44,9 @@ struct EngineOptions {
     bool allow_private_urls = false;  // let add_image_by_url reach loopback / private networks
     uint64_t max_image_bytes = 64ull << 20;
     uint64_t max_image_pixels = 100'000'000;
+    // Longer query texts are refused (TooLarge): CLIP reads only its context (77 tokens for most
+    // models), and cleaning and tokenizing megabytes would hold a worker for seconds.
+    size_t max_text_bytes = 64 << 10;
     DownloadProgressFn download_progress;  // called while a missing model downloads
 };
 

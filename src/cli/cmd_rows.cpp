@@ -1,56 +1,57 @@
 // Row-level commands: add, remove, list, stats, info.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "cli/engine_access.h"
+#include "common/file_read.h"
 
 namespace clipdex::cli {
 
 namespace {
 
 struct RowArgs {
-    int64_t id = 0;
+    std::string id;  // parsed by parse_row_id: CLI11 would clamp out-of-range text
     std::string url, file, description;
-    std::vector<int64_t> ids;
+    std::vector<std::string> ids;
     int64_t limit = 20, offset = 0;
     bool vectors = false;
     bool json = false;
 };
 
-std::vector<uint8_t> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::NotFound, "cannot read '" + path + "'");
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void run_add(const GlobalOptions& global, const RowArgs& args) {
+    const int64_t id = parse_row_id(args.id, "add: --id");
     if (args.url.empty() == args.file.empty())
         throw Error(ErrorCode::InvalidInput, "add: give --url or --file (one)");
+    // Read (bounded) before loading the model: a bad --file fails in milliseconds.
+    std::vector<uint8_t> bytes;
+    if (!args.file.empty())
+        bytes = read_file_bounded(args.file, engine_options(global).max_image_bytes,
+                                  "add: --file '" + args.file + "'");
     auto engine = open_engine(global);
     if (!args.url.empty()) {
-        engine->add_image_by_url(args.id, args.url, args.description);
+        engine->add_image_by_url(id, args.url, args.description);
     } else {
         const std::string absolute =
             std::filesystem::absolute(args.file).lexically_normal().string();
-        engine->add_image(args.id, read_file(args.file), absolute, args.description);
+        engine->add_image(id, bytes, absolute, args.description);
     }
     engine->close();
-    std::printf("added id %lld\n", static_cast<long long>(args.id));
+    std::printf("added id %lld\n", static_cast<long long>(id));
 }
 
 void run_remove(const GlobalOptions& global, const RowArgs& args) {
+    std::vector<int64_t> ids;
+    for (const std::string& text : args.ids) ids.push_back(parse_row_id(text, "remove: id"));
     auto engine = open_engine(global);
     size_t missing = 0;
-    for (int64_t id : args.ids)
+    for (int64_t id : ids)
         if (!engine->remove_by_id(id)) {
             std::fprintf(stderr, "no row with id %lld\n", static_cast<long long>(id));
             ++missing;
         }
     engine->close();
-    std::printf("removed %zu of %zu\n", args.ids.size() - missing, args.ids.size());
+    std::printf("removed %zu of %zu\n", ids.size() - missing, ids.size());
     if (missing > 0) throw CLI::RuntimeError(kExitSomeFailed);
 }
 

@@ -1,6 +1,6 @@
 // `clipdex serve`: the HTTP API on port 5002 (seed 001's endpoints). SIGTERM / SIGINT stop it
-// gracefully: no new connections, idle ones close, requests in flight finish (within 20 s),
-// then the store is flushed and closed.
+// gracefully: no new connections, idle ones close, requests in flight finish (within 20 s; an
+// SVG render in flight is cancelled rather than waited for), then the store is flushed and closed.
 #include <signal.h>
 #include <unistd.h>
 
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/engine_access.h"
+#include "image/image.h"
 #include "server/http_server.h"
 
 namespace clipdex::cli {
@@ -46,6 +47,7 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
         if (read(g_stop_pipe[0], &byte, 1) == 1 && byte != 0)
             std::fprintf(stderr, "clipdex serve: signal %d, finishing requests in flight\n", byte);
         http.stop();
+        image::stop_svg_workers();  // renders in flight fail now (503) instead of running on
     });
     http.run();
     // run() also returns when it failed or was stopped elsewhere: wake the watcher to join it.

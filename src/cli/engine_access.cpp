@@ -1,5 +1,6 @@
 #include "cli/engine_access.h"
 
+#include <charconv>
 #include <memory>
 
 #include "common/progress.h"
@@ -32,6 +33,20 @@ std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
 
 bool is_url(const std::string& text) {
     return text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0;
+}
+
+int64_t parse_row_id(const std::string& text, const std::string& what) {
+    int64_t value = 0;
+    const char* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (ec == std::errc::result_out_of_range)
+        throw Error(ErrorCode::InvalidInput, what + " '" + text +
+                                                 "' is outside the 64-bit signed range "
+                                                 "[-9223372036854775808, 9223372036854775807]");
+    if (ec != std::errc() || ptr != end || text.empty())
+        throw Error(ErrorCode::InvalidInput,
+                    what + " '" + text + "' is not a whole decimal integer");
+    return value;
 }
 
 }  // namespace clipdex::cli

@@ -18,4 +18,9 @@ inline constexpr int kExitSomeFailed = 8;
 
 bool is_url(const std::string& text);
 
+// A row id as the user typed it: a whole decimal integer in the signed 64-bit range. Anything
+// else ("12abc", "1e3", 99999999999999999999) is InvalidInput naming `what` and the text, never
+// clamped to another row's id.
+int64_t parse_row_id(const std::string& text, const std::string& what);
+
 }  // namespace clipdex::cli

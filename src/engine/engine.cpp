@@ -107,10 +107,17 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& options, std::shared_p
 
 namespace {
 
-void check_url_length(int64_t id, const std::string& url_or_name) {
+void check_text_lengths(int64_t id, const std::string& url_or_name,
+                        const std::string& description) {
     if (url_or_name.size() > store::kMaxUrlBytes)
-        throw Error(ErrorCode::InvalidInput,
-                    "url of image " + std::to_string(id) + " is longer than 2000 bytes");
+        throw Error(ErrorCode::InvalidInput, "url of image " + std::to_string(id) +
+                                                 " is longer than " +
+                                                 std::to_string(store::kMaxUrlBytes) + " bytes");
+    if (description.size() > store::kMaxDescriptionBytes)
+        throw Error(ErrorCode::TooLarge,
+                    "description of image " + std::to_string(id) + " is " +
+                        std::to_string(description.size()) + " bytes, over the limit of " +
+                        std::to_string(store::kMaxDescriptionBytes));
 }
 
 // A decoded image's row, its vector still to be encoded; `source` is "url" or "bytes".
@@ -122,7 +129,7 @@ struct PendingImage {
 PendingImage prepare_image(const Engine::State& state, int64_t id, std::span<const uint8_t> bytes,
                            const std::string& url_or_name, const std::string& description,
                            const char* source) {
-    check_url_length(id, url_or_name);
+    check_text_lengths(id, url_or_name, description);
     const image::Image decoded = image::decode_image(bytes, url_or_name, state.limits);
     PendingImage out;
     out.row.id = id;
@@ -173,7 +180,7 @@ void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::st
 
 void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
     state_->check_open();
-    check_url_length(id, url);
+    check_text_lengths(id, url, description);
     std::vector<PendingImage> one;
     one.push_back(prepare_image(*state_, id, state_->fetch(url), url, description, "url"));
     encode_and_write(*state_, one);
@@ -188,7 +195,7 @@ std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> im
     pending.reserve(images.size());
     for (const auto& image : images)
         pending.push_back(fetchers.submit([this, &image] {
-            check_url_length(image.id, image.url);
+            check_text_lengths(image.id, image.url, image.description);
             return prepare_image(*state_, image.id, state_->fetch(image.url), image.url,
                                  image.description, "url");
         }));
@@ -218,9 +225,23 @@ std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> im
     return results;
 }
 
+namespace {
+
+void check_query_texts(std::span<const std::string> texts, size_t max_bytes) {
+    for (const std::string& text : texts)
+        if (text.size() > max_bytes)
+            throw Error(ErrorCode::TooLarge,
+                        "query text of " + std::to_string(text.size()) +
+                            " bytes exceeds the limit of " + std::to_string(max_bytes) +
+                            " bytes (CLIP reads only a text's first tokens: shorten it)");
+}
+
+}  // namespace
+
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k,
                                       const std::string& filter) {
     state_->check_open();
+    check_query_texts({&text, 1}, state_->options.max_text_bytes);
     const std::string texts[] = {text};
     const std::vector<float> vector = state_->encoder->encode_texts(texts);
     return state_->search_vector(vector, top_k, filter);
@@ -230,6 +251,7 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
                                                          int top_k, const std::string& filter) {
     state_->check_open();
     if (texts.empty()) return {};
+    check_query_texts(texts, state_->options.max_text_bytes);
     const std::vector<float> vectors = state_->encoder->encode_texts(texts);
     store::SearchRequest request;
     request.k = top_k;

@@ -1,9 +1,9 @@
 // Format sniffing, limits and file loading; the per-format work lives in decode_<format>.cpp.
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 
+#include "common/file_read.h"
 #include "image/decoders.h"
 
 namespace clipdex::image {
@@ -72,20 +72,16 @@ Format sniff(std::span<const uint8_t> b) {
     return Format::Unknown;
 }
 
-// A short printable rendering of the first bytes, so "not an image" says what it was instead.
-std::string describe_start(std::span<const uint8_t> b) {
-    std::string out = "\"";
-    for (size_t i = 0; i < std::min<size_t>(b.size(), 16); ++i) {
-        const uint8_t c = b[i];
-        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            char hex[8];
-            std::snprintf(hex, sizeof hex, "\\x%02X", c);
-            out += hex;
-        }
+// What the content is, in one word, so that "not an image" helps without echoing any of it
+// (the bytes may be a secret: /etc/passwd, a key file). Text: the first 4 KiB are printable
+// ASCII, whitespace or UTF-8 lead/continuation bytes.
+const char* describe_kind(std::span<const uint8_t> b) {
+    const auto head = b.first(std::min<size_t>(b.size(), 4096));
+    for (const uint8_t c : head) {
+        const bool space = c == '\t' || c == '\n' || c == '\r' || c == '\f';
+        if ((c < 0x20 && !space) || c == 0x7F) return "binary";
     }
-    return out + (b.size() > 16 ? "\"..." : "\"");
+    return "text";
 }
 
 }  // namespace
@@ -98,54 +94,43 @@ Image decode_image(std::span<const uint8_t> bytes, std::string_view name_for_err
                                           " bytes exceeds the limit of " +
                                           std::to_string(limits.max_file_bytes) + " bytes");
     if (bytes.empty()) ctx.fail(ErrorCode::InvalidInput, "not an image (the content is empty)");
+    Image image;
     switch (sniff(bytes)) {
         case Format::Jpeg:
-            return detail::decode_jpeg(bytes, ctx);
-        case Format::Png:
-            return detail::decode_png(bytes, ctx);
-        case Format::Webp:
-            return detail::decode_webp(bytes, ctx);
-        case Format::Gif:
-            return detail::decode_gif(bytes, ctx);
-        case Format::Bmp:
-            return detail::decode_bmp(bytes, ctx);
-        case Format::Svg:
-            return detail::decode_svg(bytes, ctx);
-        case Format::Unknown:
+            image = detail::decode_jpeg(bytes, ctx);
             break;
+        case Format::Png:
+            image = detail::decode_png(bytes, ctx);
+            break;
+        case Format::Webp:
+            image = detail::decode_webp(bytes, ctx);
+            break;
+        case Format::Gif:
+            image = detail::decode_gif(bytes, ctx);
+            break;
+        case Format::Bmp:
+            image = detail::decode_bmp(bytes, ctx);
+            break;
+        case Format::Svg:
+            return detail::decode_svg(bytes, ctx);  // rendered in a worker process
+        case Format::Unknown:
+            ctx.fail(ErrorCode::InvalidInput, std::string("not an image (the content is ") +
+                                                  describe_kind(bytes) +
+                                                  "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
     }
-    ctx.fail(ErrorCode::InvalidInput, "not an image (content starts with " + describe_start(bytes) +
-                                          "; supported: JPEG, PNG, WebP, GIF, BMP, SVG)");
+    // The intermediates are gone: keep the output's bytes held for as long as the Image lives.
+    if (ctx.hold) {
+        ctx.hold->shrink_to(image.rgb.size());
+        image.budget_hold = std::move(ctx.hold);
+    }
+    return image;
 }
 
 Image load_image(const std::filesystem::path& path, const DecodeLimits& limits) {
-    const std::string name =
-        path.u8string().empty()
-            ? std::string()
-            : std::string(reinterpret_cast<const char*>(path.u8string().c_str()));
-    std::error_code ec;
-    const auto status = std::filesystem::status(path, ec);
-    if (ec || !std::filesystem::exists(status))
-        throw Error(ErrorCode::NotFound, "image '" + name + "': no such file");
-    if (std::filesystem::is_directory(status))
-        throw Error(ErrorCode::InvalidInput, "image '" + name + "': is a directory");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::Io, "image '" + name + "': cannot open for reading");
-    // Read at most one byte past the limit: enough to refuse without slurping a huge file.
-    std::vector<uint8_t> bytes;
-    constexpr size_t kChunk = 1 << 20;
-    while (bytes.size() <= limits.max_file_bytes) {
-        const size_t old = bytes.size();
-        const uint64_t remaining = limits.max_file_bytes - old;
-        const size_t want = remaining >= kChunk ? kChunk : static_cast<size_t>(remaining) + 1;
-        bytes.resize(old + want);
-        in.read(reinterpret_cast<char*>(bytes.data() + old), static_cast<std::streamsize>(want));
-        const auto got = static_cast<size_t>(in.gcount());
-        bytes.resize(old + got);
-        if (got < want) break;
-    }
-    if (in.bad()) throw Error(ErrorCode::Io, "image '" + name + "': read failed");
-    return decode_image(bytes, name, limits);
+    const auto u8 = path.u8string();
+    const std::string name(reinterpret_cast<const char*>(u8.c_str()), u8.size());
+    return decode_image(read_file_bounded(path, limits.max_file_bytes, "image '" + name + "'"),
+                        name, limits);
 }
 
 }  // namespace clipdex::image

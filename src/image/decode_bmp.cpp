@@ -148,6 +148,7 @@ void validate(const Header& h, const DecodeContext& ctx) {
     if (!h.r.contiguous() || !h.g.contiguous() || !h.b.contiguous() || !h.a.contiguous())
         ctx.fail(ErrorCode::Corrupt, "corrupt BMP: non-contiguous colour mask");
     ctx.check_dimensions(h.width, h.height);
+    ctx.reserve(h.width, h.height, 7, "BMP");  // RGBA, then the RGB output
 }
 
 struct Rgba {

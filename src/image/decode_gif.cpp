@@ -81,6 +81,7 @@ Image decode_gif(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     const int64_t cw = std::max<int64_t>(gif->SWidth, int64_t{desc.Left} + desc.Width);
     const int64_t ch = std::max<int64_t>(gif->SHeight, int64_t{desc.Top} + desc.Height);
     ctx.check_dimensions(cw, ch);
+    ctx.reserve(cw, ch, 3, "GIF canvas");  // decoded line by line into the RGB output
 
     const ColorMapObject* map = desc.ColorMap ? desc.ColorMap : gif->SColorMap;
     Image out{static_cast<int>(cw), static_cast<int>(ch),

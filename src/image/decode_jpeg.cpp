@@ -101,6 +101,15 @@ int run_decoder(JpegState* st, std::span<const uint8_t> bytes, const DecodeConte
     jpeg_save_markers(ci, kExifMarker, 0xFFFF);
     jpeg_read_header(ci, TRUE);
     ctx.check_dimensions(ci->image_width, ci->image_height);
+    // RGB output, plus libjpeg's whole-image DCT coefficients (2 bytes per sample) when the file
+    // is progressive: 3 + 2 x (samples per pixel, subsampling included).
+    double samples = 0;
+    for (int c = 0; c < ci->num_components; ++c)
+        samples += static_cast<double>(ci->comp_info[c].h_samp_factor) *
+                   ci->comp_info[c].v_samp_factor /
+                   (static_cast<double>(ci->max_h_samp_factor) * ci->max_v_samp_factor);
+    ctx.reserve(ci->image_width, ci->image_height, 3 + (ci->progressive_mode ? 2 * samples : 0),
+                ci->progressive_mode ? "progressive JPEG" : "JPEG");
     for (auto* m = ci->marker_list; m; m = m->next)
         if (m->marker == kExifMarker && m->data_length >= 6 &&
             std::memcmp(m->data, "Exif\0\0", 6) == 0) {
@@ -148,7 +157,7 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     Exif exif;
     if (run_decoder(st.get(), bytes, ctx, &out, &row, &exif) != 0)
         ctx.fail(ErrorCode::Corrupt, std::string("corrupt JPEG: ") + st->message);
-    return apply_orientation(std::move(out), exif.orientation);
+    return ctx.orient(std::move(out), exif.orientation);
 }
 
 }  // namespace clipdex::image::detail

@@ -1,4 +1,4 @@
-// PNG through libpng, expanded to 8-bit RGBA and composited on white.
+// PNG through libpng, expanded to 8-bit RGBA and composited on white row by row.
 //
 // 16-bit samples keep their high byte (png_set_strip_16), which is what Pillow does for RGB(A);
 // palette, low bit depths and tRNS are expanded. Like the JPEG decoder, libpng's fatal errors
@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "image/decoders.h"
 
@@ -44,6 +45,32 @@ void on_read(png_structp png, png_bytep data, size_t length) {
     st->pos += length;
 }
 
+const char* color_name(int color_type) {
+    switch (color_type) {
+        case PNG_COLOR_TYPE_GRAY:
+            return "grey";
+        case PNG_COLOR_TYPE_PALETTE:
+            return "palette";
+        case PNG_COLOR_TYPE_GRAY_ALPHA:
+            return "grey+alpha";
+        case PNG_COLOR_TYPE_RGB_ALPHA:
+            return "RGBA";
+        default:
+            return "RGB";
+    }
+}
+
+// In a frame of its own: run_decoder's frame must hold nothing with a destructor (longjmp).
+void reserve_memory(const PngState* st, const DecodeContext& ctx, png_uint_32 w, png_uint_32 h,
+                    bool interlaced) {
+    const std::string what = std::to_string(png_get_bit_depth(st->png, st->info)) + "-bit " +
+                             color_name(png_get_color_type(st->png, st->info)) +
+                             (interlaced ? " interlaced PNG" : " PNG");
+    ctx.reserve(w, h, interlaced ? 7 : 3, what);
+}
+
+// Non-interlaced images go row by row into the RGB output (peak 3 bytes per pixel, whatever the
+// file's depth); interlaced ones need the whole 8-bit RGBA image first (4 + 3).
 int run_decoder(PngState* st, const DecodeContext& ctx, std::vector<uint8_t>* rgba,
                 std::vector<png_bytep>* rows, Image* out, int* orientation) {
     if (setjmp(png_jmpbuf(st->png))) return 1;
@@ -55,6 +82,8 @@ int run_decoder(PngState* st, const DecodeContext& ctx, std::vector<uint8_t>* rg
     const png_uint_32 w = png_get_image_width(st->png, st->info);
     const png_uint_32 h = png_get_image_height(st->png, st->info);
     ctx.check_dimensions(w, h);
+    const bool interlaced = png_get_interlace_type(st->png, st->info) != PNG_INTERLACE_NONE;
+    reserve_memory(st, ctx, w, h, interlaced);
 
     png_set_expand(st->png);  // palette -> RGB, grey < 8 bits -> 8, tRNS -> alpha
     png_set_strip_16(st->png);
@@ -66,10 +95,22 @@ int run_decoder(PngState* st, const DecodeContext& ctx, std::vector<uint8_t>* rg
         std::snprintf(st->message, sizeof st->message, "unexpected row layout");
         return 1;
     }
-    rgba->resize(static_cast<size_t>(w) * h * 4);
-    rows->resize(h);
-    for (png_uint_32 y = 0; y < h; ++y) (*rows)[y] = rgba->data() + static_cast<size_t>(y) * w * 4;
-    png_read_image(st->png, rows->data());
+    out->rgb.resize(static_cast<size_t>(w) * h * 3);
+    if (interlaced) {
+        rgba->resize(static_cast<size_t>(w) * h * 4);
+        rows->resize(h);
+        for (png_uint_32 y = 0; y < h; ++y)
+            (*rows)[y] = rgba->data() + static_cast<size_t>(y) * w * 4;
+        png_read_image(st->png, rows->data());
+        composite_rgba_on_white(rgba->data(), static_cast<size_t>(w) * h, out->rgb.data());
+        std::vector<uint8_t>().swap(*rgba);
+    } else {
+        rgba->resize(static_cast<size_t>(w) * 4);
+        for (png_uint_32 y = 0; y < h; ++y) {
+            png_read_row(st->png, rgba->data(), nullptr);
+            composite_rgba_on_white(rgba->data(), w, &out->rgb[static_cast<size_t>(y) * w * 3]);
+        }
+    }
     out->width = static_cast<int>(w);
     out->height = static_cast<int>(h);
     st->pixels_done = true;
@@ -106,10 +147,7 @@ Image decode_png(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     int orientation = 1;
     if (run_decoder(st.get(), ctx, &rgba, &rows, &out, &orientation) != 0 && !st->pixels_done)
         ctx.fail(ErrorCode::Corrupt, std::string("corrupt PNG: ") + st->message);
-    out.rgb.resize(static_cast<size_t>(out.width) * out.height * 3);
-    composite_rgba_on_white(rgba.data(), static_cast<size_t>(out.width) * out.height,
-                            out.rgb.data());
-    return apply_orientation(std::move(out), orientation);
+    return ctx.orient(std::move(out), orientation);
 }
 
 }  // namespace clipdex::image::detail

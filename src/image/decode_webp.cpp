@@ -60,8 +60,18 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
     const WebPData data{bytes.data(), bytes.size()};
     std::unique_ptr<WebPDemuxer, DemuxDeleter> demux(WebPDemux(&data));
     const int orientation = demux ? webp_orientation(demux.get()) : 1;
-    if (features.has_animation)
-        return apply_orientation(first_animation_frame(data, ctx), orientation);
+    // RGB output; RGBA for alpha (+1 for the lossy alpha plane); lossless keeps a whole ARGB
+    // image inside libwebp; animations hold two RGBA canvases and a frame besides the output.
+    const bool lossless = features.format == 2;
+    const double per_pixel = features.has_animation
+                                 ? 3 + 3 * 4
+                                 : 3 + (features.has_alpha ? 4 : 0) + (lossless ? 4 : 0) +
+                                       (features.has_alpha && !lossless ? 1 : 0);
+    ctx.reserve(features.width, features.height, per_pixel,
+                features.has_animation ? "animated WebP"
+                : lossless             ? "lossless WebP"
+                                       : "lossy WebP");
+    if (features.has_animation) return ctx.orient(first_animation_frame(data, ctx), orientation);
 
     const size_t pixels = static_cast<size_t>(features.width) * features.height;
     Image out{features.width, features.height, std::vector<uint8_t>(pixels * 3)};
@@ -75,7 +85,7 @@ Image decode_webp(std::span<const uint8_t> bytes, const DecodeContext& ctx) {
                                   features.width * 3)) {
         ctx.fail(ErrorCode::Corrupt, "corrupt WebP: pixel data does not decode");
     }
-    return apply_orientation(std::move(out), orientation);
+    return ctx.orient(std::move(out), orientation);
 }
 
 }  // namespace clipdex::image::detail

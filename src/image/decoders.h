@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -15,13 +16,38 @@
 
 namespace clipdex::image::detail {
 
+// Bytes taken from a DecodeBudget, given back on destruction.
+class BudgetHold {
+  public:
+    explicit BudgetHold(std::shared_ptr<DecodeBudget> budget) : budget_(std::move(budget)) {}
+    BudgetHold(const BudgetHold&) = delete;
+    BudgetHold& operator=(const BudgetHold&) = delete;
+    ~BudgetHold() { shrink_to(0); }
+    uint64_t bytes() const { return bytes_; }
+    bool grow_to(uint64_t bytes, std::chrono::milliseconds wait);
+    void shrink_to(uint64_t bytes);
+
+  private:
+    std::shared_ptr<DecodeBudget> budget_;
+    uint64_t bytes_ = 0;
+};
+
 struct DecodeContext {
     std::string_view name;
     const DecodeLimits& limits;
+    mutable std::shared_ptr<BudgetHold> hold;  // this decode's share of limits.budget
 
     [[noreturn]] void fail(ErrorCode code, const std::string& reason) const;
     // Throws TooLarge (or Corrupt for zero/negative sizes) before any pixel allocation.
     void check_dimensions(int64_t width, int64_t height) const;
+    // Before allocating: this decode's peak will be `bytes_per_pixel` per pixel of a width x
+    // height image (`what` says which form, for the message), on top of what it holds already.
+    // Throws TooLarge over limits.max_decode_bytes or the whole budget, Unavailable when the
+    // budget stays full past limits.budget_wait_ms.
+    void reserve(int64_t width, int64_t height, double bytes_per_pixel,
+                 std::string_view what) const;
+    // apply_orientation, with the copy it makes reserved first.
+    Image orient(Image image, int orientation) const;
 };
 
 Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeContext& ctx);

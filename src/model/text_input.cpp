@@ -63,7 +63,10 @@ std::vector<float> load_pixels(const std::filesystem::path& file, int size,
         norm.mean[c] = mean[static_cast<size_t>(c)];
         norm.std[c] = std_dev[static_cast<size_t>(c)];
     }
-    return image::preprocess(image::load_image(file), size, norm);
+    // SVGs are rasterised at the model's input size, as the engine does (one file, one vector).
+    image::DecodeLimits limits;
+    limits.svg_min_size = size;
+    return image::preprocess(image::load_image(file, limits), size, norm);
 }
 
 }  // namespace clipdex::model

@@ -18,7 +18,7 @@ namespace pbc = ::milvus::proto::common;
 namespace pbs = ::milvus::proto::schema;
 
 inline constexpr const char* kDynamicField = "$meta";
-inline constexpr int64_t kDescriptionMaxBytes = 65535;
+inline constexpr int64_t kDescriptionMaxBytes = static_cast<int64_t>(kMaxDescriptionBytes);
 // Milvus refuses a query whose limit + offset exceed this (quotaAndLimits.maxQueryResultWindow).
 inline constexpr int64_t kMaxQueryWindow = 16384;
 // Requests stay well below the server's 64 MB gRPC receive limit.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -176,6 +177,48 @@ TEST_F(EngineTest, RemovedRowsLeaveSearchResultsAtOnce) {
     EXPECT_TRUE(engine->remove_by_id(before.front().id));
     EXPECT_FALSE(engine->remove_by_id(before.front().id));
     for (const auto& hit : engine->search("red heart", 31)) EXPECT_NE(hit.id, before.front().id);
+}
+
+TEST_F(EngineTest, OversizedQueryTextsAreRefusedBeforeTokenizing) {
+    // A 20 MB query used to hold a worker for 19 s and came back echoed in the answer.
+    auto engine = open_engine();
+    const std::string huge(20u << 20, 'a');
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        engine->search(huge, 5);
+        FAIL() << "a 20 MiB query text must be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge);
+        EXPECT_NE(std::string(e.what()).find("query text of 20971520 bytes exceeds the limit of "
+                                             "65536 bytes"),
+                  std::string::npos)
+            << e.what();
+    }
+    const std::string batch[] = {"a cat", huge};
+    EXPECT_THROW(engine->search_batch(batch, 5), Error);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+    EXPECT_NO_THROW(engine->search(std::string(64 << 10, 'a'), 1));  // at the limit: answered
+}
+
+TEST_F(EngineTest, OversizedDescriptionsAreRefusedBeforeFetchingOrDecoding) {
+    // Stored, a 60 MB description came back in every /data page that listed its row.
+    auto engine = open_engine();
+    const auto bytes = read_bytes(kTwemoji / "2764.svg");
+    try {
+        engine->add_image(7, bytes, "heart.svg", std::string(65536, 'd'));
+        FAIL() << "a description over 65535 bytes must be refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge);
+        EXPECT_STREQ(e.what(), "description of image 7 is 65536 bytes, over the limit of 65535");
+    }
+    try {  // refused before the fetch: port 9 would answer "connection refused" (Unavailable)
+        engine->add_image_by_url(8, "http://127.0.0.1:9/x.svg", std::string(70000, 'd'));
+        FAIL() << "refused";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.what();
+    }
+    engine->add_image(9, bytes, "heart.svg", std::string(65535, 'd'));
+    EXPECT_EQ(engine->get_all_data(false, 10, 0).size(), 1u);
 }
 
 TEST_F(EngineTest, BadFilesAreReportedWithTheirPathAndSkipped) {

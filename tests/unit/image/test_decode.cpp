@@ -88,14 +88,23 @@ std::string png_header_only(uint32_t w, uint32_t h) {
 
 }  // namespace
 
-TEST(Sniff, TextIsNotAnImageAndSaysWhatItIs) {
-    const auto e = error_of([] { ci::decode_image(as_bytes("hello, world\n"), "a b/猫.jpg"); });
-    EXPECT_EQ(e.code(), ErrorCode::InvalidInput);
-    EXPECT_NE(std::string(e.what()).find(
-                  "image 'a b/猫.jpg': not an image (content starts with \"hello, world\\x0A\""),
+TEST(Sniff, NotAnImageSaysWhatKindNeverTheContent) {
+    // Issue #12 finding 9: the first 16 bytes (of /etc/passwd, say) were echoed in the error.
+    const auto text = error_of(
+        [] { ci::decode_image(as_bytes("root:x:0:0:root:/root:/bin/bash\n"), "a b/猫.jpg"); });
+    EXPECT_EQ(text.code(), ErrorCode::InvalidInput);
+    EXPECT_EQ(std::string(text.what()),
+              "image 'a b/猫.jpg': not an image (the content is text; supported: JPEG, PNG, WebP, "
+              "GIF, BMP, SVG)");
+    const auto binary =
+        error_of([] { ci::decode_image(as_bytes(std::string("PK\x03\x04secret", 10)), "x.zip"); });
+    EXPECT_NE(std::string(binary.what()).find("not an image (the content is binary;"),
               std::string::npos)
-        << e.what();
-    EXPECT_EQ(error_of([] { ci::decode_image({}, "empty"); }).code(), ErrorCode::InvalidInput);
+        << binary.what();
+    EXPECT_EQ(std::string(binary.what()).find("secret"), std::string::npos) << binary.what();
+    const auto empty = error_of([] { ci::decode_image({}, "empty"); });
+    EXPECT_EQ(empty.code(), ErrorCode::InvalidInput);
+    EXPECT_NE(std::string(empty.what()).find("the content is empty"), std::string::npos);
 }
 
 TEST(Limits, FileSizeCheckedFirst) {
