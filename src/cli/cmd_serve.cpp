@@ -100,6 +100,10 @@ void register_serve(CLI::App& app, GlobalOptions& global) {
                     "request line and header fields (414 / 431 above)")
         ->check(CLI::Range(1024, 1048576))
         ->capture_default_str();
+    sub->add_option("--max-body-memory", options->max_body_memory,
+                    "bytes of request bodies held at once, all connections together; a body "
+                    "that does not fit is answered 503 with Retry-After before it is read")
+        ->capture_default_str();
     sub->add_option("--max-queue", options->max_queue,
                     "requests waiting for a worker thread; more are answered 503 with Retry-After")
         ->check(CLI::Range(0, 100000))

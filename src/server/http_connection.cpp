@@ -42,6 +42,7 @@ Connection::Connection(asio::ip::tcp::socket socket, Listener& listener)
     : stream_(std::move(socket)), listener_(listener), deadline_(stream_.get_executor()) {}
 
 Connection::~Connection() {
+    release_body();
     listener_.forget(this);
 }
 
@@ -122,6 +123,21 @@ void Connection::on_header(const error_code& error) {
     if (check.refusal) return write(std::move(*check.refusal));
     route_ = check.route;
     if (parser_->is_done()) return dispatch();
+    const auto& framing = listener_.options().framing;
+    const size_t reserve = parser_->content_length()
+                               ? static_cast<size_t>(*parser_->content_length())
+                               : framing.max_body_bytes;
+    if (!listener_.reserve_body(reserve)) {
+        Response busy = error_response(503, "unavailable",
+                                       request_.method + " " + request_.path +
+                                           ": request bodies being received use the " +
+                                           std::to_string(listener_.options().max_body_memory) +
+                                           " bytes of --max-body-memory; retry later");
+        busy.headers.emplace_back("Retry-After", "1");
+        busy.close = true;
+        return write(std::move(busy));
+    }
+    body_reserved_ = reserve;
     if (!check.expect_continue) return read_body(true);
     state_ = State::Body;
     arm(listener_.options().body_timeout);
@@ -179,9 +195,17 @@ void Connection::dispatch() {
     });
 }
 
+void Connection::release_body() {
+    listener_.release_body(body_reserved_);
+    body_reserved_ = 0;
+}
+
 void Connection::write(Response response) {
     state_ = State::Writing;
     disarm();
+    release_body();  // the request (and its body) is done with
+    request_.body.clear();
+    request_.body.shrink_to_fit();
     const bool parsed = parser_ && parser_->is_header_done();
     keep_alive_ = !response.close && parsed && parser_->keep_alive() && !listener_.stopping() &&
                   served_ + 1 < listener_.options().max_keepalive_requests;

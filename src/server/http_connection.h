@@ -46,6 +46,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // as Beast's own stream timeout does), so that a 408 can still be written.
     void arm(std::chrono::milliseconds limit);
     void disarm();
+    void release_body();
 
     boost::beast::tcp_stream stream_;
     Listener& listener_;
@@ -59,6 +60,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     State state_ = State::Idle;
     size_t served_ = 0;
     size_t drained_ = 0;
+    size_t body_reserved_ = 0;  // of the listener's body memory budget, until the answer
     bool keep_alive_ = false;
     std::shared_ptr<void> message_;  // the response being written
     char discard_[4096];

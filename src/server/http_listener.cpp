@@ -59,6 +59,13 @@ bool Listener::try_enqueue() {
     return true;
 }
 
+bool Listener::reserve_body(size_t bytes) {
+    if (bytes > options_.max_body_memory - std::min(body_reserved_, options_.max_body_memory))
+        return false;
+    body_reserved_ += bytes;
+    return true;
+}
+
 void Listener::forget(Connection* connection) {
     connections_.erase(connection);
     if (!destroying_) finish_if_drained();

@@ -30,6 +30,9 @@ struct ListenerOptions {
     size_t max_keepalive_requests = 10000;
     size_t worker_threads = 8;
     size_t max_queue = 64;  // requests waiting for a worker beyond those running
+    // Request bodies held in memory at once, all connections together: a body's declared length
+    // (a chunked one: max_body_bytes) is reserved before it is read, released with its answer.
+    size_t max_body_memory = 1ull << 30;
 };
 
 class Connection;
@@ -54,6 +57,9 @@ class Listener {
     // Counts a request for the worker pool; false when the queue is full (answer 503).
     bool try_enqueue();
     void dequeued() { --pending_; }
+    // Reserves `bytes` of the body memory budget; false when it would be exceeded (answer 503).
+    bool reserve_body(size_t bytes);
+    void release_body(size_t bytes) { body_reserved_ -= bytes; }
     void forget(Connection* connection);
 
   private:
@@ -64,6 +70,7 @@ class Listener {
     const Router& router_;
     ListenerOptions options_;
     std::atomic<size_t> pending_{0};
+    size_t body_reserved_ = 0;  // I/O thread only
     std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;
     bool stopping_ = false;
     bool destroying_ = false;  // set in the destructor: connections freed with the I/O loop

@@ -332,6 +332,7 @@ struct HttpServer::Impl {
         o.max_keepalive_requests = options.max_keepalive_requests;
         o.worker_threads = static_cast<size_t>(std::max(1, options.threads));
         o.max_queue = options.max_queue;
+        o.max_body_memory = options.max_body_memory;
         listener = std::make_unique<Listener>(http, o);
     }
 };

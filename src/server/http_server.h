@@ -27,6 +27,7 @@ struct ServerOptions {
     size_t max_connections = 512;           // more are answered 503 and closed
     size_t max_keepalive_requests = 10000;  // then the connection closes
     size_t max_header_bytes = 16384;        // request line and header fields (414 / 431 above)
+    size_t max_body_memory = 1ull << 30;    // request bodies in memory at once; more get 503
     size_t max_queue = 64;                  // requests waiting for a worker; more get 503
 };
 

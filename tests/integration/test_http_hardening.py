@@ -9,11 +9,12 @@ the HTTP parts of 9), each reproduced on raw loopback sockets:
   connection serves more than 5 requests;
 - error texts: 414 names its method, invalid JSON names its position, `bearer` in lower case
   works, 401 carries WWW-Authenticate;
-- connection and queue caps answer 503 with Retry-After; idle connections time out; SIGTERM
-  stays prompt with slow clients connected.
+- connection, queue and body-memory caps answer 503 with Retry-After; idle connections time
+  out; SIGTERM stays prompt with slow clients connected.
 """
 import http.client
 import json
+import re
 import socket
 import statistics
 import threading
@@ -310,6 +311,24 @@ def test_keep_alive_is_not_slower_than_close(server, capsys):
         print("\n" + "\n".join(report))
 
 
+def test_pipelined_requests_and_head_are_answered_in_order(server):
+    body = json.dumps({"text": "dog", "k": 1}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"HEAD /v1/health HTTP/1.1\r\nHost: x\r\n\r\n" + post_head("/v1/search", len(body)) + body +
+                     b"GET /v1/nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(10)
+        data = b""
+        while data.count(b"HTTP/1.1 ") < 3 or not data.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    statuses = [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
+    assert statuses == [200, 200, 404], data
+    head_answer = data.split(b"HTTP/1.1 ")[1]
+    # HEAD: the length GET would have, no body.
+    assert head_answer.endswith(b"\r\n\r\n") and re.search(rb"Content-Length: [1-9]", head_answer), data
+
+
 def test_keep_alive_request_cap_closes_the_connection(clipdex_cli, start_server, tmp_path):
     srv = start_server(clipdex_cli(tmp_path / "k.db"), serve_args=["--max-keepalive-requests", 3])
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
@@ -346,6 +365,28 @@ def test_connection_cap_answers_503(clipdex_cli, start_server, tmp_path):
             sock.close()
     time.sleep(0.3)
     assert health_time(srv.port) < 1
+    assert srv.stop() == 0
+
+
+def test_body_memory_budget_answers_503_before_reading(clipdex_cli, start_server, tmp_path):
+    """Without a token anyone may send bodies: --max-body-memory bounds what all connections
+    together hold (512 connections x 64 MiB would otherwise be 32 GiB)."""
+    srv = start_server(clipdex_cli(tmp_path / "m.db"),
+                       serve_args=["--max-body", 60000, "--max-body-memory", 100000])
+    body = json.dumps({"text": "dog", "k": 1, "pad": "x" * 50000}).encode()
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as slow:
+        slow.sendall(post_head("/v1/search", len(body)) + body[:1000])  # holds its reservation
+        time.sleep(0.2)
+        status, headers, answer, seconds = exchange(srv.port, post_head("/v1/search", len(body)))
+        assert status == 503 and answer["code"] == "unavailable", answer
+        assert "--max-body-memory" in answer["error"] and headers["retry-after"] == "1"
+        assert seconds < 1
+        slow.sendall(body[1000:])
+        status, _, answer = read_response(slow)
+        assert status == 200 and answer["query"] == "dog", answer
+    # Released with the answer: the next body fits again.
+    status, _, answer, _ = exchange(srv.port, post_head("/v1/search", len(body)) + body)
+    assert status == 200, answer
     assert srv.stop() == 0
 
 
