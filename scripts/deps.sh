@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
     libsqlite3-dev libhnswlib-dev libfaiss-dev libopenblas-dev libopenblas0-pthread libblis-serial-dev libdnnl-dev
-    nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libgtest-dev
+    nlohmann-json3-dev libcli11-dev libboost1.81-dev libgtest-dev
     libutf8proc-dev libicu-dev
     libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev librsvg2-dev libexif-dev
     libcurl4-openssl-dev libssl-dev zlib1g-dev

@@ -1,6 +1,6 @@
 // `clipdex serve`: the HTTP API on port 5002 (seed 001's endpoints). SIGTERM / SIGINT stop it
-// gracefully: requests in flight finish (an SVG render in flight is cancelled rather than waited
-// for), then the store is flushed and closed.
+// gracefully: no new connections, idle ones close, requests in flight finish (within 20 s; an
+// SVG render in flight is cancelled rather than waited for), then the store is flushed and closed.
 #include <signal.h>
 #include <unistd.h>
 
@@ -72,8 +72,41 @@ void register_serve(CLI::App& app, GlobalOptions& global) {
                     "require 'Authorization: Bearer TOKEN' on every request");
     sub->add_option("--max-body", options->max_body_bytes, "largest request body in bytes")
         ->capture_default_str();
-    sub->add_option("--http-threads", options->threads, "concurrent requests")
+    sub->add_option("--http-threads", options->threads,
+                    "worker threads running requests (health answers without one)")
         ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    sub->add_option("--header-timeout", options->header_timeout_s,
+                    "seconds from a request's first byte to the end of its header (else 408)")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    sub->add_option("--body-timeout", options->body_timeout_s,
+                    "seconds to receive a whole request body (else 408); also each answer's write")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
+    sub->add_option("--idle-timeout", options->idle_timeout_s,
+                    "seconds a keep-alive connection may wait for its next request")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
+    sub->add_option("--max-connections", options->max_connections,
+                    "open connections; more are answered 503 and closed")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    sub->add_option("--max-keepalive-requests", options->max_keepalive_requests,
+                    "requests on one connection before it is closed")
+        ->check(CLI::Range(1, 100000000))
+        ->capture_default_str();
+    sub->add_option("--max-header-bytes", options->max_header_bytes,
+                    "request line and header fields (414 / 431 above)")
+        ->check(CLI::Range(1024, 1048576))
+        ->capture_default_str();
+    sub->add_option("--max-body-memory", options->max_body_memory,
+                    "bytes of request bodies held at once, all connections together; a body "
+                    "that does not fit is answered 503 with Retry-After before it is read")
+        ->capture_default_str();
+    sub->add_option("--max-queue", options->max_queue,
+                    "requests waiting for a worker thread; more are answered 503 with Retry-After")
+        ->check(CLI::Range(0, 100000))
         ->capture_default_str();
     sub->callback([&global, options] { run_serve(global, *options); });
 }

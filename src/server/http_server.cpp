@@ -1,12 +1,15 @@
 #include "server/http_server.h"
 
-#include <httplib.h>
-
+#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+
+#include "server/http_listener.h"
+#include "server/json_body.h"
+#include "server/multipart.h"
+#include "server/router.h"
 
 namespace clipdex::server {
 
@@ -38,25 +41,8 @@ int http_status(ErrorCode code) {
     return 500;
 }
 
-void send_json(httplib::Response& res, int status, const json& body) {
-    res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
-                    "application/json; charset=utf-8");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& code,
-                const std::string& message) {
-    send_json(res, status, {{"success", false}, {"error", message}, {"code", code}});
-}
-
-json parse_body(const httplib::Request& req) {
-    if (req.body.empty())
-        throw Error(ErrorCode::InvalidInput, "request body is empty: a JSON object is expected");
-    json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) throw Error(ErrorCode::InvalidInput, "request body is not valid JSON");
-    if (!body.is_object())
-        throw Error(ErrorCode::InvalidInput, "request body must be a JSON object");
-    return body;
+json parse_body(const Request& req) {
+    return parse_json_body(req.body);
 }
 
 // A whole decimal integer as std::stoll reads it; "5abc" and out-of-range text give nothing.
@@ -109,19 +95,18 @@ json row_json(const store::Row& row, bool include_vector) {
     return out;
 }
 
-int64_t query_int(const httplib::Request& req, const char* key, int64_t fallback, int64_t min,
-                  int64_t max) {
+int64_t query_int(const Request& req, const char* key, int64_t fallback, int64_t min, int64_t max) {
     if (!req.has_param(key)) return fallback;
-    const std::string text = req.get_param_value(key);
+    const std::string text = req.param(key);
     if (const auto value = parse_int(text); value && *value >= min && *value <= max) return *value;
     throw Error(ErrorCode::InvalidInput, std::string("query parameter '") + key +
                                              "' must be an integer in [" + std::to_string(min) +
                                              ", " + std::to_string(max) + "], got '" + text + "'");
 }
 
-bool query_bool(const httplib::Request& req, const char* key) {
+bool query_bool(const Request& req, const char* key) {
     if (!req.has_param(key)) return false;
-    const std::string text = req.get_param_value(key);
+    const std::string text = req.param(key);
     if (text == "true" || text == "1" || text == "True") return true;
     if (text == "false" || text == "0" || text == "False" || text.empty()) return false;
     throw Error(ErrorCode::InvalidInput,
@@ -133,61 +118,51 @@ bool query_bool(const httplib::Request& req, const char* key) {
 struct HttpServer::Impl {
     Engine& engine;
     ServerOptions options;
-    httplib::Server http;
-    int bound_port = 0;
-    std::map<std::string, std::string> allowed_methods;  // path -> "GET" / "POST" / "DELETE"
+    Router http;  // the bearer token, methods and framing are checked before a handler runs
+    std::unique_ptr<Listener> listener;
 
     Impl(Engine& e, const ServerOptions& o) : engine(e), options(o) {}
 
-    using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+    using Method = Response (Impl::*)(const Request&);
 
     // Every handler runs inside this guard: errors become JSON with a fitting status.
-    Handler guarded(Handler handler) {
-        return [this, handler](const httplib::Request& req, httplib::Response& res) {
-            if (!authorized(req)) {
-                send_error(res, 401, "unauthorized", "missing or wrong bearer token");
-                return;
-            }
+    Handler guarded(Method method) {
+        return [this, method](const Request& req) -> Response {
             try {
-                handler(req, res);
+                return (this->*method)(req);
             } catch (const Error& e) {
-                send_error(res, http_status(e.code()), std::string(error_code_name(e.code())),
-                           e.what());
+                return error_response(http_status(e.code()), error_code_name(e.code()), e.what());
             } catch (const json::exception& e) {
-                send_error(res, 400, "invalid_input", std::string("bad JSON value: ") + e.what());
+                return error_response(400, "invalid_input",
+                                      std::string("bad JSON value: ") + e.what());
             } catch (const std::exception& e) {
-                send_error(res, 500, "internal", e.what());
+                return error_response(500, "internal", e.what());
             }
         };
     }
 
-    bool authorized(const httplib::Request& req) const {
-        if (options.bearer_token.empty()) return true;
-        return req.get_header_value("Authorization") == "Bearer " + options.bearer_token;
+    Response health(const Request&) {
+        return json_response(
+            200, {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine.model_name()}});
     }
 
-    void health(const httplib::Request&, httplib::Response& res) {
-        send_json(res, 200,
-                  {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine.model_name()}});
-    }
-
-    void stats(const httplib::Request&, httplib::Response& res) {
+    Response stats(const Request&) {
         json stats = engine.get_database_stats();
         stats["success"] = true;
-        send_json(res, 200, stats);
+        return json_response(200, stats);
     }
 
-    void add(const httplib::Request& req, httplib::Response& res) {
+    Response add(const Request& req) {
         const json body = parse_body(req);
         const int64_t id = require_id(body, "add");
         const std::string url = optional_string(body, "url");
         if (url.empty()) throw Error(ErrorCode::InvalidInput, "add: field 'url' is required");
         engine.add_image_by_url(id, url, optional_string(body, "description"));
-        send_json(res, 200,
-                  {{"success", true}, {"id", id}, {"url", url}, {"message", "image added"}});
+        return json_response(
+            200, {{"success", true}, {"id", id}, {"url", url}, {"message", "image added"}});
     }
 
-    void batch_add(const httplib::Request& req, httplib::Response& res) {
+    Response batch_add(const Request& req) {
         const json body = parse_body(req);
         auto images = body.find("images");
         if (images == body.end() || !images->is_array())
@@ -234,27 +209,25 @@ struct HttpServer::Impl {
                 result["code"] = added[i].code;
             }
         }
-        send_json(res, 200,
-                  {{"success", succeeded == images->size()},
-                   {"total", images->size()},
-                   {"succeeded", succeeded},
-                   {"failed", images->size() - succeeded},
-                   {"results", results}});
+        return json_response(200, {{"success", succeeded == images->size()},
+                                   {"total", images->size()},
+                                   {"succeeded", succeeded},
+                                   {"failed", images->size() - succeeded},
+                                   {"results", results}});
     }
 
-    void data(const httplib::Request& req, httplib::Response& res) {
+    Response data(const Request& req) {
         const bool vectors = query_bool(req, "include_vectors");
         const int64_t limit = query_int(req, "limit", 100, 0, 100000);
         const int64_t offset = query_int(req, "offset", 0, 0, INT64_MAX / 2);
         json rows = json::array();
         for (const auto& row : engine.get_all_data(vectors, limit, offset))
             rows.push_back(row_json(row, vectors));
-        send_json(res, 200,
-                  {{"success", true},
-                   {"count", rows.size()},
-                   {"limit", limit},
-                   {"offset", offset},
-                   {"data", rows}});
+        return json_response(200, {{"success", true},
+                                   {"count", rows.size()},
+                                   {"limit", limit},
+                                   {"offset", offset},
+                                   {"data", rows}});
     }
 
     int top_k_of(const json& body) const {
@@ -266,8 +239,9 @@ struct HttpServer::Impl {
         return k.get<int>();
     }
 
-    void search(const httplib::Request& req, httplib::Response& res) {
-        if (req.is_multipart_form_data()) return search_upload(req, res);
+    Response search(const Request& req) {
+        if (const std::string* type = req.header("content-type"); type && is_multipart_form(*type))
+            return search_upload(req, *type);
         const json body = parse_body(req);
         const int k = top_k_of(body);
         const std::string filter = optional_string(body, "filter");
@@ -282,105 +256,84 @@ struct HttpServer::Impl {
         for (const auto& hit : hits) results.push_back(hit_json(hit));
         json out = {{"success", true}, {"k", k}, {"count", results.size()}, {"results", results}};
         out[text.empty() ? "image_url" : "query"] = text.empty() ? image_url : text;
-        send_json(res, 200, out);
+        return json_response(200, out);
     }
 
-    void search_upload(const httplib::Request& req, httplib::Response& res) {
-        if (!req.has_file("image"))
+    Response search_upload(const Request& req, const std::string& content_type) {
+        const std::vector<FormPart> parts = parse_multipart(content_type, req.body);
+        const FormPart* file = find_part(parts, "image");
+        if (!file)
             throw Error(ErrorCode::InvalidInput,
                         "search: multipart upload needs a file field named 'image'");
-        const auto file = req.get_file_value("image");
         int k = 10;
-        if (req.has_file("k")) {
+        if (const FormPart* k_part = find_part(parts, "k")) {
             // Text that is not an integer stays a string: top_k_of refuses it with its message.
-            const std::string text = req.get_file_value("k").content;
+            const std::string text(k_part->content);
             const auto value = parse_int(text);
             k = top_k_of({{"k", value ? json(*value) : json(text)}});
         }
-        const std::string filter =
-            req.has_file("filter") ? req.get_file_value("filter").content : "";
-        const auto* bytes = reinterpret_cast<const uint8_t*>(file.content.data());
-        const auto hits = engine.search_by_image_bytes({bytes, file.content.size()}, k, filter);
+        const FormPart* filter_part = find_part(parts, "filter");
+        const std::string filter = filter_part ? std::string(filter_part->content) : "";
+        const auto* bytes = reinterpret_cast<const uint8_t*>(file->content.data());
+        const auto hits = engine.search_by_image_bytes({bytes, file->content.size()}, k, filter);
         json results = json::array();
         for (const auto& hit : hits) results.push_back(hit_json(hit));
-        send_json(res, 200,
-                  {{"success", true},
-                   {"k", k},
-                   {"count", results.size()},
-                   {"filename", file.filename},
-                   {"results", results}});
+        return json_response(200, {{"success", true},
+                                   {"k", k},
+                                   {"count", results.size()},
+                                   {"filename", file->filename},
+                                   {"results", results}});
     }
 
-    void remove(const httplib::Request& req, httplib::Response& res) {
+    Response remove(const Request& req) {
         json body;
         if (req.body.empty() && req.has_param("id"))
-            body = {{"id", req.get_param_value("id")}};
+            body = {{"id", req.param("id")}};
         else
             body = parse_body(req);
         const int64_t id = require_id(body, "delete");
         if (!engine.remove_by_id(id))
             throw Error(ErrorCode::NotFound, "delete: no image with id " + std::to_string(id));
-        send_json(res, 200, {{"success", true}, {"id", id}, {"message", "image deleted"}});
+        return json_response(200, {{"success", true}, {"id", id}, {"message", "image deleted"}});
     }
 
-    void info(const httplib::Request&, httplib::Response& res) {
+    Response info(const Request&) {
         json info = engine.collection_info();
         info["success"] = true;
-        send_json(res, 200, info);
+        return json_response(200, info);
     }
 
     void route(const std::string& prefix) {
-        using namespace std::placeholders;
-        http.Get(prefix + "/health", guarded(std::bind(&Impl::health, this, _1, _2)));
-        http.Get(prefix + "/stats", guarded(std::bind(&Impl::stats, this, _1, _2)));
-        http.Post(prefix + "/add", guarded(std::bind(&Impl::add, this, _1, _2)));
-        http.Post(prefix + "/batch/add", guarded(std::bind(&Impl::batch_add, this, _1, _2)));
-        http.Get(prefix + "/data", guarded(std::bind(&Impl::data, this, _1, _2)));
-        http.Post(prefix + "/search", guarded(std::bind(&Impl::search, this, _1, _2)));
-        http.Delete(prefix + "/delete", guarded(std::bind(&Impl::remove, this, _1, _2)));
-        http.Get(prefix + "/collection/info", guarded(std::bind(&Impl::info, this, _1, _2)));
-        for (const char* path : {"/health", "/stats", "/data", "/collection/info"})
-            allowed_methods[prefix + path] = "GET";
-        for (const char* path : {"/add", "/batch/add", "/search"})
-            allowed_methods[prefix + path] = "POST";
-        allowed_methods[prefix + "/delete"] = "DELETE";
-    }
-
-    // A known path asked with another method is 405 with an Allow header, not "no endpoint".
-    httplib::Server::HandlerResponse refuse_wrong_method(const httplib::Request& req,
-                                                         httplib::Response& res) const {
-        auto it = allowed_methods.find(req.path);
-        if (it == allowed_methods.end() || it->second == req.method ||
-            (req.method == "HEAD" && it->second == "GET"))
-            return httplib::Server::HandlerResponse::Unhandled;
-        res.set_header("Allow", it->second);
-        send_error(res, 405, "method_not_allowed",
-                   req.method + " " + req.path + " is not allowed; use " + it->second);
-        return httplib::Server::HandlerResponse::Handled;
+        http.Get(prefix + "/health", guarded(&Impl::health), /*inline_ok=*/true);
+        http.Get(prefix + "/stats", guarded(&Impl::stats));
+        http.Post(prefix + "/add", guarded(&Impl::add));
+        http.Post(prefix + "/batch/add", guarded(&Impl::batch_add));
+        http.Get(prefix + "/data", guarded(&Impl::data));
+        http.Post(prefix + "/search", guarded(&Impl::search));
+        http.Delete(prefix + "/delete", guarded(&Impl::remove));
+        http.Get(prefix + "/collection/info", guarded(&Impl::info));
     }
 
     void configure() {
         route("/api/milvus");
         route("/v1");
-        http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-            return refuse_wrong_method(req, res);
-        });
-        http.set_payload_max_length(options.max_body_bytes);
-        const int threads = std::max(1, options.threads);
-        http.new_task_queue = [threads] {
-            return new httplib::ThreadPool(static_cast<size_t>(threads));
+        ListenerOptions o;
+        o.framing.max_body_bytes = options.max_body_bytes;
+        o.framing.max_header_bytes = options.max_header_bytes;
+        o.framing.max_target_bytes = std::min<size_t>(8192, options.max_header_bytes);
+        o.framing.bearer_token = options.bearer_token;
+        auto ms = [](double seconds) {
+            return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
         };
-        http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-            if (!res.body.empty()) return;  // a handler already answered with a JSON error
-            if (res.status == 404)
-                send_error(res, 404, "not_found", "no endpoint " + req.method + " " + req.path);
-            else if (res.status == 413)
-                send_error(res, 413, "too_large", "request body exceeds the size limit");
-            else  // refused while parsing, where an unknown method leaves the path empty
-                send_error(res, res.status, "http_error",
-                           (req.path.empty() ? req.method : req.method + " " + req.path) +
-                               " refused with HTTP status " + std::to_string(res.status));
-        });
+        o.header_timeout = ms(options.header_timeout_s);
+        o.body_timeout = ms(options.body_timeout_s);
+        o.idle_timeout = ms(options.idle_timeout_s);
+        o.max_connections = options.max_connections;
+        o.max_keepalive_requests = options.max_keepalive_requests;
+        o.worker_threads = static_cast<size_t>(std::max(1, options.threads));
+        o.max_queue = options.max_queue;
+        o.max_body_memory = options.max_body_memory;
+        listener = std::make_unique<Listener>(http, o);
     }
 };
 
@@ -392,23 +345,15 @@ HttpServer::HttpServer(Engine& engine, const ServerOptions& options)
 HttpServer::~HttpServer() = default;
 
 int HttpServer::bind() {
-    auto& http = impl_->http;
-    const auto& o = impl_->options;
-    impl_->bound_port = o.port == 0 ? http.bind_to_any_port(o.host)
-                                    : (http.bind_to_port(o.host, o.port) ? o.port : -1);
-    if (impl_->bound_port <= 0)
-        throw Error(ErrorCode::Unavailable, "cannot listen on " + o.host + ":" +
-                                                std::to_string(o.port) +
-                                                " (address in use or not available)");
-    return impl_->bound_port;
+    return impl_->listener->bind(impl_->options.host, impl_->options.port);
 }
 
 void HttpServer::run() {
-    impl_->http.listen_after_bind();
+    impl_->listener->run();
 }
 
 void HttpServer::stop() {
-    impl_->http.stop();
+    impl_->listener->stop();
 }
 
 }  // namespace clipdex::server

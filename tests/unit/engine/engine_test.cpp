@@ -1,7 +1,6 @@
 // The engine with the emoji model of ../shared and Twemoji drawings from npm: one engine shared
 // by threads that index, add, search and read at the same time; rows and answers stay coherent.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +9,7 @@
 #include <iterator>
 #include <thread>
 
+#include "../hub/loopback_server.h"
 #include "clipdex/engine.h"
 #include "clipdex/error.h"
 
@@ -116,13 +116,19 @@ TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {
 }
 
 TEST_F(EngineTest, ManyUrlsAreFetchedTogetherAndFailuresStayPerImage) {
-    httplib::Server files;
-    files.set_mount_point("/", kTwemoji.string());
-    files.Get("/text.svg", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content("not an image at all", "image/svg+xml");
+    // The drawings over loopback HTTP (tests/unit/hub's server, compiled into this test too).
+    hub::test::LoopbackServer files;
+    files.route("/", [](const hub::test::Request& request) {
+        std::ifstream in(kTwemoji / fs::path(request.path).filename(), std::ios::binary);
+        if (!in) return hub::test::http_response(404, "no such file");
+        const std::string content((std::istreambuf_iterator<char>(in)), {});
+        return hub::test::http_response(200, content, "image/svg+xml");
     });
-    const int port = files.bind_to_any_port("127.0.0.1");
-    std::thread serving([&] { files.listen_after_bind(); });
+    files.route("/text.svg", [](const hub::test::Request&) {
+        return hub::test::http_response(200, "not an image at all", "image/svg+xml");
+    });
+    files.start();
+    const int port = files.port();
     const std::string base = "http://127.0.0.1:" + std::to_string(port) + "/";
 
     std::vector<UrlImage> images;
@@ -136,7 +142,6 @@ TEST_F(EngineTest, ManyUrlsAreFetchedTogetherAndFailuresStayPerImage) {
     auto engine = open_engine();
     const std::vector<UrlAddResult> results = engine->add_images_by_url(images);
     files.stop();
-    serving.join();
 
     ASSERT_EQ(results.size(), images.size());
     EXPECT_FALSE(results[3].ok);
