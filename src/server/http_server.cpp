@@ -84,6 +84,13 @@ json hit_json(const SearchHit& hit) {
     return out;
 }
 
+// An upper estimate of row_json(row).dump().size(): floats print in at most 16 characters.
+size_t approximate_json_bytes(const store::Row& row, bool include_vector) {
+    size_t bytes = 160 + 2 * (row.url.size() + row.description.size()) + row.extra.dump().size();
+    if (include_vector) bytes += 16 * row.vector.size();
+    return bytes;
+}
+
 json row_json(const store::Row& row, bool include_vector) {
     json out = {{"id", row.id},
                 {"url", row.url},
@@ -220,13 +227,34 @@ struct HttpServer::Impl {
         const bool vectors = query_bool(req, "include_vectors");
         const int64_t limit = query_int(req, "limit", 100, 0, 100000);
         const int64_t offset = query_int(req, "offset", 0, 0, INT64_MAX / 2);
+        // Rows are read a slice at a time and the page ends early (truncated) once its answer
+        // would pass max_page_bytes: 100000 rows with 64 KiB descriptions, or with vectors,
+        // would otherwise be gigabytes in memory for one request.
+        constexpr int64_t kSlice = 256;
         json rows = json::array();
-        for (const auto& row : engine.get_all_data(vectors, limit, offset))
-            rows.push_back(row_json(row, vectors));
+        size_t page_bytes = 0;
+        bool truncated = false;
+        while (!truncated && static_cast<int64_t>(rows.size()) < limit) {
+            const int64_t want = std::min<int64_t>(kSlice, limit - static_cast<int64_t>(rows.size()));
+            const auto slice = engine.get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
+            for (const auto& row : slice) {
+                const size_t row_bytes = approximate_json_bytes(row, vectors);
+                if (!rows.empty() && page_bytes + row_bytes > options.max_page_bytes) {
+                    truncated = true;
+                    break;
+                }
+                page_bytes += row_bytes;
+                rows.push_back(row_json(row, vectors));
+            }
+            if (static_cast<int64_t>(slice.size()) < want) break;  // the end of the collection
+        }
+        const auto count = static_cast<int64_t>(rows.size());
         return json_response(200, {{"success", true},
-                                   {"count", rows.size()},
+                                   {"count", count},
                                    {"limit", limit},
                                    {"offset", offset},
+                                   {"next_offset", offset + count},
+                                   {"truncated", truncated},
                                    {"data", rows}});
     }
 

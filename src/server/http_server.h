@@ -19,6 +19,7 @@ struct ServerOptions {
     int threads = 8;                      // worker threads running handlers
     size_t max_batch_items = 1000;        // images in one batch/add
     int max_top_k = 1000;
+    size_t max_page_bytes = 32ull << 20;  // a /data page ends early (truncated) past this size
     // Slow and many clients (docs/http-api.md): each phase of a request has a deadline, and
     // connections, queued requests and requests per keep-alive connection are capped.
     double header_timeout_s = 10;           // from a request's first byte to the end of its header

@@ -441,3 +441,36 @@ def test_sigterm_is_prompt_with_slow_clients_connected(clipdex_cli, start_server
     assert time.monotonic() - start < 3
     idle.close()
     trickler.close()
+
+
+def test_data_pages_are_bounded_in_bytes(clipdex_cli, start_server, serve_folder, drawings, tmp_path):
+    """/data?limit=100000 over rows with 60 KB descriptions used to build the whole answer in
+    memory (gigabytes for a large collection); a page now ends at 32 MiB with truncated: true and
+    next_offset, and paging on from there returns every row exactly once."""
+    folder, names = drawings
+    files = serve_folder(folder)
+    srv = start_server(clipdex_cli(tmp_path / "pages.db"), "--allow-private-urls")
+    rows = 700
+    description = "d" * 60000
+    for start in range(0, rows, 250):
+        images = [{"id": i + 1, "url": f"{files.base}/{names[i % len(names)]}", "description": description}
+                  for i in range(start, min(rows, start + 250))]
+        status, body = srv.post("/v1/batch/add", {"images": images})
+        assert status == 200 and body["succeeded"] == len(images), body
+    seen, offset, pages = [], 0, []
+    while True:
+        status, body = srv.get(f"/v1/data?limit=100000&offset={offset}")
+        assert status == 200, body
+        pages.append((body["count"], body["truncated"]))
+        seen += [row["id"] for row in body["data"]]
+        assert body["next_offset"] == offset + body["count"]
+        # 32 MiB / (2 x 60 KB per row, the escaping bound) -> about 270 rows a page
+        assert body["count"] <= 300, pages
+        if not body["truncated"]:
+            break
+        offset = body["next_offset"]
+    assert len(pages) >= 3 and all(truncated for _, truncated in pages[:-1]), pages
+    assert seen == list(range(1, rows + 1))
+    status, body = srv.get("/v1/data?limit=5&include_vectors=true")
+    assert body["count"] == 5 and not body["truncated"] and len(body["data"][0]["vector"]) == 128
+    assert srv.stop() == 0
