@@ -21,3 +21,5 @@ $PY bench/milvus_bench.py --build build --kinds standalone
 echo "== index: files on disk to committed rows, clipdex vs the seeds' pipeline vs batched open_clip"
 [ -d .cache/bench-images ] || $PY bench/index_bench_data.py
 $PY bench/index_bench.py --clipdex build/clipdex
+echo "== http: clipdex serve vs seed 001's Flask service (open_clip + Milvus Lite under gunicorn), wrk"
+$PY bench/http_bench.py --build build
