@@ -280,11 +280,18 @@ BpeTokenizer BpeTokenizer::from_bpe_gz(const std::filesystem::path& path) {
 
 BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json,
                                          const std::filesystem::path& merges_txt) {
+    const std::string vocab = read_file(vocab_json);
+    const std::string merges = read_file(merges_txt);
+    return from_hf_text(vocab, merges, vocab_json.string(), merges_txt.string());
+}
+
+BpeTokenizer BpeTokenizer::from_hf_text(std::string_view vocab_json, std::string_view merges_txt,
+                                        std::string_view vocab_name, std::string_view merges_name) {
     auto model = std::make_shared<Model>();
-    const std::string vocab_where = "tokenizer file " + vocab_json.string();
+    const std::string vocab_where = "tokenizer file " + std::string(vocab_name);
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(read_file(vocab_json));
+        json = nlohmann::json::parse(vocab_json);
     } catch (const nlohmann::json::exception& e) {
         throw Error(ErrorCode::Corrupt, vocab_where + ": invalid JSON (" + e.what() + ")");
     }
@@ -300,10 +307,9 @@ BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json
     model->eot = model->id_of("<|endoftext|>", vocab_where);
     model->index_bytes(vocab_where);
 
-    const std::string merges_where = "tokenizer file " + merges_txt.string();
-    const std::string text = read_file(merges_txt);
+    const std::string merges_where = "tokenizer file " + std::string(merges_name);
     std::vector<std::pair<std::string, std::string>> list;
-    const std::vector<std::string_view> lines = split_lines(text);
+    const std::vector<std::string_view> lines = split_lines(merges_txt);
     for (size_t i = 0; i < lines.size() && list.size() < kMaxMerges; ++i) {
         if (i == 0 && lines[i].starts_with("#version")) continue;
         if (lines[i].empty() && i + 1 == lines.size()) break;
