@@ -19,6 +19,9 @@ namespace fs = std::filesystem;
 constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
 
 std::string read_text(const fs::path& path) {
+    std::error_code ec;
+    if (fs::file_size(path, ec) > kMaxConfigBytes && !ec)  // checked before reading it all
+        throw Error(ErrorCode::Corrupt, path.string() + ": config larger than 16 MB");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::NotFound, path.string() + ": cannot open");
     std::ostringstream text;

@@ -25,6 +25,9 @@ constexpr size_t kCacheMaxEntries = 1 << 16;
 constexpr size_t kCacheMaxWordBytes = 128;
 constexpr std::string_view kStartText = "<start_of_text>";  // open_clip's special token text
 constexpr std::string_view kEndText = "<end_of_text>";
+// Real tokenizer files are 0.5-3.2 MB (bpe_simple_vocab_16e6.txt unpacked); reads stop at this
+// size, so a hostile model folder (a gzip bomb, a huge vocab.json) cannot exhaust memory.
+constexpr size_t kMaxFileBytes = 64u << 20;
 
 std::string byte_symbol(uint8_t b) {
     // GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68
@@ -63,6 +66,9 @@ std::string read_file(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw Error(ErrorCode::NotFound, "tokenizer file " + path.string() + ": not found");
+    if (std::filesystem::file_size(path, ec) > kMaxFileBytes && !ec)
+        throw Error(ErrorCode::Corrupt, "tokenizer file " + path.string() + ": larger than " +
+                                            std::to_string(kMaxFileBytes >> 20) + " MB");
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
@@ -88,6 +94,10 @@ std::string read_gzip(const std::filesystem::path& path) {
                                                 ": bad gzip data (" + (msg ? msg : "?") + ")");
         if (n == 0) break;
         out.append(buf.data(), static_cast<size_t>(n));
+        if (out.size() > kMaxFileBytes)
+            throw Error(ErrorCode::Corrupt, "tokenizer file " + path.string() +
+                                                ": unpacks to more than " +
+                                                std::to_string(kMaxFileBytes >> 20) + " MB");
     }
     return out;
 }
