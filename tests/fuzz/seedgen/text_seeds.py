@@ -27,6 +27,7 @@ corpus("url", {
     "decimal_host": "http://2130706433/",
     "octal_host": "http://0177.0.0.01/",
     "nat64_private": "http://[64:ff9b::a00:1]/",
+    "nat64_local_use": "http://[64:ff9b:1::a00:1]/",
     "sixtofour_loopback": "http://[2002:7f00:1::]/",
     "zone_id": "http://[fe80::1%25eth0]:80/",
     "userinfo_private": "http://user:pw@10.0.0.1:80/@8.8.8.8/",
@@ -74,6 +75,8 @@ corpus("clip_config", {
     "hf_bad_eps": b"\1" + json.dumps({"vision_config": {"layer_norm_eps": -1}}).encode(),
     "hf_float_sizes": b"\1" + json.dumps({"vision_config": {"image_size": 224.0, "patch_size": 16.5}}).encode(),
     "hf_std_zero": b"\1{}\0" + json.dumps({"image_std": [0, 1, 1]}).encode(),
+    "openclip_mean_huge": b"\0" + b'{"embed_dim": 8, "preprocess_cfg": {"mean": 1e300}}',
+    "hf_eps_huge": b"\1" + b'{"text_config": {"layer_norm_eps": 1e300}}',
 })
 
 # A small vocabulary: the 512 byte symbols of the test model, a few dozen merges and their
