@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev clang-format
+    build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev libomp-14-dev clang-format
     libsqlite3-dev libhnswlib-dev libfaiss-dev libopenblas-dev libopenblas0-pthread libblis-serial-dev libdnnl-dev
     nlohmann-json3-dev libcli11-dev libboost1.81-dev libgtest-dev
     libutf8proc-dev libicu-dev

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 
 #include "common/ascii.h"
 #include "common/hash.h"
@@ -11,30 +12,45 @@ namespace clipdex {
 namespace fs = std::filesystem;
 
 Descriptions load_descriptions(const fs::path& json_file) {
+    std::error_code ec;
+    if (fs::is_directory(json_file, ec))
+        throw Error(ErrorCode::InvalidInput,
+                    "descriptions file '" + json_file.string() + "' is a directory");
     std::ifstream in(json_file, std::ios::binary);
     if (!in)
         throw Error(ErrorCode::NotFound,
                     "descriptions file '" + json_file.string() + "' cannot be read");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad())
+        throw Error(ErrorCode::Io, "descriptions file '" + json_file.string() + "' cannot be read");
+    return engine::parse_descriptions(text, json_file.string());
+}
+
+namespace engine {
+
+Descriptions parse_descriptions(std::string_view json_text, const std::string& source) {
     nlohmann::json doc;
     try {
-        doc = nlohmann::json::parse(in);
+        doc = nlohmann::json::parse(json_text);
     } catch (const nlohmann::json::exception& e) {
-        throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() +
-                                                 "' is not valid JSON: " + e.what());
+        throw Error(ErrorCode::InvalidInput,
+                    "descriptions file '" + source + "' is not valid JSON: " + e.what());
     }
     if (!doc.is_object())
-        throw Error(ErrorCode::InvalidInput,
-                    "descriptions file '" + json_file.string() +
-                        "' must be a JSON object mapping file names to text");
+        throw Error(
+            ErrorCode::InvalidInput,
+            "descriptions file '" + source + "' must be a JSON object mapping file names to text");
     Descriptions out;
     for (const auto& [key, value] : doc.items()) {
         if (!value.is_string())
-            throw Error(ErrorCode::InvalidInput, "descriptions file '" + json_file.string() +
-                                                     "': value of '" + key + "' is not a string");
+            throw Error(ErrorCode::InvalidInput, "descriptions file '" + source + "': value of '" +
+                                                     key + "' is not a string");
         out[key] = value.get<std::string>();
     }
     return out;
 }
+
+}  // namespace engine
 
 namespace engine {
 

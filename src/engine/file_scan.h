@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "clipdex/engine.h"
@@ -19,6 +20,9 @@ std::vector<std::filesystem::path> find_images(const std::filesystem::path& dir,
 
 // The stable row id of a file: a 63-bit hash of its absolute path (never 0).
 int64_t id_for_path(const std::filesystem::path& absolute_path);
+
+// load_descriptions on the file's text; errors name the file as `source`. For tests and fuzzing.
+Descriptions parse_descriptions(std::string_view json_text, const std::string& source);
 
 // Description for a file: by absolute path, then path relative to `root`, then file name.
 std::string find_description(const Descriptions& descriptions, const std::filesystem::path& file,

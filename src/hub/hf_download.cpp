@@ -12,6 +12,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -116,28 +117,8 @@ class FileLock {
 
 // ---- HTTP --------------------------------------------------------------------------------
 
-struct Headers {
-    long status = 0;
-    std::map<std::string, std::string> values;  // lower-case names
-
-    std::string get(const std::string& name) const {
-        const auto it = values.find(name);
-        return it == values.end() ? std::string() : it->second;
-    }
-};
-
 std::size_t on_header(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* headers = static_cast<Headers*>(user);
-    const std::string_view line(data, size * count);
-    if (line.rfind("HTTP/", 0) == 0) {
-        headers->values.clear();  // a new response (after a redirect or a 100 Continue)
-        return size * count;
-    }
-    std::string name;
-    std::string value;
-    if (detail::split_header(line, name, value)) {
-        headers->values[ascii_lower(name)] = value;
-    }
+    static_cast<HubAnswer*>(user)->add_line(std::string_view(data, size * count));
     return size * count;
 }
 
@@ -164,14 +145,7 @@ void set_common_options(CURL* curl, const HubConfig& config, const std::string& 
                      std::max(1L, static_cast<long>(config.stall_timeout_s)));
 }
 
-struct Metadata {
-    std::string commit;
-    std::string etag;
-    std::uint64_t size = 0;
-    bool size_known = false;
-    bool lfs = false;          // X-Linked-Etag present: the etag is the content's sha256
-    std::string download_url;  // where the bytes are (a CDN for LFS files)
-};
+using Metadata = HubFileMetadata;
 
 std::string normalise_etag(std::string etag) {
     if (etag.rfind("W/", 0) == 0) {
@@ -188,11 +162,11 @@ std::string resolve_url(const HubConfig& config, const RepoFileRef& ref) {
                               ref.file);
 }
 
-Headers head_request(const HubConfig& config, const std::string& url, const RepoFileRef& ref) {
+HubAnswer head_request(const HubConfig& config, const std::string& url, const RepoFileRef& ref) {
     CurlEasy handle = detail::make_easy_handle();
     detail::CurlHeaders request_headers;
     set_common_options(handle.get(), config, url, request_headers, true);
-    Headers headers;
+    HubAnswer headers;
     std::array<char, CURL_ERROR_SIZE> message{};
     curl_easy_setopt(handle.get(), CURLOPT_NOBODY, 1L);
     curl_easy_setopt(handle.get(), CURLOPT_FOLLOWLOCATION, 0L);
@@ -215,18 +189,6 @@ bool is_redirect(long status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Absolute form of a Location header relative to the URL it came from.
-std::string absolute_location(const std::string& base, const std::string& location) {
-    if (location.find("://") != std::string::npos) {
-        return location;
-    }
-    const std::size_t scheme_end = base.find("://");
-    const std::size_t path_start =
-        base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
-    const std::string origin = path_start == std::string::npos ? base : base.substr(0, path_start);
-    return origin + (location.rfind('/', 0) == 0 ? "" : "/") + location;
-}
-
 // Marks "file does not exist at this commit" like huggingface_hub, so neither tool asks again.
 void remember_missing(const HubConfig& config, const RepoFileRef& ref, const std::string& commit) {
     if (!is_hex_of_length(commit, 40)) {
@@ -240,7 +202,7 @@ void remember_missing(const HubConfig& config, const RepoFileRef& ref, const std
 }
 
 [[noreturn]] void throw_http_error(const HubConfig& config, const RepoFileRef& ref,
-                                   const Headers& headers, const std::string& url) {
+                                   const HubAnswer& headers, const std::string& url) {
     const std::string code = headers.get("x-error-code");
     const std::string status = "HTTP " + std::to_string(headers.status);
     const std::string server_message = headers.get("x-error-message");
@@ -276,7 +238,7 @@ void remember_missing(const HubConfig& config, const RepoFileRef& ref, const std
 // huggingface_hub does; an absolute redirect points at the CDN holding an LFS file.
 std::optional<Metadata> fetch_metadata(const HubConfig& config, const RepoFileRef& ref) {
     std::string url = resolve_url(config, ref);
-    Headers headers;
+    HubAnswer headers;
     for (int hops = 0;; ++hops) {
         headers = head_request(config, url, ref);
         const std::string location = headers.get("location");
@@ -286,34 +248,21 @@ std::optional<Metadata> fetch_metadata(const HubConfig& config, const RepoFileRe
         }
         url = absolute_location(url, location);
     }
-    if (headers.status == 404 && headers.get("x-error-code") != "RepoNotFound" &&
-        headers.get("x-error-code") != "RevisionNotFound") {
+    std::optional<Metadata> meta = file_metadata_from_answer(config, ref, headers, url);
+    if (!meta) {
         remember_missing(config, ref, headers.get("x-repo-commit"));
-        return std::nullopt;
-    }
-    if (headers.status >= 400 || (headers.status >= 300 && !is_redirect(headers.status))) {
-        throw_http_error(config, ref, headers, url);
-    }
-    Metadata meta;
-    meta.commit = headers.get("x-repo-commit");
-    meta.lfs = !headers.get("x-linked-etag").empty();
-    meta.etag = normalise_etag(meta.lfs ? headers.get("x-linked-etag") : headers.get("etag"));
-    const std::string size = headers.get(meta.lfs ? "x-linked-size" : "content-length");
-    if (!size.empty() && std::all_of(size.begin(), size.end(), [](char c) {
-            return std::isdigit(static_cast<unsigned char>(c)) != 0;
-        })) {
-        meta.size = std::stoull(size);
-        meta.size_known = true;
-    }
-    meta.download_url =
-        is_redirect(headers.status) ? absolute_location(url, headers.get("location")) : url;
-    if (meta.commit.empty() || meta.etag.empty() || meta.etag.find('/') != std::string::npos) {
-        throw Error(ErrorCode::Unavailable,
-                    "'" + url +
-                        "' did not answer like a Hugging Face hub (no X-Repo-Commit or ETag "
-                        "header); check HF_ENDPOINT and any proxy in between");
     }
     return meta;
+}
+
+// A value that names a folder or file of the cache: not empty, ".", ".." or too long, and no
+// separator or control character, so a hub's answer cannot point a write outside the cache.
+bool is_safe_component(std::string_view value) {
+    return !value.empty() && value.size() <= 255 && value != "." && value != ".." &&
+           std::none_of(value.begin(), value.end(), [](char c) {
+               const auto u = static_cast<unsigned char>(c);
+               return c == '/' || c == '\\' || u < 0x20 || u == 0x7f;
+           });
 }
 
 // ---- download ----------------------------------------------------------------------------
@@ -703,6 +652,78 @@ std::optional<DownloadedFile> download_file(const HubConfig& config, const RepoF
     throw Error(ErrorCode::NotFound,
                 "'" + ref.file + "' of '" + ref.repo + "' is not in the cache at " +
                     repo_cache_dir(config, ref.repo).string() + " and HF_HUB_OFFLINE=1");
+}
+
+void HubAnswer::add_line(std::string_view line) {
+    if (line.rfind("HTTP/", 0) == 0) {
+        headers.clear();  // a new response (after a redirect or a 100 Continue)
+        return;
+    }
+    std::string name;
+    std::string value;
+    if (detail::split_header(line, name, value)) {
+        headers[ascii_lower(name)] = value;
+    }
+}
+
+std::string HubAnswer::get(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+}
+
+std::optional<HubFileMetadata> file_metadata_from_answer(const HubConfig& config,
+                                                         const RepoFileRef& ref,
+                                                         const HubAnswer& answer,
+                                                         const std::string& url) {
+    if (answer.status == 404 && answer.get("x-error-code") != "RepoNotFound" &&
+        answer.get("x-error-code") != "RevisionNotFound") {
+        return std::nullopt;
+    }
+    if (answer.status >= 400 || (answer.status >= 300 && !is_redirect(answer.status))) {
+        throw_http_error(config, ref, answer, url);
+    }
+    const auto not_a_hub = [&](const std::string& why) {
+        return Error(ErrorCode::Unavailable,
+                     "'" + url + "' did not answer like a Hugging Face hub (" + why +
+                         "); check HF_ENDPOINT and any proxy in between");
+    };
+    HubFileMetadata meta;
+    meta.commit = answer.get("x-repo-commit");
+    meta.lfs = !answer.get("x-linked-etag").empty();
+    meta.etag = normalise_etag(meta.lfs ? answer.get("x-linked-etag") : answer.get("etag"));
+    const std::string size_header = meta.lfs ? "x-linked-size" : "content-length";
+    const std::string size = answer.get(size_header);
+    if (!size.empty() && std::all_of(size.begin(), size.end(), [](char c) {
+            return std::isdigit(static_cast<unsigned char>(c)) != 0;
+        })) {
+        const auto [end, status] =
+            std::from_chars(size.data(), size.data() + size.size(), meta.size);
+        if (status != std::errc() || end != size.data() + size.size()) {
+            throw not_a_hub(size_header + " '" + size + "' is no 64-bit size");
+        }
+        meta.size_known = true;
+    }
+    meta.download_url =
+        is_redirect(answer.status) ? absolute_location(url, answer.get("location")) : url;
+    if (meta.commit.empty() || meta.etag.empty()) {
+        throw not_a_hub("no X-Repo-Commit or ETag header");
+    }
+    if (!is_safe_component(meta.commit) || !is_safe_component(meta.etag)) {
+        throw not_a_hub("X-Repo-Commit or ETag is not a plain name: '" + meta.commit.substr(0, 80) +
+                        "', '" + meta.etag.substr(0, 80) + "'");
+    }
+    return meta;
+}
+
+std::string absolute_location(const std::string& base, const std::string& location) {
+    if (location.find("://") != std::string::npos) {
+        return location;
+    }
+    const std::size_t scheme_end = base.find("://");
+    const std::size_t path_start =
+        base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+    const std::string origin = path_start == std::string::npos ? base : base.substr(0, path_start);
+    return origin + (location.rfind('/', 0) == 0 ? "" : "/") + location;
 }
 
 }  // namespace clipdex::hub

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,5 +84,41 @@ struct DownloadedFile {
 // mismatch. Offline (config.offline) it only consults the cache.
 std::optional<DownloadedFile> download_file(const HubConfig& config, const RepoFileRef& ref,
                                             const ProgressCallback& progress = {});
+
+// ---- The hub's answers, parsed (used by download_file; exposed for tests and fuzzing) ---------
+
+// The headers of one HTTP answer, fed a line at a time as libcurl hands them over. A status line
+// ("HTTP/...") starts a new answer (after a redirect or a 100 Continue) and drops the headers
+// before it; the status code itself is set by the caller from libcurl.
+struct HubAnswer {
+    long status = 0;
+    std::map<std::string, std::string> headers;  // lower-case names, trimmed values, last wins
+
+    void add_line(std::string_view line);
+    std::string get(const std::string& name) const;  // "" when absent
+};
+
+// What the hub's answer to HEAD <endpoint>/<repo>/resolve/<revision>/<file> says of the file.
+// commit and etag name folders and files of the cache, so each is one safe path component.
+struct HubFileMetadata {
+    std::string commit;  // X-Repo-Commit
+    std::string etag;    // X-Linked-Etag (LFS: the content's sha256) or ETag, without quotes
+    std::uint64_t size = 0;
+    bool size_known = false;
+    bool lfs = false;
+    std::string download_url;  // where the bytes are: the answered URL or its redirect target
+};
+
+// Interprets the answer to `url` (the resolve URL after relative redirects). nullopt when the
+// hub says the file does not exist in an existing repo; throws NotFound, InvalidInput or
+// Unavailable as download_file does, Unavailable when the answer is not a hub's (no commit or
+// ETag, one that is no safe file name, a size that is no 64-bit number).
+std::optional<HubFileMetadata> file_metadata_from_answer(const HubConfig& config,
+                                                         const RepoFileRef& ref,
+                                                         const HubAnswer& answer,
+                                                         const std::string& url);
+
+// Absolute form of a Location header relative to the URL that answered with it.
+std::string absolute_location(const std::string& base, const std::string& location);
 
 }  // namespace clipdex::hub

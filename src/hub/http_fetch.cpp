@@ -111,6 +111,11 @@ std::optional<std::string> classify_v6(const V6Bytes& bytes) {
     if (auto inner = embedded_v4(bytes)) {
         return classify_v4(*inner);
     }
+    if (has_prefix(bytes, {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01})) {
+        // 64:ff9b:1::/48 (RFC 8215): a network's own NAT64 translator, which carries the IPv4
+        // address at an offset of the operator's choosing, so it may reach any private address.
+        return "a local-use NAT64 address";
+    }
     if ((bytes[0] & 0xfe) == 0xfc) {
         return "a unique-local address";
     }
@@ -221,10 +226,12 @@ struct AddrinfoDeleter {
     void operator()(addrinfo* list) const noexcept { freeaddrinfo(list); }
 };
 
-std::vector<std::string> resolve_host(const UrlParts& parts, std::string_view original) {
+std::vector<std::string> resolve_host(const UrlParts& parts, std::string_view original,
+                                      bool numeric_only) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = numeric_only ? AI_NUMERICHOST : 0;
     addrinfo* raw = nullptr;
     const int status = getaddrinfo(parts.host.c_str(), parts.port.c_str(), &hints, &raw);
     std::unique_ptr<addrinfo, AddrinfoDeleter> list(raw);
@@ -339,28 +346,42 @@ void check_curl_result(CURLcode code, const Transfer& transfer, const FetchOptio
     fail(ErrorCode::Unavailable, original, detail_text);
 }
 
-Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time_point deadline,
-                std::string_view original) {
+// The checks of one hop before any connection: scheme, URL syntax, and the address rule.
+UrlTarget target_of(const std::string& url, const FetchOptions& options, std::string_view original,
+                    bool numeric_only) {
     const std::string scheme = detail::url_scheme(url);
     if (scheme != "http" && scheme != "https") {
         const std::string shown = scheme.empty() ? "no scheme" : "scheme '" + scheme + "'";
         fail(ErrorCode::InvalidInput, original, "refused: " + shown + " (only http and https)");
     }
-    const UrlParts parts = parse_url(url, original);
+    UrlParts parts = parse_url(url, original);
+    UrlTarget target;
+    target.exempt = host_exempt(parts, options);
+    if (!target.exempt) {
+        // A literal is classified here too, for a clear message.
+        target.addresses = resolve_host(parts, original, numeric_only);
+    }
+    target.scheme = scheme;
+    target.host = std::move(parts.host);
+    target.port = std::move(parts.port);
+    return target;
+}
+
+Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time_point deadline,
+                std::string_view original) {
+    const UrlTarget target = target_of(url, options, original, false);
     Transfer transfer;
     transfer.max_bytes = options.max_bytes;
-    transfer.check_addresses = !host_exempt(parts, options);
+    transfer.check_addresses = !target.exempt;
 
     CurlEasy handle = detail::make_easy_handle();
     CURL* curl = handle.get();
     curl_slist pin_node{};
     std::string pin;
-    if (transfer.check_addresses && !is_ip_literal(parts.host)) {
-        pin = resolve_entry(parts, resolve_host(parts, original));
+    if (transfer.check_addresses && !is_ip_literal(target.host)) {
+        pin = resolve_entry(UrlParts{target.scheme, target.host, target.port}, target.addresses);
         pin_node.data = pin.data();
         curl_easy_setopt(curl, CURLOPT_RESOLVE, &pin_node);
-    } else if (transfer.check_addresses) {
-        resolve_host(parts, original);  // literal: classify it now for a clear message
     }
     const long left = remaining_ms(deadline);
     if (left == 0) {
@@ -434,6 +455,10 @@ std::optional<std::string> address_refusal_reason(std::string_view ip) {
         return classify_v6(bytes);
     }
     throw Error(ErrorCode::InvalidInput, "'" + text + "' is not an IP address");
+}
+
+UrlTarget check_url_target(std::string_view url, const FetchOptions& options, bool numeric_only) {
+    return target_of(detail::encode_url(url), options, url, numeric_only);
 }
 
 FetchResult fetch_url(std::string_view url, const FetchOptions& options) {

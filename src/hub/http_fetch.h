@@ -46,6 +46,23 @@ struct FetchResult {
 
 FetchResult fetch_url(std::string_view url, const FetchOptions& options = {});
 
+// Where a fetch of this URL would connect, judged exactly as fetch_url judges each hop before
+// connecting: the URL is percent-encoded and parsed (libcurl's parser), the scheme must be
+// http or https, and unless the host is exempt (allow_private, allowed_hosts) every address
+// the host resolves to must be public. With numeric_only the host is only read as a numeric
+// address (getaddrinfo's AI_NUMERICHOST: "127.1", "0x7f.0.0.1" and "2130706433" count, names
+// do not resolve), so no DNS or network is touched; that is what the fuzz target and the unit
+// tests use. Throws what fetch_url throws for the same URL.
+struct UrlTarget {
+    std::string scheme;                  // lower case
+    std::string host;                    // as libcurl parsed it, without IPv6 brackets
+    std::string port;                    // explicit or the scheme's default
+    bool exempt = false;                 // the address rule was not applied
+    std::vector<std::string> addresses;  // the checked addresses to connect to (none if exempt)
+};
+UrlTarget check_url_target(std::string_view url, const FetchOptions& options,
+                           bool numeric_only = false);
+
 // Why connecting to this numeric address is refused ("a private address", "a loopback
 // address", ...), or nullopt when it is a public unicast address. Accepts IPv4 dotted quads
 // and IPv6 text (v4-mapped and NAT64 forms are judged by the IPv4 address they carry).

@@ -4,6 +4,7 @@
 #include <array>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace clipdex::model {
 
@@ -35,5 +36,14 @@ struct ClipConfig {
 // Throws Error(NotFound) when the directory holds neither format, Corrupt for malformed
 // config values, Unsupported for features this runtime does not implement.
 ClipConfig read_clip_config(const std::filesystem::path& dir);
+
+// The config part of read_clip_config, from the files' text instead of a directory, without
+// the weights lookup (ClipConfig::weights stays empty): `config` is open_clip_config.json
+// (Format::OpenClip) or config.json (Format::HuggingFace); `preprocessor` is
+// preprocessor_config.json's text or empty when there is none (HuggingFace only). Errors name
+// files under `dir`. For tests and fuzzing; throws what read_clip_config throws for them.
+ClipConfig parse_clip_config(Format format, std::string_view config,
+                             std::string_view preprocessor = {},
+                             const std::filesystem::path& dir = "model");
 
 }  // namespace clipdex::model

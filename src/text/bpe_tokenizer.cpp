@@ -25,6 +25,9 @@ constexpr size_t kCacheMaxEntries = 1 << 16;
 constexpr size_t kCacheMaxWordBytes = 128;
 constexpr std::string_view kStartText = "<start_of_text>";  // open_clip's special token text
 constexpr std::string_view kEndText = "<end_of_text>";
+// Real tokenizer files are 0.5-3.2 MB (bpe_simple_vocab_16e6.txt unpacked); reads stop at this
+// size, so a hostile model folder (a gzip bomb, a huge vocab.json) cannot exhaust memory.
+constexpr size_t kMaxFileBytes = 64u << 20;
 
 std::string byte_symbol(uint8_t b) {
     // GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68
@@ -63,6 +66,9 @@ std::string read_file(const std::filesystem::path& path) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw Error(ErrorCode::NotFound, "tokenizer file " + path.string() + ": not found");
+    if (std::filesystem::file_size(path, ec) > kMaxFileBytes && !ec)
+        throw Error(ErrorCode::Corrupt, "tokenizer file " + path.string() + ": larger than " +
+                                            std::to_string(kMaxFileBytes >> 20) + " MB");
     std::ifstream in(path, std::ios::binary);
     std::ostringstream ss;
     ss << in.rdbuf();
@@ -88,6 +94,10 @@ std::string read_gzip(const std::filesystem::path& path) {
                                                 ": bad gzip data (" + (msg ? msg : "?") + ")");
         if (n == 0) break;
         out.append(buf.data(), static_cast<size_t>(n));
+        if (out.size() > kMaxFileBytes)
+            throw Error(ErrorCode::Corrupt, "tokenizer file " + path.string() +
+                                                ": unpacks to more than " +
+                                                std::to_string(kMaxFileBytes >> 20) + " MB");
     }
     return out;
 }
@@ -280,11 +290,18 @@ BpeTokenizer BpeTokenizer::from_bpe_gz(const std::filesystem::path& path) {
 
 BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json,
                                          const std::filesystem::path& merges_txt) {
+    const std::string vocab = read_file(vocab_json);
+    const std::string merges = read_file(merges_txt);
+    return from_hf_text(vocab, merges, vocab_json.string(), merges_txt.string());
+}
+
+BpeTokenizer BpeTokenizer::from_hf_text(std::string_view vocab_json, std::string_view merges_txt,
+                                        std::string_view vocab_name, std::string_view merges_name) {
     auto model = std::make_shared<Model>();
-    const std::string vocab_where = "tokenizer file " + vocab_json.string();
+    const std::string vocab_where = "tokenizer file " + std::string(vocab_name);
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(read_file(vocab_json));
+        json = nlohmann::json::parse(vocab_json);
     } catch (const nlohmann::json::exception& e) {
         throw Error(ErrorCode::Corrupt, vocab_where + ": invalid JSON (" + e.what() + ")");
     }
@@ -300,10 +317,9 @@ BpeTokenizer BpeTokenizer::from_hf_files(const std::filesystem::path& vocab_json
     model->eot = model->id_of("<|endoftext|>", vocab_where);
     model->index_bytes(vocab_where);
 
-    const std::string merges_where = "tokenizer file " + merges_txt.string();
-    const std::string text = read_file(merges_txt);
+    const std::string merges_where = "tokenizer file " + std::string(merges_name);
     std::vector<std::pair<std::string, std::string>> list;
-    const std::vector<std::string_view> lines = split_lines(text);
+    const std::vector<std::string_view> lines = split_lines(merges_txt);
     for (size_t i = 0; i < lines.size() && list.size() < kMaxMerges; ++i) {
         if (i == 0 && lines[i].starts_with("#version")) continue;
         if (lines[i].empty() && i + 1 == lines.size()) break;

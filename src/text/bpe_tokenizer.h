@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,10 @@ class BpeTokenizer {
     // "left right" merge per line, best first). Throws Error NotFound, Io or Corrupt.
     static BpeTokenizer from_hf_files(const std::filesystem::path& vocab_json,
                                       const std::filesystem::path& merges_txt);
+    // from_hf_files on the files' contents; errors name the files as vocab_name / merges_name.
+    static BpeTokenizer from_hf_text(std::string_view vocab_json, std::string_view merges_txt,
+                                     std::string_view vocab_name = "vocab.json",
+                                     std::string_view merges_name = "merges.txt");
     // OpenAI / open_clip form: the gzip'd merge list; the vocabulary is derived from it.
     static BpeTokenizer from_bpe_gz(const std::filesystem::path& bpe_simple_vocab_16e6_txt_gz);
 

@@ -9,11 +9,11 @@
 
 namespace {
 
-// Fuzz targets get no CLIPDEX_SHARED_DIR definition: the shared folder is found from this
-// source file's path (/work/main/tests/fuzz -> /work/shared) unless the environment names it.
+// The shared folder: $CLIPDEX_SHARED_DIR, else the path CMake compiles in. (__FILE__ is no
+// anchor: with CCACHE_BASEDIR it is relative to the build folder, not to ctest's working folder.)
 std::filesystem::path shared_dir() {
     if (const char* env = std::getenv("CLIPDEX_SHARED_DIR")) return env;
-    return std::filesystem::path(__FILE__).parent_path() / "../../../shared";
+    return CLIPDEX_SHARED_DIR;
 }
 
 const clipdex::text::BpeTokenizer& tokenizer() {

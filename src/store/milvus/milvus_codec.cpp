@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
@@ -69,15 +70,27 @@ IndexSpec index_from_params(const google::protobuf::RepeatedPtrField<pbc::KeyVal
         }
     }
     if (flat.contains(kRequestedIndexKey)) flat["index_type"] = flat[kRequestedIndexKey];
+    // The nested "params" JSON may hold any type under any key: only strings are names.
+    const auto text = [&](const char* key) -> const std::string* {
+        auto it = flat.find(key);
+        return it != flat.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+    };
     if (flat.contains("index_type")) {
         try {
-            index.kind = parse_index_kind(flat["index_type"].get<std::string>());
+            const std::string* name = text("index_type");
+            index.kind = name ? parse_index_kind(*name) : IndexKind::AutoIndex;
         } catch (const Error&) {
             index.kind = IndexKind::AutoIndex;  // an index clipdex cannot build still searches
         }
     }
-    if (flat.contains("metric_type"))
-        index.metric = parse_metric(flat["metric_type"].get<std::string>());
+    if (flat.contains("metric_type")) {
+        const std::string* name = text("metric_type");
+        if (!name)
+            throw Error(ErrorCode::Corrupt, "Milvus answer: index metric_type " +
+                                                flat["metric_type"].dump().substr(0, 80) +
+                                                " is not a name");
+        index.metric = parse_metric(*name);
+    }
     index.nlist = int_param(flat, "nlist", index.nlist);
     index.m = int_param(flat, "M", index.m);
     index.ef_construction = int_param(flat, "efConstruction", index.ef_construction);
@@ -273,7 +286,15 @@ Layout layout_of(const pbs::CollectionSchema& schema) {
         layout.fields.insert(field.name());
         if (field.data_type() != pbs::FloatVector) continue;
         for (const auto& kv : field.type_params()) {
-            if (kv.key() == "dim") layout.dim = std::atoi(kv.value().c_str());
+            if (kv.key() != "dim") continue;
+            const std::string& text = kv.value();
+            int dim = 0;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), dim);
+            if (error != std::errc() || end != text.data() + text.size() || dim < 1)
+                throw Error(ErrorCode::Corrupt, "Milvus answer: vector field `" + field.name() +
+                                                    "` has dim '" + text.substr(0, 40) +
+                                                    "', not a positive integer");
+            layout.dim = dim;
         }
     }
     return layout;
@@ -446,11 +467,16 @@ std::vector<Row> decode_rows(const google::protobuf::RepeatedPtrField<pbs::Field
         if (column.has_vectors()) {
             if (name != kFieldVector || !plan.vector) continue;
             const auto& data = column.vectors().float_vector().data();
-            size_t dim = size_t(column.vectors().dim());
-            if (dim == 0 || size_t(data.size()) < dim * count) short_column(name);
+            const int64_t dim = column.vectors().dim();
+            if (dim < 1)
+                throw Error(ErrorCode::Corrupt, "Milvus answer: column `" + name +
+                                                    "` has dimension " + std::to_string(dim));
+            // dim * count could wrap around; the division cannot.
+            if (count > 0 && uint64_t(dim) > uint64_t(data.size()) / count) short_column(name);
+            const auto width = static_cast<std::ptrdiff_t>(dim);
             for (size_t i = 0; i < count; ++i) {
-                rows[i].vector.assign(data.begin() + int(i * dim),
-                                      data.begin() + int((i + 1) * dim));
+                const auto begin = data.begin() + static_cast<std::ptrdiff_t>(i) * width;
+                rows[i].vector.assign(begin, begin + width);
             }
             continue;
         }
@@ -473,6 +499,34 @@ std::vector<Row> decode_rows(const google::protobuf::RepeatedPtrField<pbs::Field
         }
     }
     return rows;
+}
+
+size_t result_count(const google::protobuf::RepeatedPtrField<pbs::FieldData>& columns) {
+    for (const auto& column : columns) {
+        if (column.field_name() == kFieldId)
+            return size_t(column.scalars().long_data().data_size());
+    }
+    return 0;
+}
+
+std::vector<std::vector<Hit>> decode_hits(const pbs::SearchResultData& result, size_t n,
+                                          const OutputPlan& plan, const Layout& layout,
+                                          const std::string& collection) {
+    size_t total = size_t(result.ids().int_id().data_size());
+    if (size_t(result.scores_size()) < total) {
+        throw Error(ErrorCode::Corrupt,
+                    "Milvus Search on collection `" + collection + "`: fewer scores than ids");
+    }
+    std::vector<Row> rows = decode_rows(result.fields_data(), plan, layout, &result.ids(), total);
+    std::vector<std::vector<Hit>> hits(n);
+    size_t at = 0;
+    for (size_t q = 0; q < n && q < size_t(result.topks_size()); ++q) {
+        size_t take = std::min<size_t>(size_t(result.topks(int(q))), total - at);
+        for (size_t i = 0; i < take; ++i, ++at) {
+            hits[q].push_back(Hit{std::move(rows[at]), result.scores(int(at))});
+        }
+    }
+    return hits;
 }
 
 std::string placeholder_group(std::span<const float> queries, int dim) {

@@ -81,6 +81,16 @@ std::vector<Row> decode_rows(const google::protobuf::RepeatedPtrField<pbs::Field
                              const OutputPlan& plan, const Layout& layout, const pbs::IDs* ids,
                              size_t count);
 
+// The number of rows in a Query answer: the length of its `id` column (0 without one).
+size_t result_count(const google::protobuf::RepeatedPtrField<pbs::FieldData>& columns);
+
+// The hits of a Search answer for n queries, in the answer's order: topks[q] hits for query q,
+// rows from decode_rows over the answer's ids, scores from its scores. Throws Error(Corrupt)
+// naming the collection when the answer holds fewer scores or column values than ids.
+std::vector<std::vector<Hit>> decode_hits(const pbs::SearchResultData& result, size_t n,
+                                          const OutputPlan& plan, const Layout& layout,
+                                          const std::string& collection);
+
 // The serialized PlaceholderGroup for n = queries.size() / dim float vectors.
 std::string placeholder_group(std::span<const float> queries, int dim);
 

@@ -55,14 +55,6 @@ void sort_by_id(std::vector<Row>& rows) {
 }
 
 // Rows of one query answer: the id column tells how many there are.
-size_t result_count(const google::protobuf::RepeatedPtrField<pbs::FieldData>& columns) {
-    for (const auto& column : columns) {
-        if (column.field_name() == kFieldId)
-            return size_t(column.scalars().long_data().data_size());
-    }
-    return 0;
-}
-
 // An insert of this client that the server may not have applied yet.
 struct RecentInsert {
     uint64_t timestamp = 0;
@@ -845,23 +837,7 @@ class MilvusStore final : public Store {
         }
         read_consistency(name, request);
         auto response = client_.call("Search", name, &Stub::Search, request);
-        const pbs::SearchResultData& result = response.results();
-        size_t total = size_t(result.ids().int_id().data_size());
-        if (size_t(result.scores_size()) < total) {
-            throw Error(ErrorCode::Corrupt,
-                        "Milvus Search on collection `" + name + "`: fewer scores than ids");
-        }
-        std::vector<Row> rows =
-            decode_rows(result.fields_data(), plan, info.layout, &result.ids(), total);
-        std::vector<std::vector<Hit>> hits(n);
-        size_t at = 0;
-        for (size_t q = 0; q < n && q < size_t(result.topks_size()); ++q) {
-            size_t take = std::min<size_t>(size_t(result.topks(int(q))), total - at);
-            for (size_t i = 0; i < take; ++i, ++at) {
-                hits[q].push_back(Hit{std::move(rows[at]), result.scores(int(at))});
-            }
-        }
-        return hits;
+        return decode_hits(response.results(), n, plan, info.layout, name);
     }
 
     void wait_flushed(const std::string& name, const pb::FlushResponse& response) {

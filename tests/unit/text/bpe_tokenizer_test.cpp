@@ -227,6 +227,24 @@ TEST(BpeTokenizerFiles, MalformedMergesAreCorrupt) {
     for (const auto& p : {three, unknown, empty, bad_json, no_special}) fs::remove(p);
 }
 
+TEST(BpeTokenizerFiles, GzipBombStopsAtTheSizeLimit) {
+    // 80 MB of one merge line repeated packs into ~80 KB; reading it whole took 80 MB and more.
+    const fs::path bomb = fs::temp_directory_path() / "clipdex-bomb.txt.gz";
+    {
+        gzFile out = gzopen(bomb.c_str(), "wb9");
+        ASSERT_NE(out, nullptr);
+        const std::string line = "#version: 0.2\n" + std::string(1 << 20, 'a');
+        for (int i = 0; i < 80; ++i)
+            ASSERT_EQ(gzwrite(out, line.data(), unsigned(line.size())), int(line.size()));
+        gzclose(out);
+    }
+    ASSERT_LT(fs::file_size(bomb), 1u << 20);
+    std::string msg;
+    EXPECT_EQ(error_of([&] { BpeTokenizer::from_bpe_gz(bomb); }, &msg), ErrorCode::Corrupt);
+    EXPECT_NE(msg.find("unpacks to more than 64 MB"), std::string::npos) << msg;
+    fs::remove(bomb);
+}
+
 TEST(BpeTokenizerFiles, CopiesShareTheModel) {
     const BpeTokenizer copy = gz_tokenizer();
     EXPECT_EQ(copy.encode("a photo of a cat"), kKnown[0].ids);
