@@ -55,8 +55,16 @@ bool write_all(const void* data, size_t size) {
 // Soft limits only: the hard limits stay where they were so that the next render may raise them.
 // AddressSanitizer reserves terabytes of shadow address space, so sanitizer builds cannot limit
 // RLIMIT_AS; they keep the CPU and wall limits.
+#if defined(__SANITIZE_ADDRESS__)  // GCC
+#define CLIPDEX_WORKER_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define CLIPDEX_WORKER_ASAN 1
+#endif
+#endif
+
 void apply_limits(const proto::SvgRequest& req) {
-#ifndef __SANITIZE_ADDRESS__
+#ifndef CLIPDEX_WORKER_ASAN
     rlimit mem{};
     getrlimit(RLIMIT_AS, &mem);
     mem.rlim_cur =
