@@ -137,8 +137,6 @@ class Engine {
                                                  const std::string& filter = {});
     std::vector<SearchHit> search_by_image_url(const std::string& url, int top_k = 10,
                                                const std::string& filter = {});
-    std::vector<SearchHit> search_by_vector(std::span<const float> vector, int top_k = 10,
-                                            const std::string& filter = {});
 
     std::vector<store::Row> get_all_data(bool include_vectors = false, int64_t limit = -1,
                                          int64_t offset = 0);
@@ -149,7 +147,6 @@ class Engine {
 
     int dim() const;
     const std::string& model_name() const;
-    store::Store& store();
 
     struct State;  // opaque outside the engine's sources
 

@@ -13,7 +13,6 @@ namespace clipdex::cli {
 struct GlobalOptions {
     std::string db = "./clipdex.db";
     std::string model = "ViT-B-32::openai";
-    std::string encoder;  // URL of a remote encoder service, empty for local
     std::string token;
     int threads = 0;  // 0 = all hardware threads
     std::string collection = "clipdex";

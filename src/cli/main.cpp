@@ -44,8 +44,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--model", global.model, "model name or local model directory")
         ->capture_default_str();
-    app.add_option("--encoder", global.encoder, "URL of a remote encoder service");
-    app.add_option("--token", global.token, "token for the Milvus server or encoder service");
+    app.add_option("--token", global.token, "token for the Milvus server");
     app.add_option("--threads", global.threads, "worker threads (0 = all cores)")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--collection", global.collection, "collection name")->capture_default_str();

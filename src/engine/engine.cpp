@@ -120,7 +120,8 @@ void check_text_lengths(int64_t id, const std::string& url_or_name,
                         std::to_string(store::kMaxDescriptionBytes));
 }
 
-// A decoded image's row, its vector still to be encoded; `source` is "url" or "bytes".
+// A decoded image's row (its `source` extra field says "url" or "bytes"), its vector still to
+// be encoded.
 struct PendingImage {
     store::Row row;
     std::vector<float> pixels;
@@ -286,15 +287,6 @@ std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int t
     return state_->search_vector(state_->embed_image(decoded), top_k, filter);
 }
 
-std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k,
-                                                const std::string& filter) {
-    if (static_cast<int>(vector.size()) != dim())
-        throw Error(ErrorCode::InvalidInput, "query vector has " + std::to_string(vector.size()) +
-                                                 " components, the collection " +
-                                                 std::to_string(dim()));
-    return state_->search_vector(vector, top_k, filter);
-}
-
 std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit, int64_t offset) {
     state_->check_open();
     store::QueryRequest request;
@@ -367,9 +359,6 @@ int Engine::dim() const {
 }
 const std::string& Engine::model_name() const {
     return state_->model_name;
-}
-store::Store& Engine::store() {
-    return *state_->store;
 }
 
 }  // namespace clipdex

@@ -131,7 +131,7 @@ class Indexer {
                 }
                 continue;
             }
-            (verdict == Verdict::New ? new_ids_ : changed_ids_).insert(file.id);
+            if (verdict == Verdict::New) new_ids_.insert(file.id);
             // Same size, new mtime (a copy, a checkout, `touch`): the content hash decides.
             std::string known_sha256;
             if (row != nullptr && row->extra.value("file_size", uint64_t{0}) == file.size)
@@ -260,7 +260,7 @@ class Indexer {
     ThreadPool pool_;
     fs::path root_;
     std::deque<std::future<Prepared>> pending_;
-    std::set<int64_t> new_ids_, changed_ids_;
+    std::set<int64_t> new_ids_;  // rows this run creates: counted as added, the others updated
     IndexReport report_;
 };
 
