@@ -39,7 +39,7 @@ test-asan:
 		ctest --output-on-failure -j $(JOBS) --timeout 1800 -E "$(ASAN_EXCLUDE)"
 
 test-conformance:
-	CLIPDEX_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests
+	CLIPDEX_STRICT=1 CLIPDEX_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests
 
 demo: deps build
 	scripts/demo.sh $(MODEL)

@@ -11,8 +11,8 @@ import subprocess
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-open_clip = pytest.importorskip("open_clip")
+import torch
+import open_clip
 
 import test_model_support as support  # noqa: E402
 
@@ -115,7 +115,7 @@ def test_half_weights_match_open_clip_on_rounded_weights(build_dir, tmp_path, va
 
 def test_hf_conversion_matches_transformers(tmp_path):
     """Guards the test's own HF files: transformers reads them and agrees with open_clip."""
-    transformers = pytest.importorskip("transformers")
+    import transformers
     from safetensors.torch import load_file
 
     cfg = SMALL["w256-gelu-8heads"]
@@ -180,8 +180,6 @@ def test_embed_texts_and_images_in_input_order(build_dir, tmp_path, emoji_model_
     args = [str(clipdex_exe(build_dir)), "embed", "--model", str(emoji_model_dir), "--text", "dog face",
             "--image", str(image), "--text", "red heart", "--json"]
     run = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    if run.returncode != 0 and "no tokenizer" in run.stderr:
-        pytest.skip("this build has no tokenizer yet")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
     assert [item["kind"] for item in out["items"]] == ["text", "image", "text"]

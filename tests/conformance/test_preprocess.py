@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-open_clip_transform = pytest.importorskip("open_clip.transform")
+import open_clip.transform as open_clip_transform
 
 TOOL = "clipdex_preprocess"
 FIGURES = {}

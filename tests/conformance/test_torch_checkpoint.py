@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 TOOL = "clipdex_dump_weights"
 DTYPES = {
@@ -214,7 +214,7 @@ def test_lying_storage_size(dump_tool, tmp_path):
 
 
 def test_open_clip_vit_b_32(dump_tool, tmp_path):
-    open_clip = pytest.importorskip("open_clip")
+    import open_clip
     torch.manual_seed(0)
     model = open_clip.create_model("ViT-B-32", pretrained=None)
     path = tmp_path / "open_clip_pytorch_model.bin"

@@ -27,15 +27,16 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts" / "milvus"))
 import servers  # noqa: E402
+from references import missing_reference  # noqa: E402
 
 KINDS = [k for k in os.environ.get("CLIPDEX_MILVUS_KINDS", ",".join(servers.KINDS)).split(",") if k]
 
 
 def start_milvus_server(kind: str, **options) -> servers.Server:
     """A started server of `kind` (options as servers.Server takes them); the caller stops it.
-    Skips the test when that kind is not installed, fails it when the server does not start."""
+    A kind that is not installed is missing_reference; a server that does not start fails."""
     if not servers.available(kind):
-        pytest.skip(f"Milvus server `{kind}` is not installed: run scripts/milvus/venvs.sh {kind}")
+        missing_reference(f"Milvus server `{kind}` is not installed: run scripts/milvus/venvs.sh {kind}")
     server = servers.Server(kind, **options)
     try:
         server.start()

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-pymilvus = pytest.importorskip("pymilvus")
+import pymilvus
 from pymilvus import DataType, MilvusClient  # noqa: E402
 
 import servers  # noqa: E402 - scripts/milvus, put on sys.path by conftest.py

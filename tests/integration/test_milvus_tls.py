@@ -15,6 +15,7 @@ import threading
 import pytest
 
 import servers  # noqa: E402 - scripts/milvus, put on sys.path by conftest.py
+from references import missing_reference  # noqa: E402
 
 
 class TlsFront:
@@ -68,7 +69,7 @@ class TlsFront:
 @pytest.fixture(scope="module")
 def tls_milvus(tmp_path_factory):
     if not servers.available("lite3"):
-        pytest.skip("milvus-lite 3 is not installed: run scripts/milvus/venvs.sh lite3")
+        missing_reference("milvus-lite 3 is not installed: run scripts/milvus/venvs.sh lite3")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "localhost.pem", folder / "localhost.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
