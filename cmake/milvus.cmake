@@ -1,5 +1,6 @@
 # The Milvus backend (gRPC): C++ generated from src/store/milvus/proto/*.proto (our own cut-down
-# copies of the public protocol) plus the client in src/store/milvus.
+# copies of the public protocol) plus the client in src/store/milvus: a backend on the store module,
+# beside `embedded`.
 find_package(Protobuf REQUIRED)
 pkg_check_modules(GRPCPP REQUIRED IMPORTED_TARGET grpc++)
 find_program(CLIPDEX_GRPC_CPP_PLUGIN grpc_cpp_plugin REQUIRED)
@@ -34,4 +35,4 @@ set_source_files_properties(${milvus_gen_sources} PROPERTIES COMPILE_OPTIONS "-w
 target_include_directories(clipdex_milvus_proto SYSTEM PUBLIC ${milvus_gen_dir})
 target_link_libraries(clipdex_milvus_proto PUBLIC protobuf::libprotobuf PkgConfig::GRPCPP)
 
-clipdex_module(milvus DIRS src/store/milvus DEPS clipdex_spec clipdex_filter clipdex_common clipdex_milvus_proto)
+clipdex_module(milvus DIRS src/store/milvus DEPS clipdex_store clipdex_milvus_proto)

@@ -165,6 +165,7 @@ struct StoreOptions {
 };
 
 // A path (or "file:PATH") opens the embedded store; http:// or https:// a Milvus server.
+// Defined in src/store/open/, the one module above both backends.
 std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options = {});
 
 // ISO-8601 UTC timestamp with milliseconds, e.g. "2026-11-23T20:01:02.345Z".

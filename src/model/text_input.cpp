@@ -2,12 +2,7 @@
 
 #include "clipdex/error.h"
 #include "image/image.h"
-
-// The tokenizer module lands in parallel; until its header exists, text needs token ids.
-#if __has_include("text/bpe_tokenizer.h")
 #include "text/bpe_tokenizer.h"
-#define CLIPDEX_HAVE_TOKENIZER 1
-#endif
 
 namespace clipdex::model {
 
@@ -24,7 +19,6 @@ class MissingTokenizer final : public TextInput {
     std::string why_;
 };
 
-#ifdef CLIPDEX_HAVE_TOKENIZER
 class BpeInput final : public TextInput {
   public:
     explicit BpeInput(text::BpeTokenizer tokenizer) : tokenizer_(std::move(tokenizer)) {}
@@ -35,12 +29,10 @@ class BpeInput final : public TextInput {
   private:
     text::BpeTokenizer tokenizer_;
 };
-#endif
 
 }  // namespace
 
 std::unique_ptr<TextInput> TextInput::open(const std::filesystem::path& dir) {
-#ifdef CLIPDEX_HAVE_TOKENIZER
     if (std::filesystem::exists(dir / "vocab.json") && std::filesystem::exists(dir / "merges.txt"))
         return std::make_unique<BpeInput>(
             text::BpeTokenizer::from_hf_files(dir / "vocab.json", dir / "merges.txt"));
@@ -49,10 +41,6 @@ std::unique_ptr<TextInput> TextInput::open(const std::filesystem::path& dir) {
             text::BpeTokenizer::from_bpe_gz(dir / "bpe_simple_vocab_16e6.txt.gz"));
     return std::make_unique<MissingTokenizer>(dir.string() +
                                               ": no tokenizer files (vocab.json + merges.txt)");
-#else
-    return std::make_unique<MissingTokenizer>(dir.string() +
-                                              ": this build has no tokenizer; pass token ids");
-#endif
 }
 
 std::vector<float> load_pixels(const std::filesystem::path& file, int size,

@@ -1,5 +1,5 @@
-// The embedded backend of clipdex::store::Store: one SQLite file (see embedded_store.cpp for
-// the on-disk design).
+// The embedded backend of clipdex::store::Store: one SQLite file (embedded_store_impl.h maps
+// the files that implement it; each file's head carries its part of the design).
 #pragma once
 
 #include <memory>

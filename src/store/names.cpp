@@ -1,14 +1,30 @@
-// The names of metrics and index kinds as collection specs, URIs and Milvus spell them. A module
-// of its own below both backends: the Milvus client needs them and cannot link the store library
-// (which links the Milvus client to open http:// URIs).
+// The small helpers every backend shares: the names of metrics and index kinds as collection
+// specs, URIs and Milvus spell them, and the timestamps rows carry.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "clipdex/store.h"
 #include "common/ascii.h"
 
 namespace clipdex::store {
+
+std::string utc_timestamp_now() {
+    auto now = std::chrono::system_clock::now();
+    auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    std::time_t seconds = static_cast<std::time_t>(millis / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char text[96];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(millis % 1000));
+    return text;
+}
 
 std::string_view metric_name(Metric metric) {
     switch (metric) {
