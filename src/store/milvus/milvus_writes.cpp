@@ -9,24 +9,6 @@
 #include "store/milvus/milvus_store_impl.h"
 
 namespace clipdex::store::milvus {
-namespace {
-
-std::string now_utc() {
-    auto now = std::chrono::system_clock::now();
-    std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    auto millis =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
-        1000;
-    std::tm parts{};
-    gmtime_r(&seconds, &parts);
-    char text[96];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
-                  parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-                  int(millis));
-    return text;
-}
-
-}  // namespace
 
 // The ids among `ids` that the collection holds. For insert's duplicate check
 // (`before_insert`), this client's inserts of the last second are matched here and the
@@ -119,7 +101,7 @@ void MilvusStore::insert(const std::string& name, std::span<const Row> rows) {
     if (rows.empty()) return;
     std::lock_guard write(write_mutex_);
     Collection info = collection(name);
-    std::vector<Row> prepared = prepare_rows(name, rows, info.layout, now_utc());
+    std::vector<Row> prepared = prepare_rows(name, rows, info.layout, utc_timestamp_now());
     std::vector<int64_t> ids;
     for (const Row& row : prepared) ids.push_back(row.id);
     // Milvus keeps duplicate primary keys side by side; the contract refuses them.
@@ -142,7 +124,7 @@ void MilvusStore::upsert(const std::string& name, std::span<const Row> rows) {
     Collection info = collection(name);
     std::vector<Row> given(rows.begin(), rows.end());
     keep_added_at(name, given);
-    std::vector<Row> prepared = prepare_rows(name, given, info.layout, now_utc());
+    std::vector<Row> prepared = prepare_rows(name, given, info.layout, utc_timestamp_now());
     write_batches<pb::UpsertRequest>(name, prepared, info.layout, "Upsert", &Stub::Upsert, false);
 }
 
