@@ -107,15 +107,18 @@ void Connection::read_header() {
         [self = shared_from_this()](const error_code& error, size_t) { self->on_header(error); });
 }
 
+void Connection::end_on_read_error(const error_code& error, std::string_view buffered) {
+    if (timed_out_)
+        return write(refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
+    if (gone(error)) return stream_.close();  // the client left, mid-header or mid-body
+    write(refusal_for_read_error(error, buffered, listener_.options().framing));
+}
+
 void Connection::on_header(const error_code& error) {
     if (error) {
-        if (timed_out_)
-            return write(
-                refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
-        if (gone(error)) return stream_.close();
         const auto data = buffer_.cdata();
-        const std::string_view buffered(static_cast<const char*>(data.data()), data.size());
-        return write(refusal_for_read_error(error, buffered, listener_.options().framing));
+        return end_on_read_error(
+            error, std::string_view(static_cast<const char*>(data.data()), data.size()));
     }
     request_ = Request{};
     HeadCheck check =
@@ -158,13 +161,7 @@ void Connection::read_body(bool start_deadline) {
 }
 
 void Connection::on_body(const error_code& error) {
-    if (error) {
-        if (timed_out_)
-            return write(
-                refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
-        if (gone(error)) return stream_.close();  // the client left mid-body
-        return write(refusal_for_read_error(error, {}, listener_.options().framing));
-    }
+    if (error) return end_on_read_error(error, {});
     request_.body = std::move(parser_->get().body());
     dispatch();
 }

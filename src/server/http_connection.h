@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "server/http_framing.h"
 
@@ -38,6 +39,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void on_header(const boost::system::error_code& error);
     void read_body(bool start_deadline);
     void on_body(const boost::system::error_code& error);
+    // A failed header or body read: 408 after a deadline, a quiet close when the client left,
+    // else the refusal the error calls for (`buffered`: the header bytes read so far).
+    void end_on_read_error(const boost::system::error_code& error, std::string_view buffered);
     void dispatch();
     void write(Response response);
     void close_gracefully();

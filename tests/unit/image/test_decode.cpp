@@ -10,6 +10,7 @@
 #include <string>
 
 #include "clipdex/error.h"
+#include "error_of.h"
 #include "image/decoders.h"
 #include "image/image.h"
 
@@ -23,16 +24,6 @@ std::span<const uint8_t> as_bytes(const std::string& s) {
 }
 
 // Runs `f` and returns the error it throws (or fails the test).
-template <class F>
-clipdex::Error error_of(F&& f) {
-    try {
-        f();
-    } catch (const clipdex::Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no clipdex::Error thrown";
-    return clipdex::Error(ErrorCode::Internal, "none");
-}
 
 void put16(std::string& s, size_t at, uint16_t v) {
     s[at] = static_cast<char>(v & 0xFF);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "clipdex/error.h"
+#include "error_of.h"
 #include "image/image.h"
 #include "image/worker/render_svg.h"
 
@@ -35,16 +36,6 @@ std::vector<uint8_t> read_bytes(const fs::path& path) {
 
 std::span<const uint8_t> as_bytes(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
-}
-
-clipdex::Error error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const clipdex::Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no clipdex::Error thrown";
-    return clipdex::Error(ErrorCode::Internal, "none");
 }
 
 const std::string kGoodSvg =
