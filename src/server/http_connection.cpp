@@ -109,7 +109,8 @@ void Connection::read_header() {
 
 void Connection::end_on_read_error(const error_code& error, std::string_view buffered) {
     if (timed_out_)
-        return write(refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
+        return write(
+            refusal_for_read_error(beast::error::timeout, {}, listener_.options().framing));
     if (gone(error)) return stream_.close();  // the client left, mid-header or mid-body
     write(refusal_for_read_error(error, buffered, listener_.options().framing));
 }
