@@ -40,7 +40,8 @@ inline constexpr const char* kFieldVector = "vector";
 inline constexpr const char* kFieldAddedAt = "added_at";
 inline constexpr const char* kFieldUpdatedAt = "updated_at";
 inline constexpr size_t kMaxUrlBytes = 2000;
-inline constexpr size_t kMaxDescriptionBytes = 65535;  // Milvus's VARCHAR bound, kept by both stores
+inline constexpr size_t kMaxDescriptionBytes =
+    65535;  // Milvus's VARCHAR bound, kept by both stores
 inline constexpr size_t kMaxTimestampBytes = 50;
 
 enum class Metric { Cosine, InnerProduct, L2 };

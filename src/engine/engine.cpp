@@ -114,10 +114,10 @@ void check_text_lengths(int64_t id, const std::string& url_or_name,
                                                  " is longer than " +
                                                  std::to_string(store::kMaxUrlBytes) + " bytes");
     if (description.size() > store::kMaxDescriptionBytes)
-        throw Error(ErrorCode::TooLarge,
-                    "description of image " + std::to_string(id) + " is " +
-                        std::to_string(description.size()) + " bytes, over the limit of " +
-                        std::to_string(store::kMaxDescriptionBytes));
+        throw Error(ErrorCode::TooLarge, "description of image " + std::to_string(id) + " is " +
+                                             std::to_string(description.size()) +
+                                             " bytes, over the limit of " +
+                                             std::to_string(store::kMaxDescriptionBytes));
 }
 
 // A decoded image's row (its `source` extra field says "url" or "bytes"), its vector still to

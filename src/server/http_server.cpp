@@ -235,8 +235,10 @@ struct HttpServer::Impl {
         size_t page_bytes = 0;
         bool truncated = false;
         while (!truncated && static_cast<int64_t>(rows.size()) < limit) {
-            const int64_t want = std::min<int64_t>(kSlice, limit - static_cast<int64_t>(rows.size()));
-            const auto slice = engine.get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
+            const int64_t want =
+                std::min<int64_t>(kSlice, limit - static_cast<int64_t>(rows.size()));
+            const auto slice =
+                engine.get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
             for (const auto& row : slice) {
                 const size_t row_bytes = approximate_json_bytes(row, vectors);
                 if (!rows.empty() && page_bytes + row_bytes > options.max_page_bytes) {

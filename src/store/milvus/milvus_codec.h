@@ -24,7 +24,6 @@ inline constexpr int64_t kMaxQueryWindow = 16384;
 // Requests stay well below the server's 64 MB gRPC receive limit.
 inline constexpr size_t kMaxRequestBytes = 32u << 20;
 
-
 // Milvus's collection name rule; throws Error(InvalidInput) naming the name.
 void check_collection_name(const std::string& name);
 
