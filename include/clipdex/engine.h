@@ -29,7 +29,9 @@
 
 namespace clipdex {
 
-class Encoder;  // the CLIP towers behind one interface: local model or a remote encoder
+namespace engine {
+struct State;  // the engine's private state (src/engine/engine_state.h)
+}
 
 // Model download progress: file name, bytes done, bytes total (0 = unknown).
 using DownloadProgressFn = std::function<void(const std::string&, uint64_t, uint64_t)>;
@@ -106,10 +108,6 @@ Descriptions load_descriptions(const std::filesystem::path& json_file);
 class Engine {
   public:
     static std::unique_ptr<Engine> open(const EngineOptions& options);
-    // For tests and tools: an engine over a given encoder and store.
-    static std::unique_ptr<Engine> open(const EngineOptions& options,
-                                        std::shared_ptr<Encoder> encoder,
-                                        std::shared_ptr<store::Store> store);
     ~Engine();
 
     IndexReport index_directory(const std::filesystem::path& dir,
@@ -148,11 +146,10 @@ class Engine {
     int dim() const;
     const std::string& model_name() const;
 
-    struct State;  // opaque outside the engine's sources
-
   private:
-    explicit Engine(std::unique_ptr<State> state);
-    std::unique_ptr<State> state_;
+    friend struct engine::State;  // builds engines (src/engine/engine.cpp)
+    explicit Engine(std::unique_ptr<engine::State> state);
+    std::unique_ptr<engine::State> state_;
 };
 
 }  // namespace clipdex

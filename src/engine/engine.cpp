@@ -11,7 +11,7 @@ namespace clipdex {
 
 namespace {
 
-void ensure_collection(Engine::State& state) {
+void ensure_collection(engine::State& state) {
     auto& store = *state.store;
     const std::string& name = state.options.collection;
     if (!store.has_collection(name)) {
@@ -41,18 +41,18 @@ void ensure_collection(Engine::State& state) {
 
 }  // namespace
 
-void Engine::State::check_open() const {
+void engine::State::check_open() const {
     if (closed) throw Error(ErrorCode::InvalidInput, "the engine was closed");
 }
 
-std::vector<uint8_t> Engine::State::fetch(const std::string& url) const {
+std::vector<uint8_t> engine::State::fetch(const std::string& url) const {
     hub::FetchOptions fetch;
     fetch.allow_private = options.allow_private_urls;
     fetch.max_bytes = options.max_image_bytes;
     return hub::fetch_url(url, fetch).body;
 }
 
-std::vector<float> Engine::State::embed_image(const image::Image& image) {
+std::vector<float> engine::State::embed_image(const image::Image& image) {
     std::vector<float> pixels = encoder->preprocess(image);
     return encoder->encode_pixels(pixels, 1);
 }
@@ -67,7 +67,7 @@ SearchHit hit_from_store(const store::Hit& hit) {
     return out;
 }
 
-std::vector<SearchHit> Engine::State::search_vector(std::span<const float> vector, int top_k,
+std::vector<SearchHit> engine::State::search_vector(std::span<const float> vector, int top_k,
                                                     const std::string& filter) {
     check_open();
     if (top_k <= 0)
@@ -82,17 +82,18 @@ std::vector<SearchHit> Engine::State::search_vector(std::span<const float> vecto
     return hits;
 }
 
-Engine::Engine(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Engine::Engine(std::unique_ptr<engine::State> state) : state_(std::move(state)) {}
 Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::open(const EngineOptions& options) {
     auto encoder = make_local_encoder(options.model, options.threads, options.download_progress);
     std::shared_ptr<store::Store> store = store::open_store(options.db_uri, options.store);
-    return open(options, std::move(encoder), std::move(store));
+    return engine::State::open(options, std::move(encoder), std::move(store));
 }
 
-std::unique_ptr<Engine> Engine::open(const EngineOptions& options, std::shared_ptr<Encoder> encoder,
-                                     std::shared_ptr<store::Store> store) {
+std::unique_ptr<Engine> engine::State::open(const EngineOptions& options,
+                                            std::shared_ptr<Encoder> encoder,
+                                            std::shared_ptr<store::Store> store) {
     auto state = std::make_unique<State>();
     state->options = options;
     state->encoder = std::move(encoder);
@@ -127,7 +128,7 @@ struct PendingImage {
     std::vector<float> pixels;
 };
 
-PendingImage prepare_image(const Engine::State& state, int64_t id, std::span<const uint8_t> bytes,
+PendingImage prepare_image(const engine::State& state, int64_t id, std::span<const uint8_t> bytes,
                            const std::string& url_or_name, const std::string& description,
                            const char* source) {
     check_text_lengths(id, url_or_name, description);
@@ -146,7 +147,7 @@ PendingImage prepare_image(const Engine::State& state, int64_t id, std::span<con
 }
 
 // Encodes the images together and writes their rows in one store call.
-void encode_and_write(Engine::State& state, std::vector<PendingImage>& images) {
+void encode_and_write(engine::State& state, std::vector<PendingImage>& images) {
     if (images.empty()) return;
     std::vector<float> pixels;
     for (const auto& image : images)

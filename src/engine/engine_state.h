@@ -14,7 +14,15 @@ namespace clipdex {
 inline constexpr const char* kPropertyModel = "clipdex.model";
 inline constexpr const char* kPropertyDim = "clipdex.dim";
 
-struct Engine::State {
+namespace engine {
+
+struct State {
+    // An engine over the given encoder and store (Engine::open passes the local model and the
+    // URI's store; tests and, later, the encoder service pass their own).
+    static std::unique_ptr<Engine> open(const EngineOptions& options,
+                                        std::shared_ptr<Encoder> encoder,
+                                        std::shared_ptr<store::Store> store);
+
     EngineOptions options;
     std::shared_ptr<Encoder> encoder;
     std::shared_ptr<store::Store> store;
@@ -30,6 +38,8 @@ struct Engine::State {
     std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k,
                                          const std::string& filter);
 };
+
+}  // namespace engine
 
 SearchHit hit_from_store(const store::Hit& hit);
 

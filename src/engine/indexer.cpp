@@ -76,7 +76,7 @@ Verdict judge(const FileFacts& file, const store::Row* existing) {
 
 class Indexer {
   public:
-    Indexer(Engine::State& state, const Descriptions& descriptions, const IndexOptions& options)
+    Indexer(engine::State& state, const Descriptions& descriptions, const IndexOptions& options)
         : state_(state),
           descriptions_(descriptions),
           options_(options),
@@ -254,7 +254,7 @@ class Indexer {
         if (options_.progress) options_.progress(report_.counts);
     }
 
-    Engine::State& state_;
+    engine::State& state_;
     const Descriptions& descriptions_;
     const IndexOptions& options_;
     ThreadPool pool_;
@@ -265,7 +265,7 @@ class Indexer {
 };
 
 // Files are gone when no longer on disk; only rows of files under `root` are considered.
-size_t prune_missing(Engine::State& state, const fs::path& root) {
+size_t prune_missing(engine::State& state, const fs::path& root) {
     const std::string prefix = root.string() + "/";
     store::QueryRequest request;
     request.filter = "source == \"file\"";
