@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "store_conformance.h"
+#include "../store_conformance.h"
 
 namespace fs = std::filesystem;
 using namespace clipdex;

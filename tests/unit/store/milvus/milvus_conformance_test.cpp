@@ -7,7 +7,7 @@
 // The shared suite's EXPECT_* inside unbraced if/else trips -Wdangling-else under -Werror.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdangling-else"
-#include "../store/store_conformance.h"
+#include "../store_conformance.h"
 #pragma GCC diagnostic pop
 #include "store/milvus/milvus_store.h"
 
