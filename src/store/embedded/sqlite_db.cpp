@@ -57,12 +57,6 @@ void Db::exec(std::string_view sql) {
     }
 }
 
-int64_t Db::data_version() {
-    Statement stmt(*this, "PRAGMA data_version");
-    stmt.step();
-    return stmt.column_int(0);
-}
-
 namespace {
 
 struct BlobCloser {
@@ -140,12 +134,6 @@ Statement& Statement::bind_zeroblob(int index, int64_t bytes) {
     return *this;
 }
 
-Statement& Statement::bind_null(int index) {
-    int rc = sqlite3_bind_null(stmt_.get(), index);
-    if (rc != SQLITE_OK) db_.fail(rc, "bind");
-    return *this;
-}
-
 bool Statement::step() {
     int rc = sqlite3_step(stmt_.get());
     if (rc == SQLITE_ROW) return true;
@@ -166,26 +154,11 @@ void Statement::reset() {
 int64_t Statement::column_int(int column) {
     return sqlite3_column_int64(stmt_.get(), column);
 }
-double Statement::column_double(int column) {
-    return sqlite3_column_double(stmt_.get(), column);
-}
-
 std::string Statement::column_text(int column) {
     const unsigned char* text = sqlite3_column_text(stmt_.get(), column);
     int size = sqlite3_column_bytes(stmt_.get(), column);
     return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
                 : std::string();
-}
-
-std::span<const uint8_t> Statement::column_blob(int column) {
-    const void* data = sqlite3_column_blob(stmt_.get(), column);
-    int size = sqlite3_column_bytes(stmt_.get(), column);
-    if (!data || size <= 0) return {};
-    return {static_cast<const uint8_t*>(data), static_cast<size_t>(size)};
-}
-
-bool Statement::column_is_null(int column) {
-    return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL;
 }
 
 Transaction::Transaction(Db& db, bool write) : db_(db) {

@@ -28,17 +28,13 @@ class Statement {
     Statement& bind(int index, std::string_view text);
     Statement& bind_blob(int index, std::span<const uint8_t> bytes);
     Statement& bind_zeroblob(int index, int64_t bytes);
-    Statement& bind_null(int index);
 
     bool step();  // true while a row is available
     void run();   // steps to completion
     void reset();
 
     int64_t column_int(int column);
-    double column_double(int column);
     std::string column_text(int column);
-    std::span<const uint8_t> column_blob(int column);
-    bool column_is_null(int column);
 
   private:
     struct Finalizer {
@@ -60,7 +56,6 @@ class Db {
 
     void exec(std::string_view sql);
     int64_t changes() const { return sqlite3_changes64(db_.get()); }
-    int64_t data_version();
 
     // Raises the error for a failed SQLite call with `what` as context.
     [[noreturn]] void fail(int rc, std::string_view what) const;
