@@ -9,8 +9,11 @@
 
 namespace clipdex {
 
-std::vector<uint8_t> read_file_bounded(const std::filesystem::path& path, uint64_t max_bytes,
-                                       std::string_view what) {
+namespace {
+
+// Bytes (vector<uint8_t>) or text (std::string): both are contiguous char-sized buffers.
+template <typename Buffer>
+Buffer read_bounded(const std::filesystem::path& path, uint64_t max_bytes, std::string_view what) {
     const std::string name(what);
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
@@ -23,7 +26,7 @@ std::vector<uint8_t> read_file_bounded(const std::filesystem::path& path, uint64
         throw Error(ErrorCode::Io,
                     name + ": cannot open for reading (" + std::strerror(errno) + ")");
     // Read in chunks and stop one byte past the limit: enough to refuse without slurping.
-    std::vector<uint8_t> bytes;
+    Buffer bytes;
     constexpr uint64_t kChunk = 1 << 20;
     while (bytes.size() <= max_bytes) {
         const size_t old = bytes.size();
@@ -40,6 +43,18 @@ std::vector<uint8_t> read_file_bounded(const std::filesystem::path& path, uint64
         throw Error(ErrorCode::TooLarge, name + ": the file exceeds the limit of " +
                                              std::to_string(max_bytes) + " bytes");
     return bytes;
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_file_bounded(const std::filesystem::path& path, uint64_t max_bytes,
+                                       std::string_view what) {
+    return read_bounded<std::vector<uint8_t>>(path, max_bytes, what);
+}
+
+std::string read_text_file_bounded(const std::filesystem::path& path, uint64_t max_bytes,
+                                   std::string_view what) {
+    return read_bounded<std::string>(path, max_bytes, what);
 }
 
 }  // namespace clipdex

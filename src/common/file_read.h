@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -14,5 +15,8 @@ namespace clipdex {
 // open or read), TooLarge (more than max_bytes, found while reading).
 std::vector<uint8_t> read_file_bounded(const std::filesystem::path& path, uint64_t max_bytes,
                                        std::string_view what);
+// The same, as text (configs, tokenizer files, descriptions JSON).
+std::string read_text_file_bounded(const std::filesystem::path& path, uint64_t max_bytes,
+                                   std::string_view what);
 
 }  // namespace clipdex

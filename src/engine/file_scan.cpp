@@ -5,24 +5,20 @@
 #include <iterator>
 
 #include "common/ascii.h"
+#include "common/file_read.h"
 #include "common/hash.h"
 
 namespace clipdex {
 
 namespace fs = std::filesystem;
 
+// A descriptions file of a million entries is about 200 MB; a bigger one is a mistake (or
+// /dev/zero) and is refused while reading.
+constexpr uint64_t kMaxDescriptionsFileBytes = 256ull << 20;
+
 Descriptions load_descriptions(const fs::path& json_file) {
-    std::error_code ec;
-    if (fs::is_directory(json_file, ec))
-        throw Error(ErrorCode::InvalidInput,
-                    "descriptions file '" + json_file.string() + "' is a directory");
-    std::ifstream in(json_file, std::ios::binary);
-    if (!in)
-        throw Error(ErrorCode::NotFound,
-                    "descriptions file '" + json_file.string() + "' cannot be read");
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-        throw Error(ErrorCode::Io, "descriptions file '" + json_file.string() + "' cannot be read");
+    const std::string text = read_text_file_bounded(json_file, kMaxDescriptionsFileBytes,
+                                                    "descriptions file '" + json_file.string() + "'");
     return engine::parse_descriptions(text, json_file.string());
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clipdex/error.h"
+#include "common/file_read.h"
 
 namespace clipdex::model {
 
@@ -18,15 +19,9 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMaxConfigBytes = 16 * 1024 * 1024;
 
+// Bounded while reading: a FIFO or /dev/zero named config.json stops at the limit.
 std::string read_text(const fs::path& path) {
-    std::error_code ec;
-    if (fs::file_size(path, ec) > kMaxConfigBytes && !ec)  // checked before reading it all
-        throw Error(ErrorCode::Corrupt, path.string() + ": config larger than 16 MB");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorCode::NotFound, path.string() + ": cannot open");
-    std::ostringstream text;
-    text << in.rdbuf();
-    return std::move(text).str();
+    return read_text_file_bounded(path, kMaxConfigBytes, path.string() + " (model config)");
 }
 
 json parse_json(const fs::path& path, std::string_view text) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "clipdex/error.h"
+#include "common/file_read.h"
 #include "text/clip_text_cleaner.h"
 #include "text/unicode_text.h"
 
@@ -62,19 +63,9 @@ uint64_t pair_key(int32_t left, int32_t right) {
            static_cast<uint32_t>(right);
 }
 
+// Bounded while reading: a FIFO or /dev/zero named vocab.json stops at the limit.
 std::string read_file(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec))
-        throw Error(ErrorCode::NotFound, "tokenizer file " + path.string() + ": not found");
-    if (std::filesystem::file_size(path, ec) > kMaxFileBytes && !ec)
-        throw Error(ErrorCode::Corrupt, "tokenizer file " + path.string() + ": larger than " +
-                                            std::to_string(kMaxFileBytes >> 20) + " MB");
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (!in && !in.eof())
-        throw Error(ErrorCode::Io, "tokenizer file " + path.string() + ": read failed");
-    return ss.str();
+    return read_text_file_bounded(path, kMaxFileBytes, "tokenizer file " + path.string());
 }
 
 std::string read_gzip(const std::filesystem::path& path) {

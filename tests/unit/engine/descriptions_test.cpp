@@ -55,5 +55,17 @@ TEST(Descriptions, ADirectoryIsNamedAsOne) {
     fs::remove_all(dir);
 }
 
+TEST(Descriptions, AnEndlessFileIsRefusedWhileReading) {
+    // Read without a bound, /dev/zero (or a FIFO) named as the descriptions file filled memory.
+    try {
+        load_descriptions("/dev/zero");
+        ADD_FAILURE() << "accepted /dev/zero";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.what();
+        EXPECT_NE(std::string(e.what()).find("descriptions file '/dev/zero'"), std::string::npos)
+            << e.what();
+    }
+}
+
 }  // namespace
 }  // namespace clipdex

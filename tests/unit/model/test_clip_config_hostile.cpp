@@ -3,6 +3,9 @@
 // config with infinite normalisation.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 
 #include "clipdex/error.h"
@@ -54,6 +57,24 @@ TEST(ClipConfigHostile, NormalisationAndEpsilonMustStayFinite) {
     const auto cfg = parse_clip_config(Format::HuggingFace, "{}", R"({"image_mean":0.5})");
     EXPECT_EQ(cfg.mean[2], 0.5f);
     EXPECT_TRUE(cfg.weights.empty());
+}
+
+TEST(ClipConfigHostile, EndlessConfigFileIsRefusedWhileReading) {
+    // config.json as a link to /dev/zero: stat says 0 bytes, and the old read (a size check,
+    // then read everything) never ended. Refused at 16 MB + 1 byte, naming the file.
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("clipdex-endless-config-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::filesystem::create_symlink("/dev/zero", dir / "open_clip_config.json");
+    try {
+        clipdex::model::read_clip_config(dir);
+        ADD_FAILURE() << "accepted /dev/zero as a config";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), ErrorCode::TooLarge) << e.what();
+        EXPECT_NE(std::string(e.what()).find("open_clip_config.json"), std::string::npos)
+            << e.what();
+    }
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
