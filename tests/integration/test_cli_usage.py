@@ -1,0 +1,39 @@
+"""Command-line usage errors (issue #14, "The command line"): every parse error and unknown
+command exits 2 (bad input, as documented) with one line that says what to do; a near-miss
+command name gets a suggestion; --help still exits 0."""
+import subprocess
+
+import pytest
+
+
+def run(build_dir, *args):
+    return subprocess.run([str(build_dir / "clipdex"), *map(str, args)], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["serch", "a dog"], "unknown command 'serch'; did you mean 'search'?"),
+    (["--db", "x.db", "lst"], "unknown command 'lst'; did you mean 'list'?"),
+    (["--threads", "2", "stat"], "unknown command 'stat'; did you mean 'stats'?"),
+    (["s"], "did you mean 'search', 'stats' or 'serve'?"),
+    (["serve-encoder", "--help"], "unknown command 'serve-encoder'; run 'clipdex --help'"),
+    ([], "no command given; run 'clipdex --help'"),
+    (["search", "--bogus", "x"], "--bogus (see 'clipdex search --help')"),
+    (["search", "--top-k", "abc", "x"], "--top-k: Value abc not in range"),
+    (["serve", "--port", "70000"], "(see 'clipdex serve --help')"),
+    (["list", "extra", "words"], "(see 'clipdex list --help')"),
+])
+def test_usage_errors_exit_2_with_one_clear_line(build_dir, tmp_path, args, message):
+    proc = run(build_dir, *args)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("clipdex: error (invalid_input): "), proc.stderr
+    assert message in lines[0], proc.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["search", "--help"], ["index", "--help"]])
+def test_help_exits_0(build_dir, args):
+    proc = run(build_dir, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage:" in proc.stdout
