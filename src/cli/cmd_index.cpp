@@ -60,7 +60,12 @@ int run_index(const GlobalOptions& global, const IndexArgs& args) {
     options.prune = args.prune;
     options.recursive = !args.no_recursive;
     options.batch_size = args.batch;
-    options.progress = [&](const IndexProgress& p) { bar.update(p.done, p.total); };
+    options.progress = [&](const IndexProgress& p) {
+        // Unchanged files cost a stat: the rate and ETA count the files that were encoded.
+        const std::string detail =
+            p.unchanged > 0 ? std::to_string(p.unchanged) + " unchanged" : std::string();
+        bar.update(p.done, p.total, detail, p.done - p.unchanged);
+    };
     IndexReport total;
     std::vector<std::filesystem::path> files;
     for (const auto& path : args.paths) {

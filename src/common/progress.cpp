@@ -42,19 +42,27 @@ Progress::Progress(std::string label, std::FILE* out, Unit unit)
       tty_(isatty(fileno(out)) != 0),
       start_(std::chrono::steady_clock::now()) {}
 
-void Progress::update(uint64_t done, uint64_t total, const std::string& detail) {
+void Progress::update(uint64_t done, uint64_t total, const std::string& detail,
+                      std::optional<uint64_t> costly) {
     const auto now = std::chrono::steady_clock::now();
-    const auto interval = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
-    if (drawn_ && now - last_draw_ < interval && done != total) return;
+    if (tty_) {
+        // Redraw at most 10 times a second, and always the last step.
+        if (drawn_ && now - last_draw_ < std::chrono::milliseconds(100) && done != total) return;
+    } else {
+        // A line every 5 s of work; a job done sooner prints only finish()'s summary, and the
+        // last step is never printed beside that summary.
+        const auto since = drawn_ ? last_draw_ : start_;
+        if (now - since < std::chrono::seconds(5)) return;
+    }
     last_draw_ = now;
     drawn_ = true;
-    draw(done, total, detail);
+    draw(done, total, detail, costly.value_or(done));
 }
 
-void Progress::draw(uint64_t done, uint64_t total, const std::string& detail) {
+void Progress::draw(uint64_t done, uint64_t total, const std::string& detail, uint64_t costly) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+    const double rate = elapsed > 0 ? static_cast<double>(costly) / elapsed : 0;
     const double eta = (total > done && rate > 0) ? static_cast<double>(total - done) / rate : 0;
     char numbers[160];
     if (unit_ == Unit::Bytes)

@@ -1,10 +1,11 @@
-// Progress for long work: a bar with count, rate and ETA on a terminal; plain lines at most
-// every few seconds otherwise (logs, pipes, CI).
+// Progress for long work: a bar with count, rate and ETA on a terminal; otherwise (logs, pipes,
+// CI) a plain line every 5 s while the work lasts, and the summary once at the end.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 namespace clipdex {
@@ -13,12 +14,15 @@ class Progress {
   public:
     enum class Unit { Items, Bytes };
     explicit Progress(std::string label, std::FILE* out = stderr, Unit unit = Unit::Items);
-    // `total` may still grow; 0 = unknown.
-    void update(uint64_t done, uint64_t total, const std::string& detail = {});
+    // `total` may still grow; 0 = unknown. `costly`: how many of the `done` items took real work
+    // (indexing: encoded, not skipped as unchanged); the rate and ETA count those only, so
+    // thousands of skipped files do not show as "40141.1/s". Unset = all of them.
+    void update(uint64_t done, uint64_t total, const std::string& detail = {},
+                std::optional<uint64_t> costly = std::nullopt);
     void finish(const std::string& summary);
 
   private:
-    void draw(uint64_t done, uint64_t total, const std::string& detail);
+    void draw(uint64_t done, uint64_t total, const std::string& detail, uint64_t costly);
 
     std::string label_;
     std::FILE* out_;
