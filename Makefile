@@ -1,12 +1,13 @@
 # clipdex — the two commands a newcomer needs are `make demo` and `make test`; each installs
-# what it needs first (scripts/deps.sh, idempotent).
+# what it needs first (scripts/deps.sh, idempotent). The demo needs the Debian packages and the
+# emoji drawings only, and builds the `clipdex` program only.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 MODEL ?=
 PYTEST = .venv/bin/python -m pytest
 
-.PHONY: all deps deps-system build build-asan test test-unit test-asan test-conformance demo bench format clean
+.PHONY: all deps deps-system deps-demo build build-cli build-asan test test-unit test-asan test-conformance demo bench format clean
 
 all: build
 
@@ -16,11 +17,18 @@ deps:
 deps-system:
 	scripts/deps.sh --system
 
+deps-demo:
+	scripts/deps.sh --demo
+
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
 
 build: deps-system $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The program and the helper it spawns (SVG rendering), nothing else.
+build-cli: deps-system $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target clipdex clipdex-svg-worker
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCLIPDEX_SANITIZE=ON -DCLIPDEX_NATIVE=OFF -DCLIPDEX_BENCH=OFF
@@ -41,8 +49,8 @@ test-asan:
 test-conformance:
 	CLIPDEX_STRICT=1 CLIPDEX_BUILD_DIR=$(abspath $(BUILD)) $(PYTEST) -q tests
 
-demo: deps build
-	scripts/demo.sh $(MODEL)
+demo: deps-demo build-cli
+	BUILD=$(BUILD) scripts/demo.sh $(MODEL)
 
 bench: deps build
 	scripts/bench.sh

@@ -17,7 +17,7 @@ def main(npm: str, out: str, count: int) -> None:
     en = json.loads((npm_dir / "emojibase-data/en/data.json").read_text())
     zh = {e["hexcode"]: e["label"] for e in json.loads((npm_dir / "emojibase-data/zh/data.json").read_text())}
     # An even spread over all groups, plus the entries the demo queries ask for.
-    wanted = {"1F436", "1F431", "1F408", "1F415"}
+    wanted = {"1F436", "1F431", "1F408", "1F415", "1F353", "1F368", "1F989"}
     step = max(1, len(en) // count)
     sample = [e for i, e in enumerate(en) if i % step == 0 or e["hexcode"] in wanted]
     picked = 0
@@ -33,9 +33,10 @@ def main(npm: str, out: str, count: int) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(svg, target)
         picked += 1
-    openmoji_dog = npm_dir / "openmoji/color/svg/1F436.svg"
-    if openmoji_dog.exists():
-        shutil.copyfile(openmoji_dog, out_dir.parent / "query-openmoji-dog.svg")
+    # The image query: OpenMoji's strawberry, drawn by other artists than every indexed picture.
+    query = npm_dir / "openmoji/color/svg/1F353.svg"
+    if query.exists():
+        shutil.copyfile(query, out_dir.parent / "query-openmoji-strawberry.svg")
     print(f"demo: {picked} images in {out_dir}")
 
 

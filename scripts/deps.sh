@@ -4,6 +4,8 @@
 # only when scripts/requirements-*.txt change.
 #   scripts/deps.sh            Debian packages + Python test tools (.venv) + npm test data
 #   scripts/deps.sh --system   Debian packages only
+#   scripts/deps.sh --demo     Debian packages + the emoji drawings `make demo` indexes (npm):
+#                              no .venv (6 GB with torch) and no Milvus servers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,10 +42,24 @@ install_python() {
     echo "deps: preparing .venv (Python test and benchmark tools)"
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+    install_torch_cpu
     for req in scripts/requirements-*.txt; do
         .venv/bin/pip install -q --disable-pip-version-check -r "$req"
     done
     echo "$want" > "$stamp"
+}
+
+install_torch_cpu() {
+    # The reference implementations need torch, on the CPU only. PyPI's Linux wheel is the CUDA
+    # build (about 5 GB of nvidia-* libraries); PyTorch's own CPU index has the same version
+    # without them. Taken when reachable; otherwise requirements-test.txt gets PyPI's.
+    .venv/bin/python -c "import torch" 2>/dev/null && return
+    if .venv/bin/pip install -q --disable-pip-version-check --timeout 15 --retries 0 \
+        --index-url https://download.pytorch.org/whl/cpu torch torchvision 2>/dev/null; then
+        echo "deps: torch and torchvision: CPU builds from download.pytorch.org/whl/cpu"
+    else
+        echo "deps: download.pytorch.org is not reachable; torch comes from PyPI (the CUDA build, several GB)"
+    fi
 }
 
 install_milvus_servers() {
@@ -69,8 +85,12 @@ install_npm() {
 }
 
 install_system
-if [ "${1:-}" != "--system" ]; then
-    install_python
-    install_milvus_servers
-    install_npm
-fi
+case "${1:-}" in
+    --system) ;;
+    --demo) install_npm ;;
+    *)
+        install_python
+        install_milvus_servers
+        install_npm
+        ;;
+esac
