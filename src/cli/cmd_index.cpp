@@ -52,6 +52,13 @@ void print_report(const IndexReport& report, bool json) {
 }
 
 int run_index(const GlobalOptions& global, const IndexArgs& args) {
+    // A path that does not exist is a mistake in the command, not one failed file among many:
+    // refused before the model loads (exit 3), as `add --file` does.
+    for (const auto& path : args.paths) {
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec))
+            throw Error(ErrorCode::NotFound, "index: '" + path + "': no such file or folder");
+    }
     auto engine = open_engine(global);
     const Descriptions descriptions =
         args.descriptions.empty() ? Descriptions{} : load_descriptions(args.descriptions);

@@ -64,7 +64,7 @@ std::optional<std::string> command_word(int argc, char** argv, const CLI::App& a
             const CLI::Option* option = nullptr;
             if (arg.starts_with("--") && arg.find('=') == std::string_view::npos)
                 option = app.get_option_no_throw(std::string(arg));
-            if (option != nullptr && option->get_type_size() != 0) ++i;  // skip its value
+            if (option != nullptr && option->get_items_expected_max() > 0) ++i;  // skip its value
             continue;
         }
         return std::string(arg);
@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
     if (auto rc = check_command(argc, argv, app)) return *rc;
     try {
         app.parse(argc, argv);
+    } catch (const CLI::RuntimeError& e) {
+        return e.get_exit_code();  // a command's own status (8: some inputs failed), already told
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {

@@ -15,6 +15,7 @@ def run(build_dir, *args):
     (["serch", "a dog"], "unknown command 'serch'; did you mean 'search'?"),
     (["--db", "x.db", "lst"], "unknown command 'lst'; did you mean 'list'?"),
     (["--threads", "2", "stat"], "unknown command 'stat'; did you mean 'stats'?"),
+    (["--allow-private-urls", "lst"], "unknown command 'lst'; did you mean 'list'?"),  # a flag takes no value
     (["s"], "did you mean 'search', 'stats' or 'serve'?"),
     (["serve-encoder", "--help"], "unknown command 'serve-encoder'; run 'clipdex --help'"),
     ([], "no command given; run 'clipdex --help'"),
@@ -37,3 +38,21 @@ def test_help_exits_0(build_dir, args):
     proc = run(build_dir, *args)
     assert proc.returncode == 0, proc.stderr
     assert "Usage:" in proc.stdout
+
+
+def test_command_statuses_pass_through(tmp_path, clipdex_cli):
+    """Exit 8 (some inputs failed) is the command's own status, not a usage error; a path that
+    does not exist is refused before any work (exit 3, not 8 as one failed file)."""
+    cli = clipdex_cli(tmp_path / "s.db")
+    proc = cli.run("index", tmp_path / "no such folder", check=False)
+    assert proc.returncode == 3, proc.stderr
+    assert "'" + str(tmp_path / "no such folder") + "': no such file or folder" in proc.stderr
+    assert not (tmp_path / "s.db").exists()
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"not a picture")
+    proc = cli.run("index", folder, check=False)
+    assert proc.returncode == 8, proc.stderr
+    assert "broken.png" in proc.stderr and "invalid_input" not in proc.stderr
+    proc = cli.run("remove", "12345", check=False)
+    assert proc.returncode == 8, proc.stderr
