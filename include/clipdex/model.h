@@ -60,6 +60,9 @@ struct ModelInfo {
     std::array<float, 3> mean{};  // preprocessing normalization
     std::array<float, 3> std{};
     size_t weight_bytes = 0;  // bytes of tensors used, as stored
+    // What the weights are, wherever the folder is: "sha256:..." over the architecture and the
+    // tensors (src/model/fingerprint.h). Collections remember it to refuse other models.
+    std::string fingerprint;
 };
 
 class ClipModel {

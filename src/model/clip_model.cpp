@@ -8,6 +8,7 @@
 #include "clipdex/error.h"
 #include "clipdex/model.h"
 #include "model/clip_config.h"
+#include "model/fingerprint.h"
 #include "model/clip_weights.h"
 #include "model/kernels.h"
 #include "model/text_input.h"
@@ -353,8 +354,9 @@ std::unique_ptr<ClipModel> ClipModel::load(const std::filesystem::path& dir,
     if (options.threads < 0) throw Error(ErrorCode::InvalidInput, "threads must be >= 0");
     auto impl = std::make_unique<Impl>();
     impl->cfg = read_clip_config(dir);
-    impl->weights =
-        resolve_weights(open_weights(impl->cfg.weights), impl->cfg, options.half_to_f32_at_load);
+    std::unique_ptr<WeightFile> file = open_weights(impl->cfg.weights);
+    impl->info.fingerprint = fingerprint(impl->cfg, *file);  // before packing releases pages
+    impl->weights = resolve_weights(std::move(file), impl->cfg, options.half_to_f32_at_load);
     impl->threads = options.threads > 0
                         ? options.threads
                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
