@@ -14,22 +14,12 @@
 
 #include "clipdex/error.h"
 #include "common/file_read.h"
+#include "../error_of.h"
 
 namespace clipdex {
 namespace {
 
 namespace fs = std::filesystem;
-
-ErrorCode code_of(const std::function<void()>& fn, std::string* message = nullptr) {
-    try {
-        fn();
-    } catch (const Error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    ADD_FAILURE() << "no error";
-    return ErrorCode::Internal;
-}
 
 class FileRead : public ::testing::Test {
   protected:

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "clipdex/error.h"
-#include "error_of.h"
+#include "../error_of.h"
 #include "image/decoders.h"
 #include "image/image.h"
 

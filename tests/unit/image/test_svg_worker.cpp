@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "clipdex/error.h"
-#include "error_of.h"
+#include "../error_of.h"
 #include "image/image.h"
 #include "image/worker/render_svg.h"
 

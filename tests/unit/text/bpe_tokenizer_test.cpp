@@ -1,6 +1,7 @@
 // BpeTokenizer: known ids (taken from open_clip 3.3), framing, truncation, concurrency and the
 // errors for missing or damaged files. The exhaustive comparison with open_clip is
 // tests/conformance/test_tokenizer.py.
+#include "../error_of.h"
 #include "text/bpe_tokenizer.h"
 
 #include <zlib.h>
@@ -50,17 +51,6 @@ fs::path temp_file(const std::string& name, const std::string& bytes) {
 std::string read_all(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-ErrorCode error_of(const std::function<void()>& f, std::string* message = nullptr) {
-    try {
-        f();
-    } catch (const Error& e) {
-        if (message) *message = e.what();
-        return e.code();
-    }
-    ADD_FAILURE() << "no clipdex::Error thrown";
-    return ErrorCode::Internal;
 }
 
 struct Known {
@@ -131,7 +121,7 @@ TEST(BpeTokenizer, OtherContextLengths) {
               (std::vector<int32_t>{49406, 320, 49407}));
     EXPECT_EQ(gz_tokenizer().tokenize("a cat", 5),
               (std::vector<int32_t>{49406, 320, 2368, 49407, 0}));
-    EXPECT_EQ(error_of([] { gz_tokenizer().tokenize("x", 0); }), ErrorCode::InvalidInput);
+    EXPECT_EQ(code_of([] { gz_tokenizer().tokenize("x", 0); }), ErrorCode::InvalidInput);
 }
 
 TEST(BpeTokenizer, InvalidUtf8ReadsAsReplacementCharacter) {
@@ -181,14 +171,14 @@ TEST(BpeTokenizer, ConcurrentTokenizeMatchesSerial) {
 
 TEST(BpeTokenizerFiles, MissingFilesAreNotFound) {
     std::string msg;
-    EXPECT_EQ(error_of([] { BpeTokenizer::from_bpe_gz("/nonexistent/bpe.txt.gz"); }, &msg),
+    EXPECT_EQ(code_of([] { BpeTokenizer::from_bpe_gz("/nonexistent/bpe.txt.gz"); }, &msg),
               ErrorCode::NotFound);
     EXPECT_NE(msg.find("/nonexistent/bpe.txt.gz"), std::string::npos);
-    EXPECT_EQ(error_of([] {
+    EXPECT_EQ(code_of([] {
                   BpeTokenizer::from_hf_files("/nonexistent/vocab.json", kHfDir / "merges.txt");
               }),
               ErrorCode::NotFound);
-    EXPECT_EQ(error_of([] {
+    EXPECT_EQ(code_of([] {
                   BpeTokenizer::from_hf_files(kHfDir / "vocab.json", "/nonexistent/merges.txt");
               }),
               ErrorCode::NotFound);
@@ -198,10 +188,10 @@ TEST(BpeTokenizerFiles, TruncatedGzipIsCorrupt) {
     const std::string gz = read_all(kGz);
     const fs::path path = temp_file("truncated.gz", gz.substr(0, gz.size() / 2));
     std::string msg;
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_bpe_gz(path); }, &msg), ErrorCode::Corrupt);
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_bpe_gz(path); }, &msg), ErrorCode::Corrupt);
     EXPECT_NE(msg.find(path.string()), std::string::npos) << msg;
     const fs::path garbage = temp_file("garbage.gz", std::string("\x1f\x8b\x08\x00garbage", 11));
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_bpe_gz(garbage); }), ErrorCode::Corrupt);
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_bpe_gz(garbage); }), ErrorCode::Corrupt);
     fs::remove(path);
     fs::remove(garbage);
 }
@@ -210,19 +200,19 @@ TEST(BpeTokenizerFiles, MalformedMergesAreCorrupt) {
     const fs::path vocab = kHfDir / "vocab.json";
     const fs::path three = temp_file("merges3.txt", "#version: 0.2\ni n\nt h e\n");
     std::string msg;
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, three); }, &msg),
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_hf_files(vocab, three); }, &msg),
               ErrorCode::Corrupt);
     EXPECT_NE(msg.find("malformed merge"), std::string::npos) << msg;
     const fs::path unknown =
         temp_file("merges_unknown.txt", "#version: 0.2\n\xe2\x82\xac\xe2\x82\xac q\n");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, unknown); }), ErrorCode::Corrupt);
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_hf_files(vocab, unknown); }), ErrorCode::Corrupt);
     const fs::path empty = temp_file("merges_empty.txt", "#version: 0.2\n");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(vocab, empty); }), ErrorCode::Corrupt);
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_hf_files(vocab, empty); }), ErrorCode::Corrupt);
     const fs::path bad_json = temp_file("vocab_bad.json", "{\"a\": ");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(bad_json, kHfDir / "merges.txt"); }),
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_hf_files(bad_json, kHfDir / "merges.txt"); }),
               ErrorCode::Corrupt);
     const fs::path no_special = temp_file("vocab_small.json", "{\"a\": 1}");
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_hf_files(no_special, kHfDir / "merges.txt"); }),
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_hf_files(no_special, kHfDir / "merges.txt"); }),
               ErrorCode::Corrupt);
     for (const auto& p : {three, unknown, empty, bad_json, no_special}) fs::remove(p);
 }
@@ -240,7 +230,7 @@ TEST(BpeTokenizerFiles, GzipBombStopsAtTheSizeLimit) {
     }
     ASSERT_LT(fs::file_size(bomb), 1u << 20);
     std::string msg;
-    EXPECT_EQ(error_of([&] { BpeTokenizer::from_bpe_gz(bomb); }, &msg), ErrorCode::Corrupt);
+    EXPECT_EQ(code_of([&] { BpeTokenizer::from_bpe_gz(bomb); }, &msg), ErrorCode::Corrupt);
     EXPECT_NE(msg.find("unpacks to more than 64 MB"), std::string::npos) << msg;
     fs::remove(bomb);
 }
