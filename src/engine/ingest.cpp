@@ -81,16 +81,21 @@ void IngestPipeline::take(size_t count) {
             batch.push_back(std::move(item));
         }
     }
+    // Each write reports its own items: a failing one fails only those.
+    if (!same.empty()) guarded(same, [&] { touch(same); });
+    if (!batch.empty()) guarded(batch, [&] { write(batch); });
+}
+
+template <class Write>
+void IngestPipeline::guarded(const std::vector<Prepared>& items, Write write) {
     try {
-        if (!same.empty()) touch(same);
-        if (!batch.empty()) write(batch);
+        write();
     } catch (...) {
         if (!options_.batch_errors_are_failures) throw;
         const std::exception_ptr error = std::current_exception();
-        for (auto* items : {&same, &batch})
-            for (const auto& item : *items)
-                done_({IngestOutcome::Status::Failed, item.item.id, item.item.name, item.item.tag,
-                       error});
+        for (const auto& item : items)
+            done_({IngestOutcome::Status::Failed, item.item.id, item.item.name, item.item.tag,
+                   error});
     }
 }
 

@@ -76,6 +76,9 @@ class IngestPipeline {
     void take(size_t count);
     void write(std::vector<Prepared>& batch);
     void touch(std::vector<Prepared>& same);
+    // Runs a store write; with batch_errors_are_failures its error fails `items` instead.
+    template <class Write>
+    void guarded(const std::vector<Prepared>& items, Write write);
 
     State& state_;
     IngestOptions options_;

@@ -38,6 +38,7 @@ class CountingStore final : public store::Store {
   public:
     explicit CountingStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
     std::atomic<int64_t> rows_written{0}, rows_patched{0};
+    std::atomic<bool> fail_upserts{false};
 
     std::string uri() const override { return inner_->uri(); }
     std::string backend_name() const override { return inner_->backend_name(); }
@@ -56,6 +57,7 @@ class CountingStore final : public store::Store {
         inner_->insert(c, rows);
     }
     void upsert(const std::string& c, std::span<const store::Row> rows) override {
+        if (fail_upserts) throw Error(ErrorCode::Io, "upsert into `" + c + "`: disk full");
         rows_written += static_cast<int64_t>(rows.size());
         inner_->upsert(c, rows);
     }
@@ -232,6 +234,43 @@ TEST_F(IngestTest, BytesAreReadOnceSoHashAndVectorAgree) {
     };
     EXPECT_GT(dot(row.vector, all.at(8).vector), 0.9999);
     EXPECT_LT(dot(row.vector, all.at(9).vector), 0.99);
+}
+
+// A list of URLs goes on past a failed store write: the batch's items fail once each, and the
+// items of the same batch that needed only a partial update still succeed.
+TEST_F(IngestTest, FailedBatchWriteFailsOnlyItsItems) {
+    const auto heart = read_bytes(kTwemoji / "2764.svg");
+    engine_->add_image(1, heart, "heart.svg");
+    engine::State state;
+    state.options = options_;
+    state.encoder = encoder_;
+    state.store = store_;
+    state.limits.svg_min_size = encoder_->image_size();
+    engine::IngestOptions ingest;
+    ingest.threads = 2;
+    ingest.batch_size = 4;
+    ingest.batch_errors_are_failures = true;
+    std::map<int64_t, std::vector<engine::IngestOutcome::Status>> seen;
+    store_->fail_upserts = true;
+    {
+        engine::IngestPipeline pipeline(state, ingest, [&](const engine::IngestOutcome& outcome) {
+            seen[outcome.id].push_back(outcome.status);
+        });
+        for (int64_t id = 1; id <= 4; ++id) {
+            engine::IngestItem item;
+            item.id = id;
+            item.name = "heart-" + std::to_string(id) + ".svg";
+            item.read = [&] { return heart; };
+            if (id == 1) item.known_sha256 = sha256_hex(heart);  // row 1 holds these bytes
+            pipeline.submit(std::move(item));
+        }
+        pipeline.finish();
+    }
+    store_->fail_upserts = false;
+    using Status = engine::IngestOutcome::Status;
+    EXPECT_EQ(seen[1], std::vector<Status>{Status::SameContent});
+    for (int64_t id = 2; id <= 4; ++id) EXPECT_EQ(seen[id], std::vector<Status>{Status::Failed});
+    EXPECT_EQ(store_->count(options_.collection, ""), 1);
 }
 
 TEST_F(IngestTest, RowsFromFilesUrlsAndBytesKeepTheirFields) {
