@@ -80,6 +80,18 @@ struct Row {
     nlohmann::json extra = nlohmann::json::object();  // dynamic fields
 };
 
+// A partial update of one row: only the fields given change. The vector is never touched (no
+// re-indexing), added_at is kept and updated_at is set to now.
+struct RowPatch {
+    int64_t id = 0;
+    std::optional<std::string> url;
+    std::optional<std::string> description;
+    // Dynamic fields merged into the row's: a key named here gets this value, keys not named
+    // stay as they are. No key is removed (Milvus Lite's upsert merges dynamic fields, so the
+    // Milvus backend could not promise a removal).
+    nlohmann::json extra = nlohmann::json::object();
+};
+
 // Output field selection: empty = every scalar field (fixed and dynamic) but not the vector;
 // otherwise the named fields ("vector" included only when named; "*" = everything). The id is
 // always returned.
@@ -139,6 +151,10 @@ class Store {
     // (AlreadyExists); upsert replaces them, keeping their added_at.
     virtual void insert(const std::string& collection, std::span<const Row> rows) = 0;
     virtual void upsert(const std::string& collection, std::span<const Row> rows) = 0;
+    // Applies the patches (atomically, like the writes above) to the rows that exist; ids not in
+    // the collection are skipped. Returns the number of rows changed. Limits and field names are
+    // checked as for insert.
+    virtual int64_t update(const std::string& collection, std::span<const RowPatch> patches) = 0;
     // Return the number of rows removed.
     virtual int64_t remove(const std::string& collection, std::span<const int64_t> ids) = 0;
     virtual int64_t remove_where(const std::string& collection, const std::string& filter) = 0;

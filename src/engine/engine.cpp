@@ -1,10 +1,8 @@
 #include "engine/engine_state.h"
 
 #include <algorithm>
-#include <future>
 
-#include "common/hash.h"
-#include "common/thread_pool.h"
+#include "engine/ingest.h"
 #include "hub/http_fetch.h"
 
 namespace clipdex {
@@ -121,53 +119,35 @@ void check_text_lengths(int64_t id, const std::string& url_or_name,
                                              std::to_string(store::kMaxDescriptionBytes));
 }
 
-// A decoded image's row (its `source` extra field says "url" or "bytes"), its vector still to
-// be encoded.
-struct PendingImage {
-    store::Row row;
-    std::vector<float> pixels;
-};
-
-PendingImage prepare_image(const engine::State& state, int64_t id, std::span<const uint8_t> bytes,
-                           const std::string& url_or_name, const std::string& description,
-                           const char* source) {
-    check_text_lengths(id, url_or_name, description);
-    const image::Image decoded = image::decode_image(bytes, url_or_name, state.limits);
-    PendingImage out;
-    out.row.id = id;
-    out.row.url = url_or_name;
-    out.row.description = description;
-    out.row.extra = {{"source", source},
-                     {"byte_size", bytes.size()},
-                     {"sha256", sha256_hex(bytes)},
-                     {"width", decoded.width},
-                     {"height", decoded.height}};
-    out.pixels = state.encoder->preprocess(decoded);
-    return out;
-}
-
-// Encodes the images together and writes their rows in one store call.
-void encode_and_write(engine::State& state, std::vector<PendingImage>& images) {
-    if (images.empty()) return;
-    std::vector<float> pixels;
-    for (const auto& image : images)
-        pixels.insert(pixels.end(), image.pixels.begin(), image.pixels.end());
-    const std::vector<float> vectors = state.encoder->encode_pixels(pixels, images.size());
-    const auto dim = static_cast<size_t>(state.encoder->dim());
-    std::vector<store::Row> rows;
-    rows.reserve(images.size());
-    for (size_t i = 0; i < images.size(); ++i) {
-        rows.push_back(std::move(images[i].row));
-        rows.back().vector.assign(vectors.begin() + static_cast<ptrdiff_t>(i * dim),
-                                  vectors.begin() + static_cast<ptrdiff_t>((i + 1) * dim));
+UrlAddResult failure(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const Error& e) {
+        return {false, e.what(), std::string(error_code_name(e.code()))};
+    } catch (const std::exception& e) {
+        return {false, e.what(), std::string(error_code_name(ErrorCode::Internal))};
     }
-    state.store->upsert(state.options.collection, rows);
 }
 
-UrlAddResult failure(const std::exception& e) {
-    const auto* error = dynamic_cast<const Error*>(&e);
-    return {false, e.what(),
-            std::string(error_code_name(error ? error->code() : ErrorCode::Internal))};
+engine::IngestItem url_item(const engine::State& state, int64_t id, const std::string& url,
+                            const std::string& description) {
+    engine::IngestItem item;
+    item.id = id;
+    item.name = url;
+    item.description = description;
+    item.source = engine::SourceKind::Url;
+    item.read = [&state, url] { return state.fetch(url); };
+    return item;
+}
+
+// One image through the pipeline on this thread; its failure is thrown.
+void ingest_one(engine::State& state, engine::IngestItem item) {
+    std::exception_ptr error;
+    engine::IngestPipeline pipeline(
+        state, {}, [&](const engine::IngestOutcome& outcome) { error = outcome.error; });
+    pipeline.submit(std::move(item));
+    pipeline.finish();
+    if (error) std::rethrow_exception(error);
 }
 
 }  // namespace
@@ -175,55 +155,49 @@ UrlAddResult failure(const std::exception& e) {
 void Engine::add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,
                        const std::string& description) {
     state_->check_open();
-    std::vector<PendingImage> one;
-    one.push_back(prepare_image(*state_, id, bytes, url_or_name, description, "bytes"));
-    encode_and_write(*state_, one);
+    check_text_lengths(id, url_or_name, description);
+    engine::IngestItem item;
+    item.id = id;
+    item.name = url_or_name;
+    item.description = description;
+    item.source = engine::SourceKind::Bytes;
+    item.read = [bytes] { return std::vector<uint8_t>(bytes.begin(), bytes.end()); };
+    ingest_one(*state_, std::move(item));
 }
 
 void Engine::add_image_by_url(int64_t id, const std::string& url, const std::string& description) {
     state_->check_open();
     check_text_lengths(id, url, description);
-    std::vector<PendingImage> one;
-    one.push_back(prepare_image(*state_, id, state_->fetch(url), url, description, "url"));
-    encode_and_write(*state_, one);
+    ingest_one(*state_, url_item(*state_, id, url, description));
 }
 
 std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> images) {
     state_->check_open();
-    constexpr size_t kBatch = 32;
-    // Fetching waits on the network far more than on the CPU: more fetchers than cores.
-    ThreadPool fetchers(std::clamp<size_t>(images.size(), 1, 8));
-    std::vector<std::future<PendingImage>> pending;
-    pending.reserve(images.size());
-    for (const auto& image : images)
-        pending.push_back(fetchers.submit([this, &image] {
-            check_text_lengths(image.id, image.url, image.description);
-            return prepare_image(*state_, image.id, state_->fetch(image.url), image.url,
-                                 image.description, "url");
-        }));
     std::vector<UrlAddResult> results(images.size());
-    std::vector<PendingImage> batch;
-    std::vector<size_t> batch_index;
-    auto flush = [&] {
+    engine::IngestOptions options;
+    // Fetching waits on the network far more than on the CPU: more fetchers than cores.
+    options.threads = static_cast<int>(std::clamp<size_t>(images.size(), 1, 8));
+    options.batch_size = 32;
+    options.batch_errors_are_failures = true;
+    engine::IngestPipeline pipeline(*state_, options, [&](const engine::IngestOutcome& outcome) {
+        if (outcome.error)
+            results[outcome.tag] = failure(outcome.error);
+        else
+            results[outcome.tag].ok = true;
+    });
+    for (size_t i = 0; i < images.size(); ++i) {
+        const UrlImage& image = images[i];
         try {
-            encode_and_write(*state_, batch);
-            for (size_t i : batch_index) results[i].ok = true;
-        } catch (const std::exception& e) {
-            for (size_t i : batch_index) results[i] = failure(e);
+            check_text_lengths(image.id, image.url, image.description);
+        } catch (...) {
+            results[i] = failure(std::current_exception());
+            continue;
         }
-        batch.clear();
-        batch_index.clear();
-    };
-    for (size_t i = 0; i < pending.size(); ++i) {
-        try {
-            batch.push_back(pending[i].get());
-            batch_index.push_back(i);
-        } catch (const std::exception& e) {
-            results[i] = failure(e);
-        }
-        if (batch.size() == kBatch) flush();
+        engine::IngestItem item = url_item(*state_, image.id, image.url, image.description);
+        item.tag = i;
+        pipeline.submit(std::move(item));
     }
-    flush();
+    pipeline.finish();
     return results;
 }
 

@@ -47,3 +47,23 @@ def test_cli_and_http_server_on_milvus(milvus_server, clipdex_cli, start_server,
         assert status == 200 and body["count"] == 5 and 7 not in [row["id"] for row in body["data"]], body
     finally:
         assert server.stop() == 0
+
+
+def test_touched_files_and_late_descriptions_on_milvus(milvus_server, clipdex_cli, gallery, tmp_path):
+    """The metadata-only path (Store::update: read, patch, upsert on Milvus) keeps every vector
+    and makes the new mtime and description visible to the next run and to filters."""
+    cli = clipdex_cli(milvus_server.uri)
+    cli.base += ["--collection", "touched_" + uuid.uuid4().hex[:10]]
+    count = len(list(gallery.iterdir()))
+    assert json.loads(cli.run("index", gallery, "--json").stdout)["added"] == count
+    for path in gallery.iterdir():
+        path.touch()
+    descriptions = tmp_path / "descriptions.json"
+    descriptions.write_text(json.dumps({"1f436.svg": "a late dog description"}))
+    report = json.loads(cli.run("index", gallery, "--descriptions", descriptions, "--json").stdout)
+    assert report["unchanged"] == count and report["added"] == report["updated"] == 0, report
+    again = json.loads(cli.run("index", gallery, "--descriptions", descriptions, "--json").stdout)
+    assert again["unchanged"] == count, again
+    hits = json.loads(cli.run("search", "--image", gallery / "1f436.svg", "-k", "1",
+                              "--filter", 'description like "%late dog%"', "--json").stdout)["hits"]
+    assert len(hits) == 1 and name_of(hits[0]["url"]) == "1f436.svg" and hits[0]["score"] > 0.999, hits

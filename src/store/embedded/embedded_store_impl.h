@@ -6,7 +6,7 @@
 //   catalog.cpp         the tables (SQLite as the source of truth), specs, create / drop / stats
 //   load.cpp            loading a collection: the arena from its vector chunks, huge pages
 //   snapshots.cpp       index snapshots, generations and replay, compaction
-//   row_writes.cpp      insert / upsert / remove: row SQL and the vector chunks
+//   row_writes.cpp      insert / upsert / update / remove: row SQL and the vector chunks
 //   row_reads.cpp       get / query / count: row SQL, output fields, filters to id sets
 //   search.cpp          search planning: exact or through the index, filters, threads
 #pragma once
@@ -122,6 +122,7 @@ class EmbeddedStore final : public Store {
     // row_writes.cpp
     void insert(const std::string& collection, std::span<const Row> rows) override;
     void upsert(const std::string& collection, std::span<const Row> rows) override;
+    int64_t update(const std::string& collection, std::span<const RowPatch> patches) override;
     int64_t remove(const std::string& collection, std::span<const int64_t> ids) override;
     int64_t remove_where(const std::string& collection, const std::string& filter_text) override;
 

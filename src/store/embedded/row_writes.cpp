@@ -3,6 +3,10 @@
 // * Vectors are stored once: in the chunk blobs, each row naming its slot. Freed slots are
 //   reused by later inserts; an upsert rewrites its row's slot in place. Writes go through
 //   sqlite3_blob_write into the chunk, so only the touched pages reach the WAL.
+// * update() changes the row's SQL only (url, description, dynamic fields, updated_at): its
+//   slot, vector and generation stay, so the arena, the ANN index and replay never see it.
+//   SQLite is the source of truth for row fields (reads and filters run on it), so the change is
+//   durable and visible to every process once its transaction commits.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -111,6 +115,60 @@ void EmbeddedStore::write_rows(const std::string& collection, std::span<const Ro
         tx.commit();
     }
     sync_after_write(c);
+}
+
+int64_t EmbeddedStore::update(const std::string& collection, std::span<const RowPatch> patches) {
+    require_writable("update collection `" + collection + "`");
+    std::lock_guard write(write_mutex_);
+    auto c = current_locked(collection);
+    for (size_t i = 0; i < patches.size(); ++i) {
+        const RowPatch& p = patches[i];
+        auto bad = [&](const std::string& why) {
+            throw Error(ErrorCode::InvalidInput, row_context(collection, i, p.id) + ": " + why);
+        };
+        if (p.url && p.url->size() > kMaxUrlBytes)
+            bad("field `url` has " + std::to_string(p.url->size()) + " bytes (limit " +
+                std::to_string(kMaxUrlBytes) + ")");
+        if (p.description && p.description->size() > kMaxDescriptionBytes)
+            bad("field `description` has " + std::to_string(p.description->size()) +
+                " bytes (limit " + std::to_string(kMaxDescriptionBytes) + ")");
+        if (!p.extra.is_object()) bad("dynamic fields must be a JSON object");
+        for (const auto& [key, value] : p.extra.items())
+            if (is_fixed_field(key) || key.empty() || key == "$meta")
+                bad("dynamic field `" + key + "` clashes with a schema field");
+    }
+    if (patches.empty()) return 0;
+    const std::string now = utc_timestamp_now();
+    int64_t changed = 0;
+    Transaction tx(*writer_, true);
+    Statement find(*writer_,
+                   "SELECT url, description, extra FROM " + c->table("rows") + " WHERE id = ?");
+    Statement put(*writer_, "UPDATE " + c->table("rows") +
+                                " SET url = ?, description = ?, extra = ?, updated_at = ? "
+                                "WHERE id = ?");
+    for (const RowPatch& p : patches) {
+        find.reset();
+        find.bind(1, p.id);
+        if (!find.step()) continue;
+        std::string url = p.url ? *p.url : find.column_text(0);
+        std::string description = p.description ? *p.description : find.column_text(1);
+        nlohmann::json extra;
+        try {
+            extra = nlohmann::json::parse(find.column_text(2));
+        } catch (const std::exception& e) {
+            throw Error(ErrorCode::Corrupt, "collection `" + collection + "`: row id " +
+                                                std::to_string(p.id) +
+                                                ": stored dynamic fields are damaged: " + e.what());
+        }
+        for (const auto& [key, value] : p.extra.items()) extra[key] = value;
+        put.reset();
+        put.bind(1, std::string_view(url)).bind(2, std::string_view(description));
+        put.bind(3, std::string_view(extra.dump())).bind(4, std::string_view(now)).bind(5, p.id);
+        put.run();
+        ++changed;
+    }
+    tx.commit();
+    return changed;
 }
 
 int64_t EmbeddedStore::next_generation(const Collection& c) {

@@ -73,6 +73,7 @@ class MilvusStore final : public Store {
     // milvus_writes.cpp
     void insert(const std::string& name, std::span<const Row> rows) override;
     void upsert(const std::string& name, std::span<const Row> rows) override;
+    int64_t update(const std::string& name, std::span<const RowPatch> patches) override;
     int64_t remove(const std::string& name, std::span<const int64_t> ids) override;
     int64_t remove_where(const std::string& name, const std::string& filter_text) override;
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <ctime>
 #include <type_traits>
+#include <unordered_map>
 
 #include "store/filter/filter.h"
 #include "store/milvus/milvus_store_impl.h"
@@ -126,6 +127,34 @@ void MilvusStore::upsert(const std::string& name, std::span<const Row> rows) {
     keep_added_at(name, given);
     std::vector<Row> prepared = prepare_rows(name, given, info.layout, utc_timestamp_now());
     write_batches<pb::UpsertRequest>(name, prepared, info.layout, "Upsert", &Stub::Upsert, false);
+}
+
+// Milvus has no partial update: its upsert replaces whole rows, vector included. So the rows
+// are read whole (with their vectors), patched here and upserted back; the vectors go out as
+// they came in, bit-exact, and the server re-indexes them as it does for any upsert.
+int64_t MilvusStore::update(const std::string& name, std::span<const RowPatch> patches) {
+    writable();
+    if (patches.empty()) return 0;
+    std::vector<int64_t> ids;
+    for (const RowPatch& p : patches) ids.push_back(p.id);
+    std::vector<Row> rows = get(name, ids, {"*"});
+    std::unordered_map<int64_t, Row*> by_id;
+    for (Row& row : rows) by_id[row.id] = &row;
+    for (const RowPatch& p : patches) {
+        auto it = by_id.find(p.id);
+        if (it == by_id.end()) continue;
+        Row& row = *it->second;
+        if (p.url) row.url = *p.url;
+        if (p.description) row.description = *p.description;
+        if (!p.extra.is_object())
+            throw Error(ErrorCode::InvalidInput, "collection `" + name + "`: row id " +
+                                                     std::to_string(p.id) +
+                                                     ": dynamic fields must be a JSON object");
+        for (const auto& [key, value] : p.extra.items()) row.extra[key] = value;
+        row.updated_at.clear();
+    }
+    upsert(name, rows);
+    return int64_t(rows.size());
 }
 
 int64_t MilvusStore::remove(const std::string& name, std::span<const int64_t> ids) {

@@ -233,6 +233,75 @@ TEST_P(StoreConformance, UpsertReplacesAndKeepsAddedAt) {
     EXPECT_EQ(hits[0][0].row.id, 1);
 }
 
+TEST_P(StoreConformance, UpdateChangesOnlyTheNamedFields) {
+    create(4, IndexKind::Hnsw);
+    auto rows = make_rows(1, 3, 4);
+    rows[0].added_at = "2020-01-01T00:00:00.000Z";
+    rows[0].updated_at = "2020-01-01T00:00:00.000Z";
+    insert(rows);
+    std::vector<RowPatch> patches(3);
+    patches[0].id = 1;
+    patches[0].description = "a new description";
+    patches[0].extra = {{"tag", "changed"}, {"mtime_ns", 42}};
+    patches[1].id = 2;
+    patches[1].url = "/moved/2.jpg";
+    patches[2].id = 99;  // absent: skipped
+    patches[2].description = "nobody";
+    EXPECT_EQ(store_->update(name_, patches), 2);
+    store_->flush(name_);
+    EXPECT_EQ(store_->count(name_), 3);
+    std::vector<int64_t> ids{1, 2, 3};
+    auto got = store_->get(name_, ids, {"*"});
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].description, "a new description");
+    EXPECT_EQ(got[0].url, rows[0].url);
+    EXPECT_EQ(got[0].extra, (nlohmann::json{{"tag", "changed"}, {"size", 10}, {"mtime_ns", 42}}));
+    EXPECT_EQ(got[0].added_at, "2020-01-01T00:00:00.000Z");
+    EXPECT_NE(got[0].updated_at, "2020-01-01T00:00:00.000Z");
+    EXPECT_EQ(got[1].url, "/moved/2.jpg");
+    EXPECT_EQ(got[1].description, rows[1].description);
+    EXPECT_EQ(got[1].extra, rows[1].extra);
+    EXPECT_EQ(got[2].url, rows[2].url);
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(got[i].vector, rows[i].vector) << i;
+    // filters see the new values; searches still find every row by its own vector
+    EXPECT_EQ(store_->count(name_, "tag == \"changed\""), 1);
+    EXPECT_EQ(store_->count(name_, "url like \"/moved/%\""), 1);
+    EXPECT_EQ(store_->count(name_, "mtime_ns == 42"), 1);
+    SearchRequest req;
+    req.k = 1;
+    req.filter = "tag == \"changed\"";
+    for (size_t i = 0; i < 3; ++i) {
+        auto hits = store_->search(name_, rows[i].vector, req);
+        ASSERT_EQ(hits.size(), 1u);
+        ASSERT_EQ(hits[0].size(), 1u);
+        EXPECT_EQ(hits[0][0].row.id, 1);
+    }
+    req.filter.clear();
+    auto hits = store_->search(name_, rows[1].vector, req);
+    ASSERT_EQ(hits[0].size(), 1u);
+    EXPECT_EQ(hits[0][0].row.id, 2);
+    EXPECT_EQ(hits[0][0].row.url, "/moved/2.jpg");
+}
+
+TEST_P(StoreConformance, UpdateRejectsBadPatchesAtomically) {
+    create(4);
+    insert(make_rows(1, 2, 4));
+    std::vector<RowPatch> patches(2);
+    patches[0].id = 1;
+    patches[0].description = "fine";
+    patches[1].id = 2;
+    patches[1].url = std::string(kMaxUrlBytes + 1, 'u');
+    CLIPDEX_EXPECT_ERROR(store_->update(name_, patches), ErrorCode::InvalidInput);
+    patches[1].url.reset();
+    patches[1].extra = {{"url", "clash"}};
+    CLIPDEX_EXPECT_ERROR(store_->update(name_, patches), ErrorCode::InvalidInput);
+    std::vector<int64_t> one{1};
+    EXPECT_EQ(store_->get(name_, one)[0].description, "row 1");
+    std::vector<RowPatch> none;
+    EXPECT_EQ(store_->update(name_, none), 0);
+    CLIPDEX_EXPECT_ERROR(store_->update("no_such_collection", patches), ErrorCode::NotFound);
+}
+
 TEST_P(StoreConformance, BadRowsAreRejectedWithContext) {
     create(4);
     auto rows = make_rows(1, 3, 4);

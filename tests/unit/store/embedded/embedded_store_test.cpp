@@ -253,6 +253,42 @@ TEST(EmbeddedStore, StaleSnapshotIsReplayedNotRebuilt) {
     }
 }
 
+// A partial update is row SQL only: the snapshot stays current (no generation bump, nothing to
+// replay), the vectors stay, and the new fields are durable and seen by another connection.
+TEST(EmbeddedStore, UpdateLeavesIndexAndSnapshotAlone) {
+    TempDb db, copy;
+    auto store = open_store(db.path);
+    store->create_collection(spec_of("c", 16, IndexKind::Hnsw));
+    auto rows = make_rows(1, 200, 16);
+    store->insert("c", rows);
+    store->flush("c");
+    const std::string state = store->stats("c").index_state;
+    std::vector<RowPatch> patches(200);
+    for (size_t i = 0; i < patches.size(); ++i) {
+        patches[i].id = rows[i].id;
+        patches[i].extra = {{"mtime_ns", int64_t(i)}};
+    }
+    patches[5].description = "patched";
+    EXPECT_EQ(store->update("c", patches), 200);
+    EXPECT_EQ(store->stats("c").index_state, state);
+    for (const char* suffix : {"", "-wal"})
+        if (fs::exists(db.path + suffix)) fs::copy_file(db.path + suffix, copy.path + suffix);
+    StoreOptions ro;
+    ro.read_only = true;
+    for (auto* path : {&db.path, &copy.path}) {
+        auto other = open_store(*path, ro);
+        EXPECT_EQ(other->count("c", "mtime_ns >= 0"), 200);
+        EXPECT_EQ(other->count("c", "description == \"patched\""), 1);
+        EXPECT_EQ(other->stats("c").index_state, state);
+        auto got = other->query("c", QueryRequest{"", {"*"}, -1, 0});
+        ASSERT_EQ(got.size(), 200u);
+        for (size_t r = 0; r < got.size(); ++r) ASSERT_EQ(got[r].vector, rows[r].vector) << r;
+        SearchRequest req;
+        req.k = 1;
+        EXPECT_EQ(other->search("c", rows[5].vector, req)[0][0].row.description, "patched");
+    }
+}
+
 TEST(EmbeddedStore, DamagedSnapshotMeansRebuildNotFailure) {
     TempDb db;
     auto rows = make_rows(1, 300, 8);
