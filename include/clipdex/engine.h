@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "clipdex/export.h"
 #include "clipdex/store.h"
 
 namespace clipdex {
@@ -128,9 +129,9 @@ struct CollectionDescription {
 
 // File name or path -> description (seed 002's descriptions JSON).
 using Descriptions = std::map<std::string, std::string>;
-Descriptions load_descriptions(const std::filesystem::path& json_file);
+CLIPDEX_API Descriptions load_descriptions(const std::filesystem::path& json_file);
 
-class Engine {
+class CLIPDEX_API Engine {
   public:
     static std::unique_ptr<Engine> open(const EngineOptions& options);
     ~Engine();

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "clipdex/export.h"
+
 namespace clipdex {
 
 struct LoadOptions {
@@ -62,7 +64,7 @@ struct ModelInfo {
     size_t weight_bytes = 0;  // bytes of tensors used, as stored
 };
 
-class ClipModel {
+class CLIPDEX_API ClipModel {
   public:
     // Throws Error(NotFound) for a missing directory/file, Corrupt for damaged files,
     // Unsupported for architectures this runtime does not implement.
