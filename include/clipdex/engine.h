@@ -11,6 +11,8 @@
 // The operation names follow the seeds' Python API (index_directory, add_image_by_url,
 // search, get_all_data, get_database_stats, remove_by_id, ...).
 //
+// Errors: clipdex::Error (clipdex/error.h) naming the file, URL, row or collection at fault.
+//
 // Thread safety: one Engine serves many threads. Searches run concurrently with each other and
 // with indexing; writes are serialised by the store.
 #pragma once
@@ -25,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "clipdex/export.h"
 #include "clipdex/store.h"
 
 namespace clipdex {
@@ -101,11 +104,34 @@ struct UrlAddResult {
     std::string code;   // error_code_name() of the failure ("not_found", "corrupt", ...)
 };
 
+// The collection at a glance (GET /stats and `clipdex stats` print these fields under these names).
+struct DatabaseStats {
+    int64_t total_records = 0;
+    std::string collection_name;
+    std::string model;  // the model the engine encodes with (as EngineOptions::model names it)
+    int dimension = 0;  // of the stored vectors
+    store::IndexKind index_type = store::IndexKind::Hnsw;
+    store::Metric metric_type = store::Metric::Cosine;
+    std::string backend;         // "embedded" or "milvus"
+    std::string uri;             // the store's URI
+    int64_t bytes_on_disk = -1;  // -1 when the backend cannot tell
+    std::string index_state;     // e.g. "ready", "building", "snapshot stale"
+};
+
+// The collection's schema and settings (GET /collection/info and `clipdex info`). The fields are
+// the fixed schema of clipdex/store.h (id, url, description, vector of spec.dim, added_at,
+// updated_at) plus dynamic fields.
+struct CollectionDescription {
+    store::CollectionSpec spec;  // name, dim, index with its parameters, description, properties
+    int64_t num_entities = 0;    // rows
+    std::string backend;         // "embedded" or "milvus"
+};
+
 // File name or path -> description (seed 002's descriptions JSON).
 using Descriptions = std::map<std::string, std::string>;
-Descriptions load_descriptions(const std::filesystem::path& json_file);
+CLIPDEX_API Descriptions load_descriptions(const std::filesystem::path& json_file);
 
-class Engine {
+class CLIPDEX_API Engine {
   public:
     static std::unique_ptr<Engine> open(const EngineOptions& options);
     ~Engine();
@@ -138,8 +164,8 @@ class Engine {
 
     std::vector<store::Row> get_all_data(bool include_vectors = false, int64_t limit = -1,
                                          int64_t offset = 0);
-    nlohmann::json get_database_stats();
-    nlohmann::json collection_info();
+    DatabaseStats get_database_stats();
+    CollectionDescription collection_info();
     bool remove_by_id(int64_t id);
     void close();
 

@@ -4,11 +4,20 @@
 // names the input (file, collection, field, row, URL) and the reason. Interfaces (CLI, HTTP
 // server, worker threads) catch it at their edge and turn it into an exit code, an HTTP status
 // or a per-item report. Programming mistakes are assertions, never user-facing errors.
+//
+// Basic usage:
+//   try {
+//       auto engine = clipdex::Engine::open(options);
+//   } catch (const clipdex::Error& e) {
+//       std::cerr << clipdex::error_code_name(e.code()) << ": " << e.what() << "\n";
+//   }
 #pragma once
 
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "clipdex/export.h"
 
 namespace clipdex {
 
@@ -25,11 +34,13 @@ enum class ErrorCode {
     Internal,     // a bug: an invariant did not hold (500)
 };
 
-std::string_view error_code_name(ErrorCode code);
+// "invalid_input", "not_found", ... (the names the HTTP API and the CLI print).
+CLIPDEX_API std::string_view error_code_name(ErrorCode code);
 
-class Error : public std::runtime_error {
+class CLIPDEX_API Error : public std::runtime_error {
   public:
     Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    ~Error() override;  // out of line: one type_info, in the library, for every catch
     ErrorCode code() const noexcept { return code_; }
 
   private:

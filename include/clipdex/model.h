@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "clipdex/export.h"
+
 namespace clipdex {
 
 struct LoadOptions {
@@ -65,7 +67,7 @@ struct ModelInfo {
     std::string fingerprint;
 };
 
-class ClipModel {
+class CLIPDEX_API ClipModel {
   public:
     // Throws Error(NotFound) for a missing directory/file, Corrupt for damaged files,
     // Unsupported for architectures this runtime does not implement.

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "clipdex/error.h"
+#include "clipdex/export.h"
 
 namespace clipdex::store {
 
@@ -48,10 +49,10 @@ enum class Metric { Cosine, InnerProduct, L2 };
 enum class IndexKind { Flat, IvfFlat, Hnsw, AutoIndex };
 
 // "COSINE" / "IP" / "L2" and "FLAT" / "IVF_FLAT" / "HNSW" / "AUTOINDEX", as Milvus spells them.
-std::string_view metric_name(Metric metric);
-Metric parse_metric(std::string_view name);  // case-insensitive; throws InvalidInput
-std::string_view index_kind_name(IndexKind kind);
-IndexKind parse_index_kind(std::string_view name);
+CLIPDEX_API std::string_view metric_name(Metric metric);
+CLIPDEX_API Metric parse_metric(std::string_view name);  // case-insensitive; throws InvalidInput
+CLIPDEX_API std::string_view index_kind_name(IndexKind kind);
+CLIPDEX_API IndexKind parse_index_kind(std::string_view name);
 
 struct IndexSpec {
     IndexKind kind = IndexKind::Hnsw;
@@ -133,7 +134,7 @@ struct CollectionStats {
     std::string index_state;     // e.g. "ready", "building", "snapshot stale"
 };
 
-class Store {
+class CLIPDEX_API Store {
   public:
     virtual ~Store() = default;
 
@@ -183,9 +184,10 @@ struct StoreOptions {
 
 // A path (or "file:PATH") opens the embedded store; http:// or https:// a Milvus server.
 // Defined in src/store/open/, the one module above both backends.
-std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options = {});
+CLIPDEX_API std::unique_ptr<Store> open_store(const std::string& uri,
+                                              const StoreOptions& options = {});
 
 // ISO-8601 UTC timestamp with milliseconds, e.g. "2026-11-23T20:01:02.345Z".
-std::string utc_timestamp_now();
+CLIPDEX_API std::string utc_timestamp_now();
 
 }  // namespace clipdex::store

@@ -5,6 +5,7 @@
 
 #include "cli/engine_access.h"
 #include "common/file_read.h"
+#include "engine/info_json.h"
 
 namespace clipdex::cli {
 
@@ -114,13 +115,15 @@ void register_rows(CLI::App& app, GlobalOptions& global) {
 
     CLI::App* stats = app.add_subcommand("stats", "record count, model, dimension, index");
     stats->add_flag("--json", args->json, "print JSON");
-    stats->callback(
-        [&global, args] { print_object(open_engine(global)->get_database_stats(), args->json); });
+    stats->callback([&global, args] {
+        print_object(engine::stats_json(open_engine(global)->get_database_stats()), args->json);
+    });
 
     CLI::App* info = app.add_subcommand("info", "collection schema, index and metric");
     info->add_flag("--json", args->json, "print JSON");
-    info->callback(
-        [&global, args] { print_object(open_engine(global)->collection_info(), args->json); });
+    info->callback([&global, args] {
+        print_object(engine::collection_json(open_engine(global)->collection_info()), args->json);
+    });
 }
 
 }  // namespace clipdex::cli

@@ -2,6 +2,8 @@
 
 namespace clipdex {
 
+Error::~Error() = default;
+
 std::string_view error_code_name(ErrorCode code) {
     switch (code) {
         case ErrorCode::InvalidInput:

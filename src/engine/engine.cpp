@@ -271,50 +271,29 @@ std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit
     return state_->store->query(state_->options.collection, request);
 }
 
-nlohmann::json Engine::get_database_stats() {
+DatabaseStats Engine::get_database_stats() {
     state_->check_open();
     const auto& collection = state_->options.collection;
     const store::CollectionStats stats = state_->store->stats(collection);
     const store::CollectionInfo info = state_->store->describe_collection(collection);
-    return {{"total_records", stats.row_count},
-            {"collection_name", collection},
-            {"model", state_->model_name},
-            {"dimension", info.spec.dim},
-            {"index_type", store::index_kind_name(info.spec.index.kind)},
-            {"metric_type", store::metric_name(info.spec.index.metric)},
-            {"backend", state_->store->backend_name()},
-            {"uri", state_->store->uri()},
-            {"bytes_on_disk", stats.bytes_on_disk},
-            {"index_state", stats.index_state}};
+    DatabaseStats out;
+    out.total_records = stats.row_count;
+    out.collection_name = collection;
+    out.model = state_->model_name;
+    out.dimension = info.spec.dim;
+    out.index_type = info.spec.index.kind;
+    out.metric_type = info.spec.index.metric;
+    out.backend = state_->store->backend_name();
+    out.uri = state_->store->uri();
+    out.bytes_on_disk = stats.bytes_on_disk;
+    out.index_state = stats.index_state;
+    return out;
 }
 
-nlohmann::json Engine::collection_info() {
+CollectionDescription Engine::collection_info() {
     state_->check_open();
-    const store::CollectionInfo info =
-        state_->store->describe_collection(state_->options.collection);
-    const auto& spec = info.spec;
-    nlohmann::json fields = nlohmann::json::array({
-        {{"name", "id"}, {"type", "INT64"}, {"is_primary", true}},
-        {{"name", "url"}, {"type", "VARCHAR"}, {"max_length", store::kMaxUrlBytes}},
-        {{"name", "description"}, {"type", "VARCHAR"}},
-        {{"name", "vector"}, {"type", "FLOAT_VECTOR"}, {"dimension", spec.dim}},
-        {{"name", "added_at"}, {"type", "VARCHAR"}, {"max_length", store::kMaxTimestampBytes}},
-        {{"name", "updated_at"}, {"type", "VARCHAR"}, {"max_length", store::kMaxTimestampBytes}},
-    });
-    nlohmann::json index = {{"index_type", store::index_kind_name(spec.index.kind)},
-                            {"metric_type", store::metric_name(spec.index.metric)}};
-    if (spec.index.kind == store::IndexKind::IvfFlat)
-        index["params"] = {{"nlist", spec.index.nlist}};
-    if (spec.index.kind == store::IndexKind::Hnsw)
-        index["params"] = {{"M", spec.index.m}, {"efConstruction", spec.index.ef_construction}};
-    return {{"collection_name", spec.name},
-            {"description", spec.description},
-            {"fields", fields},
-            {"enable_dynamic_field", true},
-            {"index", index},
-            {"num_entities", info.row_count},
-            {"properties", spec.properties},
-            {"backend", state_->store->backend_name()}};
+    store::CollectionInfo info = state_->store->describe_collection(state_->options.collection);
+    return {std::move(info.spec), info.row_count, state_->store->backend_name()};
 }
 
 bool Engine::remove_by_id(int64_t id) {

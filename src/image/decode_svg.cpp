@@ -10,8 +10,9 @@
 // PR_SET_PDEATHSIG fires when the spawning *thread* ends.
 //
 // The worker is found by, in order: $CLIPDEX_SVG_WORKER; clipdex-svg-worker beside
-// /proc/self/exe, or in ../libexec/clipdex/ from it; the configured install's libexec dir; the
-// build dir. Without one an SVG fails with Unavailable naming what is missing: there is no
+// /proc/self/exe, or in ../libexec/clipdex/ from it; beside the file holding this code
+// (libclipdex.so) or in its prefix's libexec/clipdex/; the configured install's libexec dir;
+// the build dir. Without one an SVG fails with Unavailable naming what is missing: there is no
 // in-process fallback.
 #include <signal.h>
 #include <sys/wait.h>

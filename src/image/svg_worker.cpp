@@ -1,6 +1,7 @@
 // Starting, talking to and ending one clipdex-svg-worker process.
 #include "image/svg_worker.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -115,6 +116,25 @@ std::string find_svg_worker() {
         const std::string relocated =
             (self.parent_path().parent_path() / "libexec" / "clipdex" / kWorkerName).string();
         if (consider(relocated)) return relocated;
+    }
+    // The file holding this code: libclipdex.so (an installed or a build-tree library) or the
+    // program itself. An installed library finds the worker of its own prefix, wherever the
+    // prefix was installed or moved to.
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&find_svg_worker), &info) != 0 && info.dli_fname &&
+        *info.dli_fname) {
+        const fs::path holder = fs::weakly_canonical(info.dli_fname, ec);
+        if (!ec) {
+            const std::string beside = (holder.parent_path() / kWorkerName).string();
+            if (consider(beside)) return beside;
+#ifdef CLIPDEX_LIB_TO_LIBEXEC
+            const std::string relative =
+                (holder.parent_path() / CLIPDEX_LIB_TO_LIBEXEC / kWorkerName)
+                    .lexically_normal()
+                    .string();
+            if (consider(relative)) return relative;
+#endif
+        }
     }
 #ifdef CLIPDEX_LIBEXEC_DIR
     if (const std::string p = std::string(CLIPDEX_LIBEXEC_DIR) + "/" + kWorkerName; consider(p))

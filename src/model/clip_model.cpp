@@ -186,7 +186,8 @@ void pack_linears(ClipWeights& weights, int threads) {
 
 }  // namespace
 
-struct ClipModel::Impl {
+// Hidden: the enclosing class is exported (CLIPDEX_API), its private implementation is not.
+struct __attribute__((visibility("hidden"))) ClipModel::Impl {
     ModelInfo info;
     ClipConfig cfg;
     ClipWeights weights;

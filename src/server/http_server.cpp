@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "engine/info_json.h"
 #include "server/http_listener.h"
 #include "server/json_body.h"
 #include "server/multipart.h"
@@ -154,7 +155,7 @@ struct HttpServer::Impl {
     }
 
     Response stats(const Request&) {
-        json stats = engine.get_database_stats();
+        json stats = engine::stats_json(engine.get_database_stats());
         stats["success"] = true;
         return json_response(200, stats);
     }
@@ -328,7 +329,7 @@ struct HttpServer::Impl {
     }
 
     Response info(const Request&) {
-        json info = engine.collection_info();
+        json info = engine::collection_json(engine.collection_info());
         info["success"] = true;
         return json_response(200, info);
     }

@@ -84,8 +84,7 @@ TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {
                 for (size_t i = 1; i < hits.size(); ++i)
                     EXPECT_GE(hits[i - 1].score, hits[i].score);
                 const auto stats = engine->get_database_stats();
-                EXPECT_LE(stats.at("total_records").get<int64_t>(),
-                          static_cast<int64_t>(files.size()) + 8);
+                EXPECT_LE(stats.total_records, static_cast<int64_t>(files.size()) + 8);
                 ++searches;
             } catch (const std::exception& e) {
                 ADD_FAILURE() << "search during indexing failed: " << e.what();
@@ -108,8 +107,7 @@ TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {
 
     EXPECT_EQ(failures.load(), 0);
     EXPECT_GT(searches.load(), 0);
-    EXPECT_EQ(engine->get_database_stats().at("total_records").get<int64_t>(),
-              static_cast<int64_t>(files.size()) + 8);
+    EXPECT_EQ(engine->get_database_stats().total_records, static_cast<int64_t>(files.size()) + 8);
     const auto hits = engine->search("red heart", 5);
     ASSERT_FALSE(hits.empty());
     EXPECT_EQ(fs::path(hits.front().url).filename(), "2764.svg");
@@ -152,7 +150,7 @@ TEST_F(EngineTest, ManyUrlsAreFetchedTogetherAndFailuresStayPerImage) {
     size_t ok = 0;
     for (const auto& result : results) ok += result.ok ? 1 : 0;
     EXPECT_EQ(ok, drawings_list.size());
-    EXPECT_EQ(engine->get_database_stats().at("total_records").get<int64_t>(),
+    EXPECT_EQ(engine->get_database_stats().total_records,
               static_cast<int64_t>(drawings_list.size()));
     const auto hits = engine->search("red heart", 1);
     ASSERT_EQ(hits.size(), 1u);
