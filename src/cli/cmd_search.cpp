@@ -6,6 +6,7 @@
 
 #include "cli/contact_sheet.h"
 #include "cli/engine_access.h"
+#include "engine/hit_json.h"
 #include "hub/http_fetch.h"
 
 namespace clipdex::cli {
@@ -30,14 +31,14 @@ void print_table(const std::string& query, const std::vector<SearchHit>& hits) {
                     hits[i].description.empty() ? "" : "  — ", hits[i].description.c_str());
 }
 
+// The HTTP API's hit objects (engine/hit_json.h) with the rank added.
 nlohmann::json hits_json(const std::string& query, const std::vector<SearchHit>& hits) {
     nlohmann::json list = nlohmann::json::array();
-    for (size_t i = 0; i < hits.size(); ++i)
-        list.push_back({{"rank", i + 1},
-                        {"id", hits[i].id},
-                        {"url", hits[i].url},
-                        {"score", hits[i].score},
-                        {"description", hits[i].description}});
+    for (size_t i = 0; i < hits.size(); ++i) {
+        nlohmann::json hit = hit_to_json(hits[i]);
+        hit["rank"] = i + 1;
+        list.push_back(std::move(hit));
+    }
     return {{"query", query}, {"hits", list}};
 }
 
