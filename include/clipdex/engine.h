@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "clipdex/export.h"
+#include "clipdex/embedder.h"
 #include "clipdex/store.h"
 
 namespace clipdex {
@@ -35,9 +36,6 @@ namespace clipdex {
 namespace engine {
 struct State;  // the engine's private state (src/engine/engine_state.h)
 }
-
-// Model download progress: file name, bytes done, bytes total (0 = unknown).
-using DownloadProgressFn = std::function<void(const std::string&, uint64_t, uint64_t)>;
 
 struct EngineOptions {
     std::string db_uri = "./clipdex.db";  // a path (embedded store) or http(s):// (Milvus)
@@ -171,6 +169,11 @@ class CLIPDEX_API Engine {
 
     int dim() const;
     const std::string& model_name() const;
+
+    // A hit's image for display: a file path or an http(s) URL (fetched under the private-address
+    // rule and size limit of add_image_by_url), decoded under the engine's limits. Errors are the
+    // ones indexing or search_by_image_url would give for the same input.
+    RgbImage load_image(const std::string& path_or_url);
 
   private:
     friend struct engine::State;  // builds engines (src/engine/engine.cpp)

@@ -8,9 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "cli/engine_access.h"
 #include "cli/npy.h"
+#include "clipdex/embedder.h"
 #include "clipdex/error.h"
-#include "clipdex/model.h"
 
 namespace clipdex::cli {
 
@@ -41,27 +42,27 @@ void add_rows(std::vector<Item>& items, const std::string& kind, const std::stri
     }
 }
 
-std::vector<float> encode_ids_file(const ClipModel& model, const std::string& file) {
+std::vector<float> encode_ids_file(Embedder& embedder, const std::string& file) {
     NpyArray a = read_npy(file);
     if (a.shape.size() != 2 && a.shape.size() != 1)
         throw Error(ErrorCode::InvalidInput, file + ": token ids must be [n, length] or [length]");
     size_t n = a.shape.size() == 2 ? static_cast<size_t>(a.shape[0]) : 1;
-    return model.encode_token_ids(npy_as_i32(a, file), n);
+    return embedder.encode_token_ids(npy_as_i32(a, file), n);
 }
 
-std::vector<float> encode_pixels_file(const ClipModel& model, const std::string& file) {
+std::vector<float> encode_pixels_file(Embedder& embedder, const std::string& file) {
     NpyArray a = read_npy(file);
-    const int64_t s = model.info().image_size;
+    const int64_t s = embedder.image_size();
     if (a.shape.size() != 4 || a.shape[1] != 3 || a.shape[2] != s || a.shape[3] != s)
         throw Error(ErrorCode::InvalidInput, file + ": pixels must be [n, 3, " + std::to_string(s) +
                                                  ", " + std::to_string(s) + "] float32");
-    return model.encode_images(npy_as_f32(a, file), static_cast<size_t>(a.shape[0]));
+    return embedder.encode_pixels(npy_as_f32(a, file), static_cast<size_t>(a.shape[0]));
 }
 
-void write_json(const ModelInfo& info, const std::vector<Item>& items) {
+void write_json(const Embedder& embedder, const std::vector<Item>& items) {
     nlohmann::json out;
-    out["model"] = info.name;
-    out["embed_dim"] = info.embed_dim;
+    out["model"] = embedder.model_name();
+    out["embed_dim"] = embedder.dim();
     out["items"] = nlohmann::json::array();
     for (const Item& item : items)
         out["items"].push_back(
@@ -70,13 +71,10 @@ void write_json(const ModelInfo& info, const std::vector<Item>& items) {
 }
 
 void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::App& sub) {
-    if (!std::filesystem::is_directory(global.model))
-        throw Error(ErrorCode::NotFound,
-                    global.model + ": not a model directory (embed takes a local directory)");
-    LoadOptions load;
-    load.threads = global.threads;
-    auto model = ClipModel::load(global.model, load);
-    const size_t dim = static_cast<size_t>(model->info().embed_dim);
+    // The model resolves as for every other command (registry name, hf-hub:, directory); the
+    // images decode under the engine's limits. No store is opened.
+    auto embedder = open_embedder(global);
+    const size_t dim = static_cast<size_t>(embedder->dim());
     std::vector<Item> items;
     size_t next_text = 0, next_image = 0, next_ids = 0, next_pixels = 0;
     // parse_order() lists each option once per value, so inputs keep their command-line order.
@@ -85,18 +83,16 @@ void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::
         if (name == "--text") {
             const std::string& text = opt.texts.at(next_text++);
             add_rows(items, "text", text,
-                     model->encode_texts(std::span<const std::string>(&text, 1)), dim);
+                     embedder->encode_texts(std::span<const std::string>(&text, 1)), dim);
         } else if (name == "--image") {
             const std::filesystem::path file = opt.images.at(next_image++);
-            add_rows(items, "image", file.string(),
-                     model->encode_image_files(std::span<const std::filesystem::path>(&file, 1)),
-                     dim);
+            add_rows(items, "image", file.string(), embedder->encode_image_file(file), dim);
         } else if (name == "--ids-npy") {
             const std::string& file = opt.ids_files.at(next_ids++);
-            add_rows(items, "ids", file, encode_ids_file(*model, file), dim);
+            add_rows(items, "ids", file, encode_ids_file(*embedder, file), dim);
         } else if (name == "--pixels-npy") {
             const std::string& file = opt.pixel_files.at(next_pixels++);
-            add_rows(items, "pixels", file, encode_pixels_file(*model, file), dim);
+            add_rows(items, "pixels", file, encode_pixels_file(*embedder, file), dim);
         }
     }
     if (items.empty())
@@ -110,7 +106,7 @@ void run_embed(const GlobalOptions& global, const EmbedOptions& opt, const CLI::
         write_npy_f32(opt.npy, all, items.size(), dim);
         if (!opt.json) return;
     }
-    write_json(model->info(), items);
+    write_json(*embedder, items);
 }
 
 }  // namespace

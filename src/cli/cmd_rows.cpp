@@ -6,6 +6,7 @@
 #include "cli/engine_access.h"
 #include "common/file_read.h"
 #include "engine/info_json.h"
+#include "store/row_json.h"
 
 namespace clipdex::cli {
 
@@ -61,16 +62,7 @@ void run_list(const GlobalOptions& global, const RowArgs& args) {
     const auto rows = engine->get_all_data(args.vectors, args.limit, args.offset);
     if (args.json) {
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& row : rows) {
-            nlohmann::json item = {{"id", row.id},
-                                   {"url", row.url},
-                                   {"description", row.description},
-                                   {"added_at", row.added_at},
-                                   {"updated_at", row.updated_at},
-                                   {"extra", row.extra}};
-            if (args.vectors) item["vector"] = row.vector;
-            out.push_back(item);
-        }
+        for (const auto& row : rows) out.push_back(store::row_to_json(row, args.vectors));
         std::cout << out.dump() << "\n";
         return;
     }

@@ -6,7 +6,7 @@
 
 #include "cli/contact_sheet.h"
 #include "cli/engine_access.h"
-#include "hub/http_fetch.h"
+#include "engine/hit_json.h"
 
 namespace clipdex::cli {
 
@@ -30,38 +30,33 @@ void print_table(const std::string& query, const std::vector<SearchHit>& hits) {
                     hits[i].description.empty() ? "" : "  — ", hits[i].description.c_str());
 }
 
+// The HTTP API's hit objects (engine/hit_json.h) with the rank added.
 nlohmann::json hits_json(const std::string& query, const std::vector<SearchHit>& hits) {
     nlohmann::json list = nlohmann::json::array();
-    for (size_t i = 0; i < hits.size(); ++i)
-        list.push_back({{"rank", i + 1},
-                        {"id", hits[i].id},
-                        {"url", hits[i].url},
-                        {"score", hits[i].score},
-                        {"description", hits[i].description}});
+    for (size_t i = 0; i < hits.size(); ++i) {
+        nlohmann::json hit = hit_to_json(hits[i]);
+        hit["rank"] = i + 1;
+        list.push_back(std::move(hit));
+    }
     return {{"query", query}, {"hits", list}};
 }
 
-image::Image load_for_sheet(const std::string& url, const GlobalOptions& global) {
+// A hit's picture through the engine (its limits and URL rule); one that cannot be loaded is
+// reported and drawn as a grey box.
+RgbImage load_for_sheet(Engine& engine, const std::string& url) {
     try {
-        if (is_url(url)) {
-            hub::FetchOptions options;
-            options.allow_private = global.allow_private_urls;
-            const auto fetched = hub::fetch_url(url, options);
-            return image::decode_image(fetched.body, url);
-        }
-        return image::load_image(url);
+        return engine.load_image(url);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "contact sheet: %s\n", e.what());
         return {};
     }
 }
 
-void write_grid(const std::string& path, const std::vector<SearchHit>& hits,
-                const GlobalOptions& global) {
+void write_grid(Engine& engine, const std::string& path, const std::vector<SearchHit>& hits) {
     std::vector<SheetItem> items;
     for (size_t i = 0; i < hits.size(); ++i)
         items.push_back(
-            {static_cast<int>(i + 1), hits[i].score, load_for_sheet(hits[i].url, global)});
+            {static_cast<int>(i + 1), hits[i].score, load_for_sheet(engine, hits[i].url)});
     write_png(make_contact_sheet(items), path);
     std::fprintf(stderr, "contact sheet written to %s\n", path.c_str());
 }
@@ -89,7 +84,7 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
     } else {
         for (const auto& [query, hits] : results) print_table(query, hits);
     }
-    if (!args.grid.empty()) write_grid(args.grid, results.front().second, global);
+    if (!args.grid.empty()) write_grid(*engine, args.grid, results.front().second);
 }
 
 }  // namespace

@@ -33,13 +33,13 @@ const std::array<uint8_t, 7>* glyph(char c) {
     return nullptr;
 }
 
-void set_pixel(image::Image& img, int x, int y, uint8_t r, uint8_t g, uint8_t b) {
+void set_pixel(RgbImage& img, int x, int y, uint8_t r, uint8_t g, uint8_t b) {
     if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
     uint8_t* p = &img.rgb[(static_cast<size_t>(y) * img.width + x) * 3];
     p[0] = r, p[1] = g, p[2] = b;
 }
 
-void draw_text(image::Image& img, int x, int y, const std::string& text) {
+void draw_text(RgbImage& img, int x, int y, const std::string& text) {
     for (char c : text) {
         if (const auto* rows = glyph(c))
             for (int gy = 0; gy < kGlyphH; ++gy)
@@ -53,7 +53,7 @@ void draw_text(image::Image& img, int x, int y, const std::string& text) {
 }
 
 // Nearest-neighbour is enough for a preview and keeps this independent of the model's resize.
-void paste_thumbnail(image::Image& sheet, const image::Image& picture, int x0, int y0, int cell) {
+void paste_thumbnail(RgbImage& sheet, const RgbImage& picture, int x0, int y0, int cell) {
     if (picture.width <= 0 || picture.height <= 0) {
         for (int y = 0; y < cell; ++y)
             for (int x = 0; x < cell; ++x) set_pixel(sheet, x0 + x, y0 + y, 200, 200, 200);
@@ -74,11 +74,11 @@ void paste_thumbnail(image::Image& sheet, const image::Image& picture, int x0, i
 
 }  // namespace
 
-image::Image make_contact_sheet(const std::vector<SheetItem>& items, int cell) {
+RgbImage make_contact_sheet(const std::vector<SheetItem>& items, int cell) {
     const int count = static_cast<int>(items.size());
     const int columns = std::max(1, std::min(5, count));
     const int rows = std::max(1, (count + columns - 1) / columns);
-    image::Image sheet;
+    RgbImage sheet;
     sheet.width = kGap + columns * (cell + kGap);
     sheet.height = kGap + rows * (cell + kLabelHeight + kGap);
     sheet.rgb.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 255);
@@ -94,7 +94,7 @@ image::Image make_contact_sheet(const std::vector<SheetItem>& items, int cell) {
     return sheet;
 }
 
-void write_png(const image::Image& picture, const std::filesystem::path& path) {
+void write_png(const RgbImage& picture, const std::filesystem::path& path) {
     std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "wb"),
                                                             &std::fclose);
     if (!file) throw Error(ErrorCode::Io, "cannot write '" + path.string() + "'");

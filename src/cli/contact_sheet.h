@@ -6,18 +6,18 @@
 #include <string>
 #include <vector>
 
-#include "image/image.h"
+#include "clipdex/embedder.h"
 
 namespace clipdex::cli {
 
 struct SheetItem {
     int rank = 0;
     float score = 0;
-    image::Image picture;  // empty (0x0) when the image could not be loaded: drawn as a grey box
+    RgbImage picture;  // empty (0x0) when the image could not be loaded: drawn as a grey box
 };
 
 // Columns: up to 5; thumbnails `cell` pixels square, aspect kept, on white.
-image::Image make_contact_sheet(const std::vector<SheetItem>& items, int cell = 160);
-void write_png(const image::Image& picture, const std::filesystem::path& path);
+RgbImage make_contact_sheet(const std::vector<SheetItem>& items, int cell = 160);
+void write_png(const RgbImage& picture, const std::filesystem::path& path);
 
 }  // namespace clipdex::cli

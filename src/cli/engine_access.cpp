@@ -18,17 +18,37 @@ EngineOptions engine_options(const GlobalOptions& global) {
     return options;
 }
 
-std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
-    EngineOptions options = engine_options(global);
+namespace {
+
+// A progress bar on stderr that appears with the first downloaded byte.
+DownloadProgressFn download_bar(const std::string& model) {
     auto bar = std::make_shared<std::unique_ptr<Progress>>();
-    options.download_progress = [bar, model = global.model](const std::string& file, uint64_t done,
-                                                            uint64_t total) {
+    return [bar, model](const std::string& file, uint64_t done, uint64_t total) {
         if (!*bar)
             *bar =
                 std::make_unique<Progress>("downloading " + model, stderr, Progress::Unit::Bytes);
         (*bar)->update(done, total, file);
     };
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
+    EngineOptions options = engine_options(global);
+    options.download_progress = download_bar(global.model);
     return Engine::open(options);
+}
+
+std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global) {
+    const EngineOptions engine = engine_options(global);
+    EmbedderOptions options;
+    options.model = engine.model;
+    options.threads = engine.threads;
+    options.max_image_bytes = engine.max_image_bytes;
+    options.max_image_pixels = engine.max_image_pixels;
+    options.max_text_bytes = engine.max_text_bytes;
+    options.download_progress = download_bar(global.model);
+    return Embedder::open(options);
 }
 
 bool is_url(const std::string& text) {

@@ -12,6 +12,8 @@ namespace clipdex::cli {
 EngineOptions engine_options(const GlobalOptions& global);
 // Loads the model (downloading it with a progress bar when needed) and opens the store.
 std::unique_ptr<Engine> open_engine(const GlobalOptions& global);
+// The model alone (no store), resolved and limited as open_engine's.
+std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global);
 
 // Exit code when a batch finished but some inputs failed (each was reported).
 inline constexpr int kExitSomeFailed = 8;

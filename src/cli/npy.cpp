@@ -72,16 +72,19 @@ NpyArray read_npy(const std::filesystem::path& path) {
                 d > (int64_t{1} << 40))
                 throw bad(path, "invalid shape");
             a.shape.push_back(d);
-            count *= static_cast<size_t>(d);
+            // A product past 64 bits would wrap (to 0 for 2^40 * 2^24) and match a short file.
+            if (__builtin_mul_overflow(count, static_cast<size_t>(d), &count))
+                throw bad(path, "shape " + shape + " has more elements than fit in 64 bits");
         }
         i = j + 1;
     }
     size_t esize = a.descr == "<f4" || a.descr == "<i4" ? 4 : a.descr == "<i8" ? 8 : 0;
     if (esize == 0) throw bad(path, "dtype " + a.descr + " is not float32, int32 or int64");
     const size_t offset = start + header_len;
-    if (bytes.size() - offset != count * esize)
+    size_t data_bytes = 0;
+    if (__builtin_mul_overflow(count, esize, &data_bytes) || bytes.size() - offset != data_bytes)
         throw bad(path, "data size does not match the shape");
-    a.data.resize(count * esize);
+    a.data.resize(data_bytes);
     std::memcpy(a.data.data(), bytes.data() + offset, a.data.size());
     return a;
 }

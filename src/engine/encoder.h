@@ -24,6 +24,8 @@ class Encoder {
     // n*dim floats, every row L2-normalised, in input order. Thread-safe.
     virtual std::vector<float> encode_texts(std::span<const std::string> texts) = 0;
     virtual std::vector<float> encode_pixels(std::span<const float> pixels, size_t count) = 0;
+    // `count` rows of token ids, for comparisons with a reference on identical inputs.
+    virtual std::vector<float> encode_token_ids(std::span<const int32_t> ids, size_t count) = 0;
 };
 
 // Loads a model by registry name, hf-hub:ORG/REPO or local directory (downloading it into the

@@ -50,11 +50,6 @@ std::vector<uint8_t> engine::State::fetch(const std::string& url) const {
     return hub::fetch_url(url, fetch).body;
 }
 
-std::vector<float> engine::State::embed_image(const image::Image& image) {
-    std::vector<float> pixels = encoder->preprocess(image);
-    return encoder->encode_pixels(pixels, 1);
-}
-
 SearchHit hit_from_store(const store::Hit& hit) {
     SearchHit out;
     out.id = hit.row.id;
@@ -97,9 +92,13 @@ std::unique_ptr<Engine> engine::State::open(const EngineOptions& options,
     state->encoder = std::move(encoder);
     state->store = std::move(store);
     state->model_name = state->encoder->name();
-    state->limits.max_file_bytes = options.max_image_bytes;
-    state->limits.max_pixels = options.max_image_pixels;
-    state->limits.svg_min_size = state->encoder->image_size();
+    state->limits =
+        decode_limits_for(options.max_image_bytes, options.max_image_pixels, *state->encoder);
+    auto embedder = std::make_unique<Embedder::Impl>();
+    embedder->encoder = state->encoder;
+    embedder->limits = state->limits;
+    embedder->max_text_bytes = options.max_text_bytes;
+    state->embedder = std::make_unique<Embedder>(std::move(embedder));
     ensure_collection(*state);
     return std::unique_ptr<Engine>(new Engine(std::move(state)));
 }
@@ -201,25 +200,10 @@ std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> im
     return results;
 }
 
-namespace {
-
-void check_query_texts(std::span<const std::string> texts, size_t max_bytes) {
-    for (const std::string& text : texts)
-        if (text.size() > max_bytes)
-            throw Error(ErrorCode::TooLarge,
-                        "query text of " + std::to_string(text.size()) +
-                            " bytes exceeds the limit of " + std::to_string(max_bytes) +
-                            " bytes (CLIP reads only a text's first tokens: shorten it)");
-}
-
-}  // namespace
-
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k,
                                       const std::string& filter) {
     state_->check_open();
-    check_query_texts({&text, 1}, state_->options.max_text_bytes);
-    const std::string texts[] = {text};
-    const std::vector<float> vector = state_->encoder->encode_texts(texts);
+    const std::vector<float> vector = state_->embedder->encode_texts({&text, 1});
     return state_->search_vector(vector, top_k, filter);
 }
 
@@ -227,8 +211,7 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
                                                          int top_k, const std::string& filter) {
     state_->check_open();
     if (texts.empty()) return {};
-    check_query_texts(texts, state_->options.max_text_bytes);
-    const std::vector<float> vectors = state_->encoder->encode_texts(texts);
+    const std::vector<float> vectors = state_->embedder->encode_texts(texts);
     store::SearchRequest request;
     request.k = top_k;
     request.filter = filter;
@@ -244,22 +227,34 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
 std::vector<SearchHit> Engine::search_by_image_file(const std::filesystem::path& path, int top_k,
                                                     const std::string& filter) {
     state_->check_open();
-    const image::Image decoded = image::load_image(path, state_->limits);
-    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+    return state_->search_vector(state_->embedder->encode_image_file(path), top_k, filter);
 }
 
 std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> bytes, int top_k,
                                                      const std::string& filter) {
     state_->check_open();
-    const image::Image decoded = image::decode_image(bytes, "uploaded image", state_->limits);
-    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+    return state_->search_vector(state_->embedder->encode_image_bytes(bytes, "uploaded image"),
+                                 top_k, filter);
 }
 
 std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k,
                                                    const std::string& filter) {
     state_->check_open();
-    const image::Image decoded = image::decode_image(state_->fetch(url), url, state_->limits);
-    return state_->search_vector(state_->embed_image(decoded), top_k, filter);
+    return state_->search_vector(state_->embedder->encode_image_bytes(state_->fetch(url), url),
+                                 top_k, filter);
+}
+
+RgbImage Engine::load_image(const std::string& path_or_url) {
+    state_->check_open();
+    const bool url = path_or_url.rfind("http://", 0) == 0 || path_or_url.rfind("https://", 0) == 0;
+    image::Image decoded =
+        url ? image::decode_image(state_->fetch(path_or_url), path_or_url, state_->limits)
+            : image::load_image(path_or_url, state_->limits);
+    RgbImage out;
+    out.width = decoded.width;
+    out.height = decoded.height;
+    out.rgb = std::move(decoded.rgb);
+    return out;
 }
 
 std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit, int64_t offset) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "clipdex/engine.h"
+#include "engine/embedder_impl.h"
 #include "engine/encoder.h"
 #include "image/image.h"
 
@@ -28,13 +29,12 @@ struct State {
     std::shared_ptr<store::Store> store;
     std::string model_name;
     image::DecodeLimits limits;
+    std::unique_ptr<Embedder> embedder;  // over `encoder` and `limits`: encodes the queries
     bool closed = false;
 
     void check_open() const;
     // An image URL's bytes under the engine's private-address rule and size limit.
     std::vector<uint8_t> fetch(const std::string& url) const;
-    // Decoded image -> preprocessed pixels -> one normalised embedding.
-    std::vector<float> embed_image(const image::Image& image);
     std::vector<SearchHit> search_vector(std::span<const float> vector, int top_k,
                                          const std::string& filter);
 };

@@ -33,6 +33,9 @@ class LocalEncoder final : public Encoder {
     std::vector<float> encode_pixels(std::span<const float> pixels, size_t count) override {
         return model_->encode_images(pixels, count);
     }
+    std::vector<float> encode_token_ids(std::span<const int32_t> ids, size_t count) override {
+        return model_->encode_token_ids(ids, count);
+    }
 
   private:
     std::string name_;

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "engine/hit_json.h"
 #include "engine/info_json.h"
 #include "server/http_listener.h"
 #include "server/json_body.h"
 #include "server/multipart.h"
 #include "server/router.h"
+#include "store/row_json.h"
 
 namespace clipdex::server {
 
@@ -77,30 +79,6 @@ std::string optional_string(const json& body, const char* key) {
     if (!it->is_string())
         throw Error(ErrorCode::InvalidInput, std::string("field '") + key + "' must be a string");
     return it->get<std::string>();
-}
-
-json hit_json(const SearchHit& hit) {
-    json out = {{"id", hit.id}, {"url", hit.url}, {"similarity", hit.score}, {"score", hit.score}};
-    if (!hit.description.empty()) out["description"] = hit.description;
-    return out;
-}
-
-// An upper estimate of row_json(row).dump().size(): floats print in at most 16 characters.
-size_t approximate_json_bytes(const store::Row& row, bool include_vector) {
-    size_t bytes = 160 + 2 * (row.url.size() + row.description.size()) + row.extra.dump().size();
-    if (include_vector) bytes += 16 * row.vector.size();
-    return bytes;
-}
-
-json row_json(const store::Row& row, bool include_vector) {
-    json out = {{"id", row.id},
-                {"url", row.url},
-                {"description", row.description},
-                {"added_at", row.added_at},
-                {"updated_at", row.updated_at}};
-    for (const auto& [key, value] : row.extra.items()) out[key] = value;
-    if (include_vector) out["vector"] = row.vector;
-    return out;
 }
 
 int64_t query_int(const Request& req, const char* key, int64_t fallback, int64_t min, int64_t max) {
@@ -241,13 +219,13 @@ struct HttpServer::Impl {
             const auto slice =
                 engine.get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
             for (const auto& row : slice) {
-                const size_t row_bytes = approximate_json_bytes(row, vectors);
+                const size_t row_bytes = store::row_json_bytes_estimate(row, vectors);
                 if (!rows.empty() && page_bytes + row_bytes > options.max_page_bytes) {
                     truncated = true;
                     break;
                 }
                 page_bytes += row_bytes;
-                rows.push_back(row_json(row, vectors));
+                rows.push_back(store::row_to_json(row, vectors));
             }
             if (static_cast<int64_t>(slice.size()) < want) break;  // the end of the collection
         }
@@ -284,7 +262,7 @@ struct HttpServer::Impl {
         const auto hits = text.empty() ? engine.search_by_image_url(image_url, k, filter)
                                        : engine.search(text, k, filter);
         json results = json::array();
-        for (const auto& hit : hits) results.push_back(hit_json(hit));
+        for (const auto& hit : hits) results.push_back(hit_to_json(hit));
         json out = {{"success", true}, {"k", k}, {"count", results.size()}, {"results", results}};
         out[text.empty() ? "image_url" : "query"] = text.empty() ? image_url : text;
         return json_response(200, out);
@@ -308,7 +286,7 @@ struct HttpServer::Impl {
         const auto* bytes = reinterpret_cast<const uint8_t*>(file->content.data());
         const auto hits = engine.search_by_image_bytes({bytes, file->content.size()}, k, filter);
         json results = json::array();
-        for (const auto& hit : hits) results.push_back(hit_json(hit));
+        for (const auto& hit : hits) results.push_back(hit_to_json(hit));
         return json_response(200, {{"success", true},
                                    {"k", k},
                                    {"count", results.size()},

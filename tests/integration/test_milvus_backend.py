@@ -36,7 +36,7 @@ def test_round_trip_and_errors(cli, collection_name):
     vectors = random_vectors(40, 8, 1)
     cli.ok("create", collection=collection_name, dim=8, index="IVF_FLAT", metric="L2", nlist=4)
     assert cli.call("create", collection=collection_name, dim=8)["code"] == "already_exists"
-    rows = [{"id": i, "url": f"/img/{i}.png", "vector": v, "extra": {"n": i}} for i, v in enumerate(vectors)]
+    rows = [{"id": i, "url": f"/img/{i}.png", "vector": v, "n": i} for i, v in enumerate(vectors)]
     cli.ok("insert", collection=collection_name, rows=rows)
     assert cli.call("insert", collection=collection_name, rows=rows[:1])["code"] == "already_exists"
     assert cli.ok("count", collection=collection_name) == 40
@@ -108,7 +108,7 @@ def test_clipdex_collection_read_by_pymilvus(cli, milvus_server, collection_name
     vectors[0][0] = 1e-30
     cli.ok("create", collection=collection_name, dim=dim, index="FLAT", metric="COSINE", description="made by clipdex")
     rows = [{"id": 100 + i, "url": f"/照片/{i} 🐱.jpg", "description": f"caption {i}", "vector": v,
-             "extra": {"size": i * 10, "tag": "even" if i % 2 == 0 else "odd"}} for i, v in enumerate(vectors)]
+             "size": i * 10, "tag": "even" if i % 2 == 0 else "odd"} for i, v in enumerate(vectors)]
     cli.ok("insert", collection=collection_name, rows=rows)
     cli.ok("flush", collection=collection_name)
 
@@ -124,7 +124,7 @@ def test_clipdex_collection_read_by_pymilvus(cli, milvus_server, collection_name
     for mine, theirs in zip(rows, got):
         assert f32(theirs["vector"]) == f32(mine["vector"])
         assert theirs["url"] == mine["url"] and theirs["description"] == mine["description"]
-        assert theirs["size"] == mine["extra"]["size"] and theirs["tag"] == mine["extra"]["tag"]
+        assert theirs["size"] == mine["size"] and theirs["tag"] == mine["tag"]
         assert theirs["added_at"].endswith("Z")
     hits = client.search(collection_name, data=[vectors[3]], limit=1, output_fields=["url"])
     assert hits[0][0]["id"] == 103
@@ -160,7 +160,7 @@ def test_pymilvus_seed001_collection_used_by_clipdex(cli, milvus_server, collect
     cli.ok("insert", collection=collection_name,
            rows=[{"id": i, "url": f"/local/{i}.png", "vector": v} for i, v in enumerate(vectors[40:], start=40)])
     assert cli.call("insert", collection=collection_name,
-                    rows=[{"id": 99, "url": "x", "vector": vectors[0], "extra": {"k": 1}}])["code"] == "invalid_input"
+                    rows=[{"id": 99, "url": "x", "vector": vectors[0], "k": 1}])["code"] == "invalid_input"
 
     # pymilvus made the collection with its default Bounded consistency; read as of now
     got = client.query(collection_name, filter="id >= 40", output_fields=["url", "vector", "added_at"],

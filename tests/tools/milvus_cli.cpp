@@ -3,6 +3,7 @@
 // reads one command object per stdin line, e.g.
 // {"op":"search","collection":"c","vectors":[[…]],"k":3}, and writes one answer per line:
 // {"ok":true,"result":…} or {"ok":false,"code":"NotFound","message":…}.
+// Rows travel in the one row shape of store/row_json.h (dynamic fields beside the fixed ones).
 // {"op":"traffic"} answers what the client has sent and received so far (calls, bytes, seconds).
 #include <chrono>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "clipdex/error.h"
 #include "store/milvus/milvus_store.h"
+#include "store/row_json.h"
 
 using clipdex::Error;
 using clipdex::ErrorCode;
@@ -20,38 +22,15 @@ namespace cs = clipdex::store;
 
 namespace {
 
-json row_to_json(const cs::Row& row) {
-    json out = {{"id", row.id},
-                {"url", row.url},
-                {"description", row.description},
-                {"added_at", row.added_at},
-                {"updated_at", row.updated_at},
-                {"extra", row.extra}};
-    if (!row.vector.empty()) out["vector"] = row.vector;
-    return out;
-}
-
-cs::Row row_from_json(const json& in) {
-    cs::Row row;
-    row.id = in.at("id").get<int64_t>();
-    row.url = in.value("url", "");
-    row.description = in.value("description", "");
-    row.vector = in.value("vector", std::vector<float>{});
-    row.added_at = in.value("added_at", "");
-    row.updated_at = in.value("updated_at", "");
-    row.extra = in.value("extra", json::object());
-    return row;
-}
-
 std::vector<cs::Row> rows_from(const json& command) {
     std::vector<cs::Row> rows;
-    for (const json& item : command.at("rows")) rows.push_back(row_from_json(item));
+    for (const json& item : command.at("rows")) rows.push_back(cs::row_from_json(item));
     return rows;
 }
 
 json rows_to_json(const std::vector<cs::Row>& rows) {
     json out = json::array();
-    for (const cs::Row& row : rows) out.push_back(row_to_json(row));
+    for (const cs::Row& row : rows) out.push_back(cs::row_to_json(row, !row.vector.empty()));
     return out;
 }
 
@@ -105,7 +84,8 @@ json search(cs::Store& store, const std::string& collection, const json& command
     for (const auto& hits : store.search(collection, flat, request)) {
         json list = json::array();
         for (const cs::Hit& hit : hits)
-            list.push_back({{"score", hit.score}, {"row", row_to_json(hit.row)}});
+            list.push_back(
+                {{"score", hit.score}, {"row", cs::row_to_json(hit.row, !hit.row.vector.empty())}});
         out.push_back(list);
     }
     return out;
