@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-#include "../image/error_of.h"
+#include "../error_of.h"
 #include "cli/npy.h"
 
 namespace fs = std::filesystem;

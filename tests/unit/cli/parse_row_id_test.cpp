@@ -2,7 +2,7 @@
 // clamped or truncated onto another row's id.
 #include <gtest/gtest.h>
 
-#include "../image/error_of.h"
+#include "../error_of.h"
 #include "cli/engine_access.h"
 
 namespace clipdex::cli {

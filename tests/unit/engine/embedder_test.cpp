@@ -9,7 +9,7 @@
 #include <iterator>
 
 #include "../hub/loopback_server.h"
-#include "../image/error_of.h"
+#include "../error_of.h"
 #include "clipdex/embedder.h"
 #include "clipdex/engine.h"
 #include "clipdex/model.h"

@@ -2,7 +2,7 @@
 // Milvus test tool share.
 #include <gtest/gtest.h>
 
-#include "../image/error_of.h"
+#include "../error_of.h"
 #include "store/row_json.h"
 
 namespace clipdex::store {
