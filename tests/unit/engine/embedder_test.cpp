@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "../hub/loopback_server.h"
+#include "engine_fixture.h"
 #include "../error_of.h"
 #include "clipdex/embedder.h"
 #include "clipdex/engine.h"
@@ -19,9 +20,10 @@ namespace fs = std::filesystem;
 namespace clipdex {
 namespace {
 
-const fs::path kModel = fs::path(CLIPDEX_SHARED_DIR) / "models" / "emoji-clip-tiny";
-const fs::path kTwemoji =
-    fs::path(CLIPDEX_SOURCE_DIR) / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg";
+using engine_test::kModel;
+using engine_test::kTwemoji;
+using engine_test::read_bytes;
+
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
@@ -34,18 +36,9 @@ std::unique_ptr<Embedder> open_embedder() {
     return Embedder::open(options);
 }
 
-class EmbedderTest : public ::testing::Test {
+class EmbedderTest : public engine_test::TempFolderTest {
   protected:
-    void SetUp() override {
-        if (!fs::is_directory(kTwemoji))
-            GTEST_FAIL() << "npm test data missing: run scripts/deps.sh (" << kTwemoji << ")";
-        dir_ = fs::temp_directory_path() /
-               ("clipdex-embedder-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    EmbedderTest() : TempFolderTest("embedder") {}
 
     std::unique_ptr<Engine> open_engine(EngineOptions options = {}) {
         options.db_uri = (dir_ / "engine.db").string();
@@ -54,7 +47,6 @@ class EmbedderTest : public ::testing::Test {
         return Engine::open(options);
     }
 
-    fs::path dir_;
 };
 
 TEST_F(EmbedderTest, TextsGiveTheModelsOwnVectorsBitForBit) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "../hub/loopback_server.h"
+#include "engine_fixture.h"
 #include "clipdex/engine.h"
 #include "clipdex/error.h"
 
@@ -18,27 +19,14 @@ namespace fs = std::filesystem;
 namespace clipdex {
 namespace {
 
-const fs::path kModel = fs::path(CLIPDEX_SHARED_DIR) / "models" / "emoji-clip-tiny";
-const fs::path kTwemoji =
-    fs::path(CLIPDEX_SOURCE_DIR) / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg";
+using engine_test::kModel;
+using engine_test::kTwemoji;
+using engine_test::read_bytes;
 
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public engine_test::TempFolderTest {
   protected:
-    void SetUp() override {
-        if (!fs::is_directory(kTwemoji))
-            GTEST_FAIL() << "npm test data missing: run scripts/deps.sh (" << kTwemoji << ")";
-        dir_ = fs::temp_directory_path() /
-               ("clipdex-engine-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    EngineTest() : TempFolderTest("engine") {}
 
     std::unique_ptr<Engine> open_engine(const fs::path& model = kModel) {
         EngineOptions options;
@@ -59,7 +47,6 @@ class EngineTest : public ::testing::Test {
         return all;
     }
 
-    fs::path dir_;
 };
 
 TEST_F(EngineTest, SearchesAndAddsRunWhileIndexing) {

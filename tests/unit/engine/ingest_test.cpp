@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../hub/loopback_server.h"
+#include "engine_fixture.h"
 #include "clipdex/engine.h"
 #include "common/hash.h"
 #include "engine/engine_state.h"
@@ -24,14 +25,10 @@ namespace fs = std::filesystem;
 namespace clipdex {
 namespace {
 
-const fs::path kModel = fs::path(CLIPDEX_SHARED_DIR) / "models" / "emoji-clip-tiny";
-const fs::path kTwemoji =
-    fs::path(CLIPDEX_SOURCE_DIR) / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg";
+using engine_test::kModel;
+using engine_test::kTwemoji;
+using engine_test::read_bytes;
 
-std::vector<uint8_t> read_bytes(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // A store that counts what reaches it: rows written with vectors, and partial updates.
 class CountingStore final : public store::Store {
@@ -91,15 +88,12 @@ class CountingStore final : public store::Store {
     std::unique_ptr<store::Store> inner_;
 };
 
-class IngestTest : public ::testing::Test {
+class IngestTest : public engine_test::TempFolderTest {
   protected:
+    IngestTest() : TempFolderTest("ingest") {}
     void SetUp() override {
-        if (!fs::is_directory(kTwemoji))
-            GTEST_FAIL() << "npm test data missing: run scripts/deps.sh (" << kTwemoji << ")";
-        dir_ = fs::temp_directory_path() /
-               ("clipdex-ingest-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
+        TempFolderTest::SetUp();
+        if (HasFatalFailure()) return;
         fs::create_directories(dir_ / "images");
         options_.db_uri = (dir_ / "ingest.db").string();
         options_.model = kModel.string();
@@ -111,7 +105,7 @@ class IngestTest : public ::testing::Test {
     }
     void TearDown() override {
         engine_.reset();
-        fs::remove_all(dir_);
+        TempFolderTest::TearDown();
     }
 
     // Copies the first `count` drawings into the test's folder.
@@ -133,7 +127,6 @@ class IngestTest : public ::testing::Test {
         return out;
     }
 
-    fs::path dir_;
     EngineOptions options_;
     std::shared_ptr<Encoder> encoder_;
     std::shared_ptr<CountingStore> store_;
