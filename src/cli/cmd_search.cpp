@@ -52,12 +52,30 @@ RgbImage load_for_sheet(Engine& engine, const std::string& url) {
     }
 }
 
-void write_grid(Engine& engine, const std::string& path, const std::vector<SearchHit>& hits) {
+// The last part of a path or URL, for a label.
+std::string file_name(const std::string& path_or_url) {
+    std::string name = path_or_url;
+    if (const size_t query = name.find_first_of("?#"); is_url(name) && query != std::string::npos)
+        name.resize(query);
+    while (!name.empty() && name.back() == '/') name.pop_back();
+    const size_t slash = name.find_last_of('/');
+    return slash == std::string::npos ? name : name.substr(slash + 1);
+}
+
+void write_grid(Engine& engine, const std::string& path, const SearchArgs& args,
+                const std::vector<SearchHit>& hits) {
+    SheetQuery query;
+    if (args.image.empty()) {
+        query.text = "\"" + args.texts.front() + "\"";
+    } else {
+        query.text = file_name(args.image);
+        query.picture = load_for_sheet(engine, args.image);
+    }
     std::vector<SheetItem> items;
     for (size_t i = 0; i < hits.size(); ++i)
-        items.push_back(
-            {static_cast<int>(i + 1), hits[i].score, load_for_sheet(engine, hits[i].url)});
-    write_png(make_contact_sheet(items), path);
+        items.push_back({static_cast<int>(i + 1), hits[i].score, file_name(hits[i].url),
+                         load_for_sheet(engine, hits[i].url)});
+    write_png(make_contact_sheet(query, items), path);
     std::fprintf(stderr, "contact sheet written to %s\n", path.c_str());
 }
 
@@ -84,7 +102,7 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
     } else {
         for (const auto& [query, hits] : results) print_table(query, hits);
     }
-    if (!args.grid.empty()) write_grid(*engine, args.grid, results.front().second);
+    if (!args.grid.empty()) write_grid(*engine, args.grid, args, results.front().second);
 }
 
 }  // namespace

@@ -3,53 +3,24 @@
 #include <png.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <memory>
 
+#include "cli/bitmap_font.h"
 #include "clipdex/error.h"
 
 namespace clipdex::cli {
 
 namespace {
 
-constexpr int kGlyphW = 5, kGlyphH = 7, kScale = 2, kLabelHeight = 24, kGap = 8;
-
-// 5x7 bitmaps, one byte per row, high 5 bits used: enough for "#12  0.314".
-const std::array<uint8_t, 7>* glyph(char c) {
-    static const std::array<uint8_t, 7> kDigits[10] = {
-        {0x70, 0x88, 0x98, 0xA8, 0xC8, 0x88, 0x70}, {0x20, 0x60, 0x20, 0x20, 0x20, 0x20, 0x70},
-        {0x70, 0x88, 0x08, 0x10, 0x20, 0x40, 0xF8}, {0xF8, 0x10, 0x20, 0x10, 0x08, 0x88, 0x70},
-        {0x10, 0x30, 0x50, 0x90, 0xF8, 0x10, 0x10}, {0xF8, 0x80, 0xF0, 0x08, 0x08, 0x88, 0x70},
-        {0x30, 0x40, 0x80, 0xF0, 0x88, 0x88, 0x70}, {0xF8, 0x08, 0x10, 0x20, 0x40, 0x40, 0x40},
-        {0x70, 0x88, 0x88, 0x70, 0x88, 0x88, 0x70}, {0x70, 0x88, 0x88, 0x78, 0x08, 0x10, 0x60}};
-    static const std::array<uint8_t, 7> kDot = {0, 0, 0, 0, 0, 0x60, 0x60};
-    static const std::array<uint8_t, 7> kHash = {0x50, 0x50, 0xF8, 0x50, 0xF8, 0x50, 0x50};
-    static const std::array<uint8_t, 7> kMinus = {0, 0, 0, 0xF8, 0, 0, 0};
-    if (c >= '0' && c <= '9') return &kDigits[c - '0'];
-    if (c == '.') return &kDot;
-    if (c == '#') return &kHash;
-    if (c == '-') return &kMinus;
-    return nullptr;
-}
+constexpr int kGap = 8, kRankScale = 2, kNameScale = 1;
+// Under a thumbnail: 6 px, the rank and score line, 4 px, the name line, 4 px.
+constexpr int kLabelHeight = 6 + kGlyphHeight * kRankScale + 4 + kGlyphHeight * kNameScale + 4;
 
 void set_pixel(RgbImage& img, int x, int y, uint8_t r, uint8_t g, uint8_t b) {
     if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
     uint8_t* p = &img.rgb[(static_cast<size_t>(y) * img.width + x) * 3];
     p[0] = r, p[1] = g, p[2] = b;
-}
-
-void draw_text(RgbImage& img, int x, int y, const std::string& text) {
-    for (char c : text) {
-        if (const auto* rows = glyph(c))
-            for (int gy = 0; gy < kGlyphH; ++gy)
-                for (int gx = 0; gx < kGlyphW; ++gx)
-                    if ((*rows)[gy] & (0x80 >> gx))
-                        for (int s = 0; s < kScale * kScale; ++s)
-                            set_pixel(img, x + gx * kScale + s % kScale,
-                                      y + gy * kScale + s / kScale, 30, 30, 30);
-        x += (kGlyphW + 1) * kScale;
-    }
 }
 
 // Nearest-neighbour is enough for a preview and keeps this independent of the model's resize.
@@ -74,22 +45,37 @@ void paste_thumbnail(RgbImage& sheet, const RgbImage& picture, int x0, int y0, i
 
 }  // namespace
 
-RgbImage make_contact_sheet(const std::vector<SheetItem>& items, int cell) {
+RgbImage make_contact_sheet(const SheetQuery& query, const std::vector<SheetItem>& items,
+                            int cell) {
     const int count = static_cast<int>(items.size());
     const int columns = std::max(1, std::min(5, count));
     const int rows = std::max(1, (count + columns - 1) / columns);
+    const int title_height = kGlyphHeight * kRankScale + kGap;
+    const bool has_picture = query.picture.width > 0 && query.picture.height > 0;
+    // The query's band: its text, its picture under it, then a rule across the sheet.
+    const int header = kGap + title_height + (has_picture ? cell + kGap : 0) + 1 + kGap;
     RgbImage sheet;
     sheet.width = kGap + columns * (cell + kGap);
-    sheet.height = kGap + rows * (cell + kLabelHeight + kGap);
+    sheet.height = header + rows * (cell + kLabelHeight + kGap);
     sheet.rgb.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 255);
+
+    const int text_chars = (sheet.width - 2 * kGap) / char_advance(kRankScale);
+    draw_text(sheet, kGap, kGap, fit_label("query: " + query.text, text_chars), kRankScale);
+    if (has_picture) paste_thumbnail(sheet, query.picture, kGap, kGap + title_height, cell);
+    for (int x = 0; x < sheet.width; ++x) set_pixel(sheet, x, header - kGap - 1, 160, 160, 160);
+
+    const int name_chars = cell / char_advance(kNameScale);
     for (int i = 0; i < count; ++i) {
         const int x = kGap + (i % columns) * (cell + kGap);
-        const int y = kGap + (i / columns) * (cell + kLabelHeight + kGap);
+        const int y = header + (i / columns) * (cell + kLabelHeight + kGap);
         paste_thumbnail(sheet, items[i].picture, x, y, cell);
         char label[48];
         std::snprintf(label, sizeof label, "#%d  %.3f", items[i].rank,
                       static_cast<double>(items[i].score));
-        draw_text(sheet, x + 2, y + cell + 6, label);
+        const int line = y + cell + 6;
+        draw_text(sheet, x + 2, line, label, kRankScale);
+        draw_text(sheet, x + 2, line + kGlyphHeight * kRankScale + 4,
+                  fit_label(items[i].name, name_chars), kNameScale);
     }
     return sheet;
 }

@@ -32,3 +32,12 @@ def test_demo_runs_offline_on_the_shipped_model(build_dir, tmp_path):
     assert first_hit(image_query).endswith("/strawberry.svg"), out
     sheet = tmp_path / "demo" / "contact-sheet.png"
     assert sheet.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The sheet shows the query picture above the hits: a strawberry's red in the query band
+    # (above the grey rule), and the hits' labels below it.
+    from PIL import Image
+    picture = Image.open(sheet).convert("RGB")
+    width, height = picture.size
+    rule = next(y for y in range(height) if all(picture.getpixel((x, y)) == (160, 160, 160) for x in range(0, width, 7)))
+    band = picture.crop((0, 0, width, rule))
+    assert any(r > 180 and g < 120 and b < 120 for r, g, b in band.getdata()), "no query picture above the hits"
+    assert height - rule > 160, "no hits below the query band"
