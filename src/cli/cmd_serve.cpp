@@ -37,6 +37,7 @@ void install_stop_handlers() {
 void run_serve(const GlobalOptions& global, const server::ServerOptions& options) {
     install_stop_handlers();
     auto engine = open_engine(global);
+    engine->load_model();  // a bad model fails now, and the first request is not slow
     server::HttpServer http(*engine, options);
     const int port = http.bind();
     std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n",

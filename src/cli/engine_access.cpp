@@ -35,19 +35,19 @@ DownloadProgressFn download_bar(const std::string& model) {
 
 std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
     EngineOptions options = engine_options(global);
-    options.download_progress = download_bar(global.model);
+    options.download_progress = download_bar("the model");
     return Engine::open(options);
 }
 
 std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global) {
     const EngineOptions engine = engine_options(global);
     EmbedderOptions options;
-    options.model = engine.model;
+    options.model = engine.model.empty() ? kDefaultModel : engine.model;
     options.threads = engine.threads;
     options.max_image_bytes = engine.max_image_bytes;
     options.max_image_pixels = engine.max_image_pixels;
     options.max_text_bytes = engine.max_text_bytes;
-    options.download_progress = download_bar(global.model);
+    options.download_progress = download_bar(options.model);
     return Embedder::open(options);
 }
 

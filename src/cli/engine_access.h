@@ -10,7 +10,8 @@
 namespace clipdex::cli {
 
 EngineOptions engine_options(const GlobalOptions& global);
-// Loads the model (downloading it with a progress bar when needed) and opens the store.
+// Opens the store; the model loads on the first encode (downloading it with a progress bar
+// when needed): --model, else the collection's own, else the default.
 std::unique_ptr<Engine> open_engine(const GlobalOptions& global);
 // The model alone (no store), resolved and limited as open_engine's.
 std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global);

@@ -75,9 +75,7 @@ class Indexer {
     Indexer(engine::State& state, const Descriptions& descriptions, const IndexOptions& options)
         : state_(state),
           descriptions_(descriptions),
-          options_(options),
-          pipeline_(state, pipeline_options(state, options),
-                    [this](const engine::IngestOutcome& outcome) { count(outcome); }) {}
+          options_(options) {}
 
     void run(std::span<const fs::path> paths, const fs::path& root) {
         root_ = root;
@@ -86,7 +84,7 @@ class Indexer {
         const size_t chunk = static_cast<size_t>(std::max(1, options_.batch_size)) * 8;
         for (size_t begin = 0; begin < paths.size(); begin += chunk)
             process_chunk(paths.subspan(begin, std::min(chunk, paths.size() - begin)));
-        pipeline_.finish();
+        if (pipeline_) pipeline_->finish();
         notify();
     }
 
@@ -116,9 +114,11 @@ class Indexer {
         std::vector<int64_t> ids;
         for (const auto& file : files) ids.push_back(file.id);
         const auto existing_rows =
-            state_.store->get(state_.options.collection, ids,
-                              {"url", engine::kFileSizeField, engine::kMtimeField,
-                               engine::kSha256Field, "description"});
+            state_.has_collection()
+                ? state_.store->get(state_.options.collection, ids,
+                                    {"url", engine::kFileSizeField, engine::kMtimeField,
+                                     engine::kSha256Field, "description"})
+                : std::vector<store::Row>{};
         std::unordered_map<int64_t, const store::Row*> existing;
         for (const auto& row : existing_rows) existing[row.id] = &row;
         std::vector<store::RowPatch> described;
@@ -155,7 +155,7 @@ class Indexer {
             item.read = [path = file.path, max_bytes] {
                 return read_file_bounded(path, max_bytes, "image '" + path.string() + "'");
             };
-            pipeline_.submit(std::move(item));
+            pipeline().submit(std::move(item));
         }
         if (!described.empty()) {
             state_.store->update(state_.options.collection, described);
@@ -163,6 +163,14 @@ class Indexer {
             report_.counts.done += described.size();
         }
         notify();
+    }
+
+    // Made by the first file to encode: a run that finds every file unchanged loads no model.
+    engine::IngestPipeline& pipeline() {
+        if (!pipeline_)
+            pipeline_.emplace(state_, pipeline_options(state_, options_),
+                              [this](const engine::IngestOutcome& outcome) { count(outcome); });
+        return *pipeline_;
     }
 
     void count(const engine::IngestOutcome& outcome) {
@@ -193,11 +201,13 @@ class Indexer {
     fs::path root_;
     std::set<int64_t> new_ids_;  // rows this run creates: counted as added, the others updated
     IndexReport report_;
-    engine::IngestPipeline pipeline_;  // last: its workers go before the members they report to
+    // last: its workers go before the members they report to
+    std::optional<engine::IngestPipeline> pipeline_;
 };
 
 // Files are gone when no longer on disk; only rows of files under `root` are considered.
 size_t prune_missing(engine::State& state, const fs::path& root) {
+    if (!state.has_collection()) return 0;
     const std::string prefix = root.string() + "/";
     store::QueryRequest request;
     request.filter = "source == \"file\"";
