@@ -186,7 +186,9 @@ class CLIPDEX_API Engine {
     void close();
 
     int dim() const;  // loads the model
-    std::string model_name() const;  // as DatabaseStats::model; loads nothing
+    // The loaded model (registry name or absolute folder); before loading, DatabaseStats::model.
+    // Loads nothing.
+    std::string model_name() const;
 
     // A hit's image for display: a file path or an http(s) URL (fetched under the private-address
     // rule and size limit of add_image_by_url), decoded under the engine's limits. Errors are the

@@ -317,7 +317,8 @@ int Engine::dim() const {
     return state_->model().dim();
 }
 std::string Engine::model_name() const {
-    return state_->model_name();
+    // Loaded: that model (a /health answer must not cost a store read).
+    return state_->model_loaded() ? state_->encoder->name() : state_->model_name();
 }
 
 }  // namespace clipdex
