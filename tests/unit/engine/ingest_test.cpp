@@ -16,6 +16,7 @@
 #include "clipdex/engine.h"
 #include "common/hash.h"
 #include "engine/engine_state.h"
+#include "engine/file_ids.h"
 #include "engine/file_record.h"
 #include "engine/file_scan.h"
 #include "engine/ingest.h"
@@ -287,7 +288,7 @@ TEST_F(IngestTest, RowsFromFilesUrlsAndBytesKeepTheirFields) {
     };
     const auto all = rows();
     ASSERT_EQ(all.size(), 3u);
-    const store::Row& file_row = all.at(engine::id_for_path(files[0]));
+    const store::Row& file_row = all.at(engine::home_file_id(files[0].string()));
     EXPECT_EQ(keys(file_row.extra), (std::vector<std::string>{"file_size", "height", "mtime_ns",
                                                               "sha256", "source", "width"}));
     EXPECT_EQ(file_row.extra.at("source"), "file");
