@@ -173,10 +173,12 @@ void FileIds::find_by_url(std::vector<Pending>& pending, std::vector<FileSlot>& 
 const std::unordered_map<std::string, int64_t>& FileIds::rows_by_url() {
     if (!by_url_) {
         by_url_.emplace();
+        // Files' urls are absolute paths; rows added by URL or upload are no file's.
         store::QueryRequest request;
+        request.filter = "url like \"/%\"";
         request.output_fields = {store::kFieldUrl};
         for (const store::Row& row : store_.query(collection_, request))
-            if (!row.url.empty() && row.id != home_(row.url) && row.id != legacy_file_id(row.url))
+            if (row.id != home_(row.url) && row.id != legacy_file_id(row.url))
                 by_url_->emplace(row.url, row.id);
     }
     return *by_url_;

@@ -78,8 +78,9 @@ class FileIds {
     HomeFn home_;
     std::unordered_map<int64_t, std::string> claimed_;   // ids handed out: id -> path
     std::unordered_map<std::string, int64_t> assigned_;  // path -> id
-    // Rows whose id is neither their url's home id nor its old id (ids users chose, probed
-    // ids): url -> id, read once, when a file is first not found by id.
+    // Rows of files (url an absolute path) whose id is neither their url's home id nor its old
+    // id (ids users chose, probed ids): url -> id. Read once, when a file is first not found by
+    // id: a scan of the collection's urls, which a run of files all found by id never pays.
     std::optional<std::unordered_map<std::string, int64_t>> by_url_;
 };
 
