@@ -131,7 +131,7 @@ def test_grid_loads_hits_under_the_engines_url_rule_and_limits(clipdex_cli, serv
     proc = cli.run("--allow-private-urls", "search", "red heart", "-k", 2, "--grid", sheet)
     reported = [line for line in proc.stderr.splitlines() if line.startswith("contact sheet: ")]
     assert reported == [f"contact sheet: {refused_big}"], proc.stderr
-    hits = json.loads(cli.run("search", "red heart", "-k", 2, "--json").stdout)["hits"]
+    hits = json.loads(cli.run("search", "red heart", "-k", 2, "--json").stdout)[0]["hits"]
     url_rank = next(hit["rank"] for hit in hits if hit["id"] == 1)
     assert grey_cells(sheet, 2)[url_rank - 1] is False
 
@@ -145,6 +145,6 @@ def test_list_and_search_json_have_the_http_shapes(clipdex_cli, twemoji_folder, 
     assert {"id", "url", "description", "added_at", "updated_at", "source", "sha256", "width",
             "height", "file_size", "mtime_ns"} <= set(row)
     assert row["source"] == "file" and row["width"] == 64
-    hit = json.loads(cli.run("search", "red heart", "-k", 1, "--json").stdout)["hits"][0]
+    hit = json.loads(cli.run("search", "red heart", "-k", 1, "--json").stdout)[0]["hits"][0]
     assert set(hit) == {"rank", "id", "url", "similarity", "score"}  # no description: none stored
     assert hit["similarity"] == hit["score"] and hit["rank"] == 1
