@@ -38,7 +38,7 @@ class Cli:
         return proc
 
     def top_hit(self, *args):
-        return json.loads(self.run("search", *args, "--json").stdout)["hits"][0]
+        return json.loads(self.run("search", *args, "--json").stdout)[0]["hits"][0]  # one query: a list of one
 
 
 def advised(stderr: str, option: str) -> list[str]:

@@ -256,7 +256,7 @@ def test_collection_remembers_its_model(clipdex_cli, emoji_model_dir, twemoji_fo
     clipdex_cli(db).run("index", twemoji_folder("remember", extra=("2764.svg",)))
     renamed = tmp_path / "renamed-model"
     shutil.copytree(emoji_model_dir, renamed)
-    assert json.loads(clipdex_cli(db, model=renamed).run("search", "red heart", "--json").stdout)["hits"]
+    assert json.loads(clipdex_cli(db, model=renamed).run("search", "red heart", "--json").stdout)[0]["hits"]
     other = pathlib.Path(__file__).resolve().parents[2] / "models" / "emoji-clip-tiny-f16"
     assert clipdex_cli(db, model=other).run("stats").returncode == 0
     proc = clipdex_cli(db, model=other).run("search", "red heart", check=False)
