@@ -141,3 +141,25 @@ def test_searching_a_collection_that_does_not_exist_says_how_to_make_it(build_di
     stats = json.loads(cli.run("stats", "--json").stdout)
     assert stats["total_records"] == 0
     assert json.loads(cli.run("list", "--json").stdout) == []
+
+
+def test_serve_without_model_loads_the_collections_at_start(build_dir, emoji_model_dir, twemoji_folder, start_server,
+                                                            clipdex_cli, tmp_path):
+    db = tmp_path / "served.db"
+    Cli(build_dir, db, offline_env(tmp_path)).run("--model", emoji_model_dir, "index",
+                                                  twemoji_folder("served", extra=("2764.svg",)))
+    cli = clipdex_cli(db)
+    cli.base = ["--db", str(db)]  # no --model: the collection's own
+    server = start_server(cli)
+    try:
+        status, health = server.get("/api/milvus/health")
+        assert status == 200 and health["model"] == str(emoji_model_dir), health
+        status, answer = server.post("/api/milvus/search", {"text": "red heart", "k": 1})
+        assert status == 200 and answer["results"][0]["url"].endswith("2764.svg"), answer
+    finally:
+        assert server.stop() == 0
+    # Another model fails at start, with the reason, instead of at the first request.
+    cli.base = ["--db", str(db), "--model", str(OTHER_MODEL)]
+    proc = subprocess.run([cli.binary, *cli.base, "serve", "--port", "0"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "error (conflict)" in proc.stderr, proc.stderr
