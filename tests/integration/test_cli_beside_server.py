@@ -97,7 +97,7 @@ def follow_curl(advice: str, token: str | None = None):
 def test_reads_work_beside_the_server(served):
     cli, server, _ = served
     hits = json.loads(cli.run("search", "red heart", "-k", "1", "--json", timeout=120).stdout)
-    assert pathlib.PurePosixPath(hits["hits"][0]["url"]).name == "2764.svg"
+    assert pathlib.PurePosixPath(hits[0]["hits"][0]["url"]).name == "2764.svg"
     rows = ids_of(cli)
     assert len(rows) == 13
     stats = json.loads(cli.run("stats", "--json").stdout)
