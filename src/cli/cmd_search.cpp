@@ -7,7 +7,6 @@
 #include "cli/contact_sheet.h"
 #include "cli/engine_access.h"
 #include "engine/hit_json.h"
-#include "engine/model_choice.h"
 
 namespace clipdex::cli {
 
@@ -78,12 +77,7 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
     if (args.texts.empty() == args.image.empty())
         throw Error(ErrorCode::InvalidInput,
                     "search: give query text or --image FILE|URL (one of them)");
-    auto engine = open_engine(global);
-    if (!engine->has_collection())
-        throw Error(ErrorCode::NotFound,
-                    "search: there is no collection '" + global.collection + "' in " + global.db +
-                        " yet; index images into it first: clipdex --db " + engine::shell_word(global.db) +
-                        " --collection " + global.collection + " index FOLDER");
+    auto engine = open_engine_to_read(global);  // NotFound, with advice, without the collection
     std::vector<std::pair<std::string, std::vector<SearchHit>>> results;
     if (!args.image.empty()) {
         auto hits = is_url(args.image)

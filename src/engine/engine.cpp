@@ -61,7 +61,16 @@ Engine::~Engine() = default;
 // collection is made on the first write (State::ensure_collection).
 std::unique_ptr<Engine> Engine::open(const EngineOptions& options) {
     std::shared_ptr<store::Store> store = store::open_store(options.db_uri, options.store);
-    return engine::State::open(options, nullptr, std::move(store));
+    auto engine = engine::State::open(options, nullptr, std::move(store));
+    // A read-only engine can never make its collection: a missing one is an error now, with the
+    // command that makes it.
+    if (options.store.read_only && !engine->state_->has_collection())
+        throw Error(ErrorCode::NotFound,
+                    "collection '" + options.collection + "' does not exist in " + options.db_uri +
+                        " (nothing was indexed into it); index images into it first: clipdex --db " +
+                        engine::shell_word(options.db_uri) + " --collection " +
+                        options.collection + " index FOLDER");
+    return engine;
 }
 
 std::unique_ptr<Engine> engine::State::open(const EngineOptions& options,

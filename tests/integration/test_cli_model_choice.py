@@ -102,9 +102,13 @@ def test_a_moved_model_folder_is_found_again_by_its_weights(build_dir, emoji_mod
     gone = cli.run("search", "red heart", check=False)
     assert gone.returncode == 3 and str(first) in gone.stderr and "--model FOLDER" in gone.stderr, gone.stderr
     assert cli.top_hit("--model", moved, "red heart")["url"].endswith("2764.svg")
-    # The collection now names the new place: no --model needed again.
+    # A search opens the store read-only; the next write records the new place ...
+    assert json.loads(cli.run("stats", "--json").stdout)["model"] == str(first)
+    shutil.copyfile(images / "2764.svg", tmp_path / "new heart.svg")
+    cli.run("--model", moved, "add", "--id", 9, "--file", tmp_path / "new heart.svg")
+    # ... and no --model is needed again.
     assert json.loads(cli.run("stats", "--json").stdout)["model"] == str(moved)
-    assert cli.top_hit("red heart")["url"].endswith("2764.svg")
+    assert cli.top_hit("red heart")["url"].endswith(("2764.svg", "new heart.svg"))  # the same picture
 
 
 def test_another_models_refusal_gives_advice_that_works_as_written(build_dir, emoji_model_dir, twemoji_folder,
@@ -116,7 +120,7 @@ def test_another_models_refusal_gives_advice_that_works_as_written(build_dir, em
     cli.run("--model", own, "index", images)
     other = OTHER_MODEL
     refused = cli.run("--model", other, "search", "dog face", check=False)
-    assert refused.returncode == 1 and "error (conflict)" in refused.stderr, refused.stderr
+    assert refused.returncode == 7 and "error (conflict)" in refused.stderr, refused.stderr
     assert str(own) in refused.stderr and "sha256:" in refused.stderr
     # The advice, run literally: the collection's own model ...
     model_words = advised(refused.stderr, "--model")
@@ -132,15 +136,22 @@ def test_another_models_refusal_gives_advice_that_works_as_written(build_dir, em
     assert cli.top_hit(*collection_words, "dog face")["url"].endswith("1f436.svg")
 
 
-def test_searching_a_collection_that_does_not_exist_says_how_to_make_it(build_dir, tmp_path):
-    cli = Cli(build_dir, tmp_path / "fresh.db", offline_env(tmp_path))
-    missing = cli.run("search", "a dog", check=False)
+def test_searching_a_collection_that_does_not_exist_says_how_to_make_it(build_dir, emoji_model_dir, twemoji_folder,
+                                                                      tmp_path):
+    cli = Cli(build_dir, tmp_path / "mine.db", offline_env(tmp_path))
+    images = twemoji_folder("pictures", extra=("2764.svg",))
+    cli.run("--model", emoji_model_dir, "--collection", "photos", "index", images)
+    missing = cli.run("search", "a dog", check=False)  # the default collection, never made
     assert missing.returncode == 3, missing.stderr
-    assert "no collection 'clipdex'" in missing.stderr and "index FOLDER" in missing.stderr, missing.stderr
-    # Reading an empty store needs no model either.
-    stats = json.loads(cli.run("stats", "--json").stdout)
-    assert stats["total_records"] == 0
-    assert json.loads(cli.run("list", "--json").stdout) == []
+    assert "collection 'clipdex' does not exist" in missing.stderr, missing.stderr
+    # The advice, with a real folder for FOLDER, makes it (with the default model: given here,
+    # since the test is offline).
+    advice = missing.stderr.split("index images into it first: ", 1)[1].strip()
+    words = shlex.split(advice)
+    assert words[0] == "clipdex" and words[-2:] == ["index", "FOLDER"], advice
+    assert words[1:3] == ["--db", cli.db], advice  # Cli.run gives --db itself
+    cli.run(*words[3:-1], images, "--model", emoji_model_dir)
+    assert cli.top_hit("red heart")["url"].endswith("2764.svg")
 
 
 def test_serve_without_model_loads_the_collections_at_start(build_dir, emoji_model_dir, twemoji_folder, start_server,
@@ -162,4 +173,4 @@ def test_serve_without_model_loads_the_collections_at_start(build_dir, emoji_mod
     cli.base = ["--db", str(db), "--model", str(OTHER_MODEL)]
     proc = subprocess.run([cli.binary, *cli.base, "serve", "--port", "0"], capture_output=True, text=True,
                           timeout=120)
-    assert proc.returncode == 1 and "error (conflict)" in proc.stderr, proc.stderr
+    assert proc.returncode == 7 and "error (conflict)" in proc.stderr, proc.stderr
