@@ -21,7 +21,7 @@ deps-demo:
 	scripts/deps.sh --demo
 
 $(BUILD)/build.ninja:
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCLIPDEX_UNITY=ON
 
 build: deps-system $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)

@@ -3,6 +3,10 @@
 # modules of their own). A module without sources yet is an INTERFACE library, so that
 # dependants link the same way before and after it has code.
 #
+# With CLIPDEX_UNITY, a module compiles as one translation unit (CMake's unity build), except
+# the files marked SKIP_UNITY_BUILD_INCLUSION (clipdex_no_unity): the shared headers (JSON, CLI11,
+# Boost.Beast, gRPC) are parsed once per module instead of once per file.
+#
 # Include directories: include/ (the public headers) and the generated version header are
 # PUBLIC; src/ (the private headers) is PRIVATE to every module, so nothing that links a module
 # sees the private headers by accident. Programs inside this repository that need them (the CLI,
@@ -28,9 +32,18 @@ function(clipdex_module name)
     target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/src)
     target_link_libraries(${target} PUBLIC ${M_DEPS})
     set_property(GLOBAL APPEND PROPERTY CLIPDEX_MODULES_WITH_SOURCES ${target})
+    if(CLIPDEX_UNITY)
+      set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
+    endif()
   else()
     add_library(${target} INTERFACE)
     target_include_directories(${target} INTERFACE ${public_includes})
     target_link_libraries(${target} INTERFACE ${M_DEPS})
   endif()
+endfunction()
+
+# Files that keep their own translation unit in a unity build: hot kernels (their own
+# optimisation context) and files whose private classes would leak across a merged unit.
+function(clipdex_no_unity)
+  set_source_files_properties(${ARGN} PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
 endfunction()

@@ -8,6 +8,12 @@
 //   for (const auto& hit : engine->search("a golden retriever in snow", 5))
 //       std::cout << hit.score << " " << hit.url << "\n";
 //
+// Row ids: a file's row id comes from its absolute path and fits in 53 bits (1 to 2^53 - 1, so
+// JavaScript reads it exactly; on a collision with another row the next id is taken). Ids given
+// by callers (add_image, add_image_by_url, add_image_file's `id`) are kept as given. Rows of
+// collections indexed before December 2026 (63-bit ids) are found and move to their new id when
+// their file is indexed again.
+//
 // The operation names follow the seeds' Python API (index_directory, add_image_by_url,
 // search, get_all_data, get_database_stats, remove_by_id, ...).
 //
@@ -23,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -140,6 +147,14 @@ class CLIPDEX_API Engine {
     IndexReport index_images(std::span<const std::filesystem::path> paths,
                              const Descriptions& descriptions = {},
                              const IndexOptions& options = {});
+    // One file, indexed as index_images indexes it: its row is found by its path (never a
+    // second row for one file), unchanged content is not encoded again. `id` puts the row under
+    // that id instead of the path's (an existing row of the file moves there; a row of another
+    // image under that id is replaced). `description` replaces the stored one; without it the
+    // stored one is kept. Returns the row's id. Throws the file's error (NotFound, Corrupt, ...).
+    int64_t add_image_file(const std::filesystem::path& path,
+                           std::optional<int64_t> id = std::nullopt,
+                           std::optional<std::string> description = std::nullopt);
     // Fetches the URL (http/https, size and time limits) and stores it under `id` (replacing).
     void add_image_by_url(int64_t id, const std::string& url, const std::string& description = {});
     void add_image(int64_t id, std::span<const uint8_t> bytes, const std::string& url_or_name,

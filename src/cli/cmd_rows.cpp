@@ -1,7 +1,9 @@
 // Row-level commands: add, remove, list, stats, info.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/engine_access.h"
 #include "common/file_read.h"
@@ -14,6 +16,7 @@ namespace {
 
 struct RowArgs {
     std::string id;  // parsed by parse_row_id: CLI11 would clamp out-of-range text
+    bool id_given = false;
     std::string url, file, description;
     std::vector<std::string> ids;
     int64_t limit = 20, offset = 0;
@@ -22,24 +25,28 @@ struct RowArgs {
 };
 
 void run_add(const GlobalOptions& global, const RowArgs& args) {
-    const int64_t id = parse_row_id(args.id, "add: --id");
     if (args.url.empty() == args.file.empty())
         throw Error(ErrorCode::InvalidInput, "add: give --url or --file (one)");
+    if (!args.url.empty() && !args.id_given)
+        throw Error(ErrorCode::InvalidInput,
+                    "add: --url needs --id (a file's id comes from its path; a URL has none)");
+    std::optional<int64_t> id;
+    if (args.id_given) id = parse_row_id(args.id, "add: --id");
+    std::optional<std::string> description;
+    if (!args.description.empty()) description = args.description;
     // Read (bounded) before loading the model: a bad --file fails in milliseconds.
-    std::vector<uint8_t> bytes;
     if (!args.file.empty())
-        bytes = read_file_bounded(args.file, engine_options(global).max_image_bytes,
-                                  "add: --file '" + args.file + "'");
+        read_file_bounded(args.file, engine_options(global).max_image_bytes,
+                          "add: --file '" + args.file + "'");
     auto engine = open_engine(global);
     if (!args.url.empty()) {
-        engine->add_image_by_url(id, args.url, args.description);
+        engine->add_image_by_url(*id, args.url, args.description);
     } else {
-        const std::string absolute =
-            std::filesystem::absolute(args.file).lexically_normal().string();
-        engine->add_image(id, bytes, absolute, args.description);
+        id = engine->add_image_file(std::filesystem::absolute(args.file).lexically_normal(), id,
+                                    description);
     }
     engine->close();
-    std::printf("added id %lld\n", static_cast<long long>(id));
+    std::printf("added id %lld\n", static_cast<long long>(*id));
 }
 
 void run_remove(const GlobalOptions& global, const RowArgs& args) {
@@ -87,12 +94,18 @@ void print_object(const nlohmann::json& object, bool json) {
 void register_rows(CLI::App& app, GlobalOptions& global) {
     auto args = std::make_shared<RowArgs>();
     CLI::App* add = app.add_subcommand(
-        "add", "add (or replace) one image under a given id, from a URL or a file");
-    add->add_option("--id", args->id, "row id")->required();
+        "add", "add one image from a URL (under --id, replacing) or a file (its one row, updated)");
+    CLI::Option* id = add->add_option(
+        "--id", args->id, "row id (required with --url; with --file: default the path's id)");
     add->add_option("--url", args->url, "http(s) URL of the image");
-    add->add_option("--file", args->file, "image file");
-    add->add_option("--description", args->description, "caption stored with the image");
-    add->callback([&global, args] { run_add(global, *args); });
+    add->add_option("--file", args->file,
+                    "image file: its row is found by path, so adding it again makes no second row");
+    add->add_option("--description", args->description,
+                    "caption stored with the image (a file without one keeps its stored caption)");
+    add->callback([&global, args, id] {
+        args->id_given = id->count() > 0;
+        run_add(global, *args);
+    });
 
     CLI::App* remove = app.add_subcommand("remove", "remove rows by id");
     remove->add_option("ids", args->ids, "row ids")->required();

@@ -1,5 +1,5 @@
 // `clipdex search "text"` and `clipdex search --image FILE|URL`: ranked hits as a table or
-// JSON, optionally a contact sheet of the hits.
+// JSON (an array of {"query", "hits"}, one per query), optionally a contact sheet of the hits.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -30,15 +30,9 @@ void print_table(const std::string& query, const std::vector<SearchHit>& hits) {
                     hits[i].description.empty() ? "" : "  — ", hits[i].description.c_str());
 }
 
-// The HTTP API's hit objects (engine/hit_json.h) with the rank added.
-nlohmann::json hits_json(const std::string& query, const std::vector<SearchHit>& hits) {
-    nlohmann::json list = nlohmann::json::array();
-    for (size_t i = 0; i < hits.size(); ++i) {
-        nlohmann::json hit = hit_to_json(hits[i]);
-        hit["rank"] = i + 1;
-        list.push_back(std::move(hit));
-    }
-    return {{"query", query}, {"hits", list}};
+// One query's answer: {"query": text or image, "hits": the HTTP API's hits (engine/hit_json.h)}.
+nlohmann::json query_json(const std::string& query, const std::vector<SearchHit>& hits) {
+    return {{"query", query}, {"hits", hits_to_json(hits)}};
 }
 
 // A hit's picture through the engine (its limits and URL rule); one that cannot be loaded is
@@ -96,9 +90,10 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
             results.emplace_back(args.texts[i], std::move(lists[i]));
     }
     if (args.json) {
+        // Always an array, one object per query, however many queries there are.
         nlohmann::json out = nlohmann::json::array();
-        for (const auto& [query, hits] : results) out.push_back(hits_json(query, hits));
-        std::cout << (out.size() == 1 ? out[0] : out).dump() << "\n";
+        for (const auto& [query, hits] : results) out.push_back(query_json(query, hits));
+        std::cout << out.dump() << "\n";
     } else {
         for (const auto& [query, hits] : results) print_table(query, hits);
     }

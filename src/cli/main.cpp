@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "clipdex/error.h"
+#include "clipdex/version.h"
 
 namespace {
 
@@ -116,6 +117,7 @@ std::optional<int> check_command(int argc, char** argv, const CLI::App& app) {
 int main(int argc, char** argv) {
     CLI::App app{"clipdex: find images by what they show"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("clipdex ") + clipdex::version());
     app.fallthrough();  // global options may also follow the subcommand's name
     clipdex::cli::GlobalOptions global;
     app.add_option("--db", global.db, "vector store URI: a file path or http(s)://host:port")

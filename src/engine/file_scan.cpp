@@ -6,7 +6,6 @@
 
 #include "common/ascii.h"
 #include "common/file_read.h"
-#include "common/hash.h"
 
 namespace clipdex {
 
@@ -82,11 +81,6 @@ std::vector<fs::path> find_images(const fs::path& dir, bool recursive,
     if (ec) failures.push_back({root.string(), "cannot list folder: " + ec.message()});
     std::sort(found.begin(), found.end());
     return found;
-}
-
-int64_t id_for_path(const fs::path& absolute_path) {
-    const uint64_t hash = fnv1a64(absolute_path.string()) & 0x7fffffffffffffffull;
-    return hash == 0 ? 1 : static_cast<int64_t>(hash);
 }
 
 std::string find_description(const Descriptions& descriptions, const fs::path& file,

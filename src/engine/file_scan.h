@@ -18,9 +18,6 @@ bool has_image_extension(const std::filesystem::path& path);
 std::vector<std::filesystem::path> find_images(const std::filesystem::path& dir, bool recursive,
                                                std::vector<IndexFailure>& failures);
 
-// The stable row id of a file: a 63-bit hash of its absolute path (never 0).
-int64_t id_for_path(const std::filesystem::path& absolute_path);
-
 // load_descriptions on the file's text; errors name the file as `source`. For tests and fuzzing.
 Descriptions parse_descriptions(std::string_view json_text, const std::string& source);
 

@@ -1,7 +1,9 @@
-// Incremental indexing: classify files against what the store holds (by path, size and mtime;
-// then by content hash), and feed the new and changed ones to the ingest pipeline (ingest.h),
-// which reads each file once, decodes and preprocesses on worker threads, encodes in batches on
-// this thread and writes each batch in one store call.
+// Incremental indexing: find each file's row (file_ids.h: by its path's id, its old id, its
+// path), classify the file against it (by path, size and mtime; then by content hash), and feed
+// the new and changed ones to the ingest pipeline (ingest.h), which reads each file once,
+// decodes and preprocesses on worker threads, encodes in batches on this thread and writes each
+// batch in one store call. Engine::add_image_file is the same for one file.
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <future>
@@ -11,6 +13,7 @@
 
 #include "common/file_read.h"
 #include "engine/engine_state.h"
+#include "engine/file_ids.h"
 #include "engine/file_record.h"
 #include "engine/file_scan.h"
 #include "engine/ingest.h"
@@ -23,9 +26,15 @@ namespace {
 
 struct FileFacts {
     fs::path path;
-    int64_t id = 0;
+    int64_t id = 0;  // its row's, from FileIds
     uint64_t size = 0;
     int64_t mtime_ns = 0;
+};
+
+// What Engine::add_image_file says about its file: the id to put it under and its description.
+struct GivenFile {
+    std::optional<int64_t> id;
+    std::optional<std::string> description;
 };
 
 enum class Verdict { New, Changed, Unchanged };
@@ -46,7 +55,6 @@ std::optional<FileFacts> stat_file(const fs::path& path, std::vector<IndexFailur
         failures.push_back({path.string(), ec.message()});
         return std::nullopt;
     }
-    facts.id = engine::id_for_path(facts.path);
     return facts;
 }
 
@@ -72,10 +80,15 @@ std::string error_text(const std::exception_ptr& error) {
 // pipeline; keeps the counts and reports progress.
 class Indexer {
   public:
-    Indexer(engine::State& state, const Descriptions& descriptions, const IndexOptions& options)
+    Indexer(engine::State& state, const Descriptions& descriptions, const IndexOptions& options,
+            const GivenFile* given = nullptr)
         : state_(state),
           descriptions_(descriptions),
           options_(options),
+          given_(given),
+          ids_(*state.store, state.options.collection,
+               {"url", engine::kFileSizeField, engine::kMtimeField, engine::kSha256Field,
+                "description"}),
           pipeline_(state, pipeline_options(state, options),
                     [this](const engine::IngestOutcome& outcome) { count(outcome); }) {}
 
@@ -91,6 +104,9 @@ class Indexer {
     }
 
     IndexReport& report() { return report_; }
+    int64_t last_id() const { return last_id_; }
+    // The first failure as thrown (its code and message), for a caller of one file.
+    std::exception_ptr first_error() const { return first_error_; }
 
   private:
     static engine::IngestOptions pipeline_options(const engine::State& state,
@@ -113,23 +129,24 @@ class Indexer {
                 ++report_.counts.done;
             }
         }
-        std::vector<int64_t> ids;
-        for (const auto& file : files) ids.push_back(file.id);
-        const auto existing_rows =
-            state_.store->get(state_.options.collection, ids,
-                              {"url", engine::kFileSizeField, engine::kMtimeField,
-                               engine::kSha256Field, "description"});
-        std::unordered_map<int64_t, const store::Row*> existing;
-        for (const auto& row : existing_rows) existing[row.id] = &row;
+        std::vector<engine::FileSlot> slots = find_rows(files);
         std::vector<store::RowPatch> described;
-        for (const auto& file : files) {
-            auto it = existing.find(file.id);
-            const store::Row* row = it == existing.end() ? nullptr : it->second;
-            std::string description = engine::find_description(descriptions_, file.path, root_);
+        for (size_t i = 0; i < files.size(); ++i) {
+            const FileFacts& file = files[i];
+            const store::Row* row = slots[i].row ? &*slots[i].row : nullptr;
+            // A description given now (add_image_file's, a descriptions file's) wins; without
+            // one the row keeps its own, whatever happens to the file's content.
+            std::optional<std::string> description;
+            if (given_ != nullptr && given_->description) {
+                description = given_->description;
+            } else if (std::string found =
+                           engine::find_description(descriptions_, file.path, root_);
+                       !found.empty()) {
+                description = std::move(found);
+            }
             const Verdict verdict = judge(file, row);
             if (verdict == Verdict::Unchanged) {
-                // A descriptions file given now may name a file indexed before without one.
-                if (!description.empty() && description != row->description) {
+                if (description && *description != row->description) {
                     store::RowPatch& patch = described.emplace_back();
                     patch.id = file.id;
                     patch.description = std::move(description);
@@ -143,7 +160,7 @@ class Indexer {
             engine::IngestItem item;
             item.id = file.id;
             item.name = file.path.string();
-            item.description = std::move(description);
+            item.description = description ? *description : row ? row->description : "";
             item.source = engine::SourceKind::File;
             item.mtime_ns = file.mtime_ns;
             // Same size, new mtime (a copy, a checkout, `touch`): the content hash decides.
@@ -165,9 +182,33 @@ class Indexer {
         notify();
     }
 
+    // The files' rows and ids (FileIds); a row under another id than the file's (an old id, or
+    // add_image_file's given id) is moved there first, so the rest sees it under its id. A move
+    // is bookkeeping, not a change: an unchanged file stays counted as unchanged.
+    std::vector<engine::FileSlot> find_rows(std::vector<FileFacts>& files) {
+        std::vector<std::string> names;
+        for (const auto& file : files) names.push_back(file.path.string());
+        std::vector<engine::FileSlot> slots = ids_.resolve(names);
+        std::vector<std::pair<int64_t, int64_t>> moves;
+        for (size_t i = 0; i < files.size(); ++i) {
+            engine::FileSlot& slot = slots[i];
+            if (given_ != nullptr && given_->id) slot.id = *given_->id;
+            files[i].id = last_id_ = slot.id;
+            if (slot.row && slot.row->id != slot.id) {
+                if (std::none_of(moves.begin(), moves.end(),
+                                 [&](const auto& move) { return move.first == slot.row->id; }))
+                    moves.emplace_back(slot.row->id, slot.id);
+                slot.row->id = slot.id;
+            }
+        }
+        ids_.move_rows(moves);
+        return slots;
+    }
+
     void count(const engine::IngestOutcome& outcome) {
         switch (outcome.status) {
             case engine::IngestOutcome::Status::Failed:
+                if (!first_error_) first_error_ = outcome.error;
                 report_.failures.push_back({outcome.name, error_text(outcome.error)});
                 ++report_.counts.failed;
                 break;
@@ -190,8 +231,12 @@ class Indexer {
     engine::State& state_;
     const Descriptions& descriptions_;
     const IndexOptions& options_;
+    const GivenFile* given_;
+    engine::FileIds ids_;
     fs::path root_;
     std::set<int64_t> new_ids_;  // rows this run creates: counted as added, the others updated
+    int64_t last_id_ = 0;
+    std::exception_ptr first_error_;
     IndexReport report_;
     engine::IngestPipeline pipeline_;  // last: its workers go before the members they report to
 };
@@ -241,6 +286,35 @@ IndexReport Engine::index_directory(const fs::path& dir, const Descriptions& des
     report.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return report;
+}
+
+int64_t Engine::add_image_file(const fs::path& path, std::optional<int64_t> id,
+                               std::optional<std::string> description) {
+    state_->check_open();
+    std::error_code ec;
+    const fs::file_status status = fs::status(path, ec);
+    if (!fs::exists(status))
+        throw Error(ErrorCode::NotFound, "image file '" + path.string() + "' does not exist");
+    if (fs::is_directory(status))
+        throw Error(ErrorCode::InvalidInput,
+                    "image file '" + path.string() + "' is a folder, not a file");
+    if (description && description->size() > store::kMaxDescriptionBytes)
+        throw Error(ErrorCode::TooLarge, "description of image file '" + path.string() + "' is " +
+                                             std::to_string(description->size()) +
+                                             " bytes, over the limit of " +
+                                             std::to_string(store::kMaxDescriptionBytes));
+    const GivenFile given{id, std::move(description)};
+    IndexOptions options;
+    options.batch_size = 1;
+    Indexer indexer(*state_, {}, options, &given);
+    const fs::path paths[] = {path};
+    indexer.run(paths, fs::current_path());
+    if (indexer.first_error()) std::rethrow_exception(indexer.first_error());
+    const IndexReport& report = indexer.report();
+    if (!report.failures.empty())
+        throw Error(ErrorCode::Io, "image file '" + report.failures.front().path +
+                                       "': " + report.failures.front().reason);
+    return indexer.last_id();
 }
 
 }  // namespace clipdex

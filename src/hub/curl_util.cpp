@@ -151,4 +151,8 @@ bool split_header(std::string_view line, std::string& name, std::string& value) 
     return !name.empty();
 }
 
+bool is_redirect(long status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 }  // namespace clipdex::hub::detail

@@ -53,4 +53,7 @@ std::string describe_seconds(double seconds);
 // Splits "Name: value\r\n" into a trimmed name and value; false when the line is no header.
 bool split_header(std::string_view line, std::string& name, std::string& value);
 
+// 301, 302, 303, 307 and 308: the statuses whose Location the downloads follow.
+bool is_redirect(long status);
+
 }  // namespace clipdex::hub::detail

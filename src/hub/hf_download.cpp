@@ -32,6 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using detail::CurlEasy;
+using detail::is_redirect;
 
 std::string env(const char* name) {
     const char* value = std::getenv(name);
@@ -183,10 +184,6 @@ HubAnswer head_request(const HubConfig& config, const std::string& url, const Re
     }
     curl_easy_getinfo(handle.get(), CURLINFO_RESPONSE_CODE, &headers.status);
     return headers;
-}
-
-bool is_redirect(long status) {
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 // Marks "file does not exist at this commit" like huggingface_hub, so neither tool asks again.

@@ -21,6 +21,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using detail::CurlEasy;
+using detail::is_redirect;
 
 const std::string kAllowHint = " (use --allow-private-urls)";
 
@@ -422,10 +423,6 @@ Hop perform_hop(const std::string& url, const FetchOptions& options, Clock::time
     }
     hop.body = std::move(transfer.body);
     return hop;
-}
-
-bool is_redirect(long status) {
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
 void check_status(long status, std::string_view original) {

@@ -261,8 +261,7 @@ struct HttpServer::Impl {
                         "search: give exactly one of 'text' or 'image_url' (or upload an image)");
         const auto hits = text.empty() ? engine.search_by_image_url(image_url, k, filter)
                                        : engine.search(text, k, filter);
-        json results = json::array();
-        for (const auto& hit : hits) results.push_back(hit_to_json(hit));
+        const json results = hits_to_json(hits);
         json out = {{"success", true}, {"k", k}, {"count", results.size()}, {"results", results}};
         out[text.empty() ? "image_url" : "query"] = text.empty() ? image_url : text;
         return json_response(200, out);
@@ -285,8 +284,7 @@ struct HttpServer::Impl {
         const std::string filter = filter_part ? std::string(filter_part->content) : "";
         const auto* bytes = reinterpret_cast<const uint8_t*>(file->content.data());
         const auto hits = engine.search_by_image_bytes({bytes, file->content.size()}, k, filter);
-        json results = json::array();
-        for (const auto& hit : hits) results.push_back(hit_to_json(hit));
+        const json results = hits_to_json(hits);
         return json_response(200, {{"success", true},
                                    {"k", k},
                                    {"count", results.size()},

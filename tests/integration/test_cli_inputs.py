@@ -61,8 +61,10 @@ def test_an_svg_has_one_vector_whichever_command_encodes_it(tmp_path, clipdex_cl
     image.write_bytes(SVG)
     embedded = json.loads(cli.run("embed", "--image", image).stdout)["items"][0]["embedding"]
     cli.run("add", "--id", 5, "--file", image)
+    (tmp_path / "copy.svg").write_bytes(SVG)
     cli.run("index", tmp_path)
     stored = rows(cli)
-    assert len(stored) == 2  # the add's row and the indexed file's row
+    # The add's row (indexing found it by its path: no second row) and the copy's.
+    assert len(stored) == 2 and stored[5]["url"] == str(image)
     for row in stored.values():
         np.testing.assert_allclose(row["vector"], embedded, rtol=0, atol=1e-6)

@@ -73,7 +73,7 @@ def test_changed_content_is_encoded_again_under_the_same_id(run, folder):
     after = rows_by_name(run)
     assert after["1f436.svg"]["id"] == before["1f436.svg"]["id"]
     assert after["1f436.svg"]["sha256"] != before["1f436.svg"]["sha256"]
-    hits = run("search", "fox", "-k", "1", "--json")["hits"]
+    hits = run("search", "fox", "-k", "1", "--json")[0]["hits"]
     assert pathlib.Path(hits[0]["url"]).name == "1f436.svg"
 
 

@@ -229,10 +229,10 @@ def test_auth_clipdex_cli_token(auth_server, build_dir, emoji_model_dir, tmp_pat
     assert "password" in bad.stderr.lower() or "auth" in bad.stderr.lower(), bad.stderr
 
 
+# Milvus Lite has one database only, so this runs on the standalone server alone.
+@pytest.mark.parametrize("milvus_server", ["standalone"], indirect=True)
 def test_database_in_the_uri_path_selects_it(milvus_server, milvus_cli_factory, collection_name):
     """`http://host:port/DB` sends DB as the `dbname` metadata: the collection lands in that database."""
-    if milvus_server.kind != "standalone":
-        pytest.skip(f"{milvus_server.kind} has no databases besides the default one")
     database = "db_" + collection_name
     admin = MilvusClient(milvus_server.uri)
     admin.create_database(database)

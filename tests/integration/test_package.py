@@ -55,6 +55,8 @@ def test_install_layout(installed):
     assert (lib / "cmake" / "clipdex" / "clipdex-targets.cmake").is_file()
     assert list(lib.glob("libclipdex.so*")), sorted(p.name for p in lib.iterdir())
     assert os.access(installed / "bin" / "clipdex", os.X_OK)
+    # The installed command runs from its prefix (its library and worker found from there).
+    assert run([str(installed / "bin" / "clipdex"), "--version"]).strip() == "clipdex 0.1.0"
     assert os.access(installed / "libexec" / "clipdex" / "clipdex-svg-worker", os.X_OK)
     # Private headers stay private.
     assert sorted(p.name for p in (installed / "include").iterdir()) == ["clipdex"]

@@ -25,9 +25,9 @@ def test_cli_and_http_server_on_milvus(milvus_server, clipdex_cli, start_server,
     assert report["added"] == count and report["failed"] == 0, report
     assert json.loads(cli.run("index", gallery, "--json").stdout)["unchanged"] == count
 
-    hits = json.loads(cli.run("search", "red heart", "-k", "3", "--json").stdout)["hits"]
+    hits = json.loads(cli.run("search", "red heart", "-k", "3", "--json").stdout)[0]["hits"]
     assert name_of(hits[0]["url"]) == "2764.svg"
-    hits = json.loads(cli.run("search", "--image", gallery / "1f436.svg", "-k", "3", "--json").stdout)["hits"]
+    hits = json.loads(cli.run("search", "--image", gallery / "1f436.svg", "-k", "3", "--json").stdout)[0]["hits"]
     assert name_of(hits[0]["url"]) == "1f436.svg" and hits[0]["score"] > 0.999
     assert json.loads(cli.run("stats", "--json").stdout)["total_records"] == count
 
@@ -65,5 +65,5 @@ def test_touched_files_and_late_descriptions_on_milvus(milvus_server, clipdex_cl
     again = json.loads(cli.run("index", gallery, "--descriptions", descriptions, "--json").stdout)
     assert again["unchanged"] == count, again
     hits = json.loads(cli.run("search", "--image", gallery / "1f436.svg", "-k", "1",
-                              "--filter", 'description like "%late dog%"', "--json").stdout)["hits"]
+                              "--filter", 'description like "%late dog%"', "--json").stdout)[0]["hits"]
     assert len(hits) == 1 and name_of(hits[0]["url"]) == "1f436.svg" and hits[0]["score"] > 0.999, hits

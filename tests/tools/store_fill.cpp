@@ -3,13 +3,18 @@
 //       properties) and inserts ROWS rows with unicode urls, dynamic fields and odd floats
 //   store_fill dump URI COLLECTION                   prints the spec, then one JSON line per row in
 //       id order; vectors as the hex of their little-endian float32 bytes, so compares are exact
+//   store_fill move URI COLLECTION FROM:TO...         puts row FROM under id TO, whole (vector,
+//       added_at, dynamic fields), as collections made with other id rules hold them
+//       (tests/integration/test_cli_ids.py makes a collection of the old 63-bit file ids)
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -103,6 +108,28 @@ int dump(const std::string& uri, const std::string& collection) {
     return 0;
 }
 
+int move_rows(const std::string& uri, const std::string& collection, int count, char** pairs) {
+    auto store = cs::open_store(uri);
+    std::vector<int64_t> from, to;
+    for (int i = 0; i < count; ++i) {
+        const std::string pair = pairs[i];
+        const size_t colon = pair.find(':');
+        if (colon == std::string::npos) throw std::invalid_argument("FROM:TO expected: " + pair);
+        from.push_back(std::stoll(pair.substr(0, colon)));
+        to.push_back(std::stoll(pair.substr(colon + 1)));
+    }
+    std::vector<cs::Row> rows = store->get(collection, from, {"*"});
+    if (rows.size() != from.size()) {
+        std::cerr << "store_fill: only " << rows.size() << " of " << from.size() << " rows exist\n";
+        return 1;
+    }
+    for (size_t i = 0; i < rows.size(); ++i) rows[i].id = to[i];  // get keeps the ids' order
+    store->remove(collection, from);
+    store->insert(collection, rows);
+    store->flush(collection);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,12 +140,16 @@ int main(int argc, char** argv) {
                         argc == 7 ? static_cast<uint32_t>(std::stoul(argv[6])) : 1u);
         }
         if (mode == "dump" && argc == 4) return dump(argv[2], argv[3]);
+        if (mode == "move" && argc >= 5) return move_rows(argv[2], argv[3], argc - 4, argv + 4);
     } catch (const clipdex::Error& e) {
         std::cerr << "store_fill: " << clipdex::error_code_name(e.code()) << ": " << e.what()
                   << "\n";
         return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "store_fill: " << e.what() << "\n";
+        return 1;
     }
     std::cerr << "usage: store_fill fill URI COLLECTION ROWS DIM [SEED] | store_fill dump URI "
-                 "COLLECTION\n";
+                 "COLLECTION | store_fill move URI COLLECTION FROM:TO...\n";
     return 2;
 }
