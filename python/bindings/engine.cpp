@@ -136,6 +136,12 @@ nb::dict index_images(Engine& self, const std::vector<std::string>& paths,
     return report_to_dict(report);
 }
 
+int64_t add_image_file(Engine& self, const std::string& path, std::optional<int64_t> id,
+                       std::optional<std::string> description) {
+    nb::gil_scoped_release release;
+    return self.add_image_file(std::filesystem::path(path), id, std::move(description));
+}
+
 void add_image_by_url(Engine& self, int64_t id, const std::string& url,
                       const std::string& description) {
     nb::gil_scoped_release release;
@@ -307,6 +313,8 @@ void bind_engine(nb::module_& m) {
              nb::arg("progress").none() = nb::none())
         .def("index_images", &index_images, nb::arg("paths"), nb::arg("descriptions"),
              nb::arg("batch_size") = 32, nb::arg("progress").none() = nb::none())
+        .def("add_image_file", &add_image_file, nb::arg("path"), nb::arg("id").none() = nb::none(),
+             nb::arg("description").none() = nb::none())
         .def("add_image_by_url", &add_image_by_url, nb::arg("id"), nb::arg("url"),
              nb::arg("description") = "")
         .def("add_image", &add_image, nb::arg("id"), nb::arg("data"), nb::arg("name"),

@@ -234,24 +234,32 @@ class Engine:
                 triples.append((int(item[0]), str(item[1]), str(item[2]) if len(item) > 2 else ""))
         return self._native.add_images_by_url(triples)
 
+    def add_image_file(self, path: Union[str, "os.PathLike[str]"], id: Optional[int] = None,
+                       description: Optional[str] = None) -> int:
+        """Indexes one file as :meth:`index_images` does (its row is found by its path, so never
+        a second row for one file; unchanged content is not encoded again). ``id`` puts the row
+        under that id; ``description`` replaces the stored one (None keeps it). Returns the id."""
+        return self._native.add_image_file(os.fspath(path), None if id is None else int(id),
+                                           description)
+
     def add_image(self, id: int, image: ImageInput, description: str = "",
                   name: Optional[str] = None) -> None:
-        """Stores one image (file, bytes, PIL image or array) under ``id``; ``name`` is its url
-        field (default: the file path, or ``upload:ID``)."""
+        """Stores one image under ``id``: a file (as :meth:`add_image_file`), an http(s) URL,
+        encoded bytes, a PIL image or a uint8 array; ``name`` is the url field of an image
+        given as bytes or pixels (default ``upload:ID``)."""
         kind, value = classify(image)
         if kind == "url":
             self.add_image_by_url(id, value, description)
-            return
-        if kind == "file":
-            try:
-                with builtins.open(value, "rb") as f:
-                    data = f.read()
-            except FileNotFoundError as e:
-                raise NotFoundError(f"image file '{value}' does not exist") from e
-            name = name or value
+        elif kind == "file" and name is None:
+            self.add_image_file(value, id, description or None)
         else:
-            data = value
-        self._native.add_image(int(id), data, name or f"upload:{int(id)}", description)
+            if kind == "file":
+                try:
+                    with builtins.open(value, "rb") as f:
+                        value = f.read()
+                except FileNotFoundError as e:
+                    raise NotFoundError(f"image file '{value}' does not exist") from e
+            self._native.add_image(int(id), value, name or f"upload:{int(id)}", description)
 
     # -- search --------------------------------------------------------------------------------
     def search(self, text: str, top_k: int = 10, filter: Optional[str] = None) -> List[Dict[str, Any]]:

@@ -92,15 +92,21 @@ def test_progress_callback_context_manager_and_search_by_vector(py, emoji_model,
             by_vector = engine.search_by_vector(model.encode_text("red heart")[0], top_k=3)
             by_text = engine.search("red heart", top_k=3)
             rows = engine.get_all_data(include_vectors=True, limit=2)
+            cat_id = engine.add_image_file({str(folder / CAT)!r})
+            again = engine.add_image_file({str(folder / CAT)!r}, description="a cat")
+            count = engine.get_database_stats()["total_records"]
+            described = [r["description"] for r in engine.get_all_data() if r["id"] == cat_id]
         print(json.dumps({{"report": report, "updates": updates[-1:], "n": len(updates),
                           "closed": engine.closed, "by_vector": by_vector, "by_text": by_text,
-                          "vector_shape": list(rows[0]["vector"].shape), "dim": model.dim}}))
+                          "vector_shape": list(rows[0]["vector"].shape), "dim": model.dim,
+                          "same_id": cat_id == again, "count": count, "described": described}}))
     """)
     assert out["report"]["added"] == 32 and out["report"]["failed"] == 0
     assert out["n"] >= 1 and out["updates"][0]["done"] == 32
     assert out["closed"] is True
     assert out["by_vector"] == out["by_text"] and out["by_text"][0]["url"].endswith(HEART)
     assert out["vector_shape"] == [out["dim"]]
+    assert out["same_id"] and out["count"] == 32 and out["described"] == ["a cat"]  # no second row
 
 
 def test_progress_bar_on_a_terminal(py, emoji_model, twemoji_folder):
