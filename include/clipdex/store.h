@@ -175,17 +175,34 @@ class CLIPDEX_API Store {
     virtual void flush(const std::string& collection) = 0;
 };
 
+// Who holds an embedded store for writing. The writer records it as one JSON line in the lock
+// file (PATH.lock) while it holds the lock; find_writer reads it back.
+struct WriterInfo {
+    int64_t pid = 0;      // 0 when the holder left no readable owner line (an older clipdex)
+    std::string program;  // e.g. "clipdex serve"; empty = the process's name (/proc/self/comm)
+    std::string url;      // the base URL of the holder's HTTP API, when it serves one
+    bool token_required = false;  // that API wants "Authorization: Bearer TOKEN"
+};
+
 struct StoreOptions {
     std::string token;    // Milvus: API key or "user:password"
     std::string db_name;  // Milvus database; empty = "default"
     bool read_only = false;
     double timeout_seconds = 30;  // per remote call
+    // Embedded writer: what it records about itself in the lock file (the pid is always its
+    // own). Readers and Milvus ignore it.
+    WriterInfo writer;
 };
 
 // A path (or "file:PATH") opens the embedded store; http:// or https:// a Milvus server.
 // Defined in src/store/open/, the one module above both backends.
 CLIPDEX_API std::unique_ptr<Store> open_store(const std::string& uri,
                                               const StoreOptions& options = {});
+
+// The process that holds the embedded store at `uri` for writing, or nullopt when none does (no
+// lock file, or its lock is free: an owner line left by a dead process is ignored). Milvus URIs
+// have no single writer: always nullopt. Never creates anything.
+CLIPDEX_API std::optional<WriterInfo> find_writer(const std::string& uri);
 
 // ISO-8601 UTC timestamp with milliseconds, e.g. "2026-11-23T20:01:02.345Z".
 CLIPDEX_API std::string utc_timestamp_now();

@@ -59,7 +59,7 @@ int run_index(const GlobalOptions& global, const IndexArgs& args) {
         if (!std::filesystem::exists(path, ec))
             throw Error(ErrorCode::NotFound, "index: '" + path + "': no such file or folder");
     }
-    auto engine = open_engine(global);
+    auto engine = open_engine_to_write(global, {WriteIntent::Command::Index});
     const Descriptions descriptions =
         args.descriptions.empty() ? Descriptions{} : load_descriptions(args.descriptions);
     Progress bar("indexing");

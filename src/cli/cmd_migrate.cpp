@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/engine_access.h"
+#include "cli/writer_conflict.h"
 #include "clipdex/store.h"
 #include "common/progress.h"
 #include "store/migrate.h"
@@ -33,6 +34,7 @@ std::unique_ptr<store::Store> open(const std::string& uri, const std::string& to
     store::StoreOptions options;
     options.token = token;
     options.read_only = read_only;
+    options.writer.program = program_name(WriteIntent::Command::Migrate);
     return store::open_store(uri, options);
 }
 
@@ -76,6 +78,9 @@ int run_migrate(const GlobalOptions& global, const MigrateArgs& args) {
                     "migrate: source and destination are the same collection `" +
                         global.collection + "` of " + args.src_uri);
     }
+    // The source is only read, so it may be a database a running server holds; the destination
+    // is refused with advice when another process holds it.
+    refuse_if_held(args.dst_uri, {WriteIntent::Command::Migrate});
     auto src = open(args.src_uri, args.src_token.empty() ? global.token : args.src_token, true);
     auto dst = open(args.dst_uri, args.dst_token.empty() ? global.token : args.dst_token, false);
     store::MigrateOptions options;

@@ -38,7 +38,13 @@ void run_add(const GlobalOptions& global, const RowArgs& args) {
     if (!args.file.empty())
         read_file_bounded(args.file, engine_options(global).max_image_bytes,
                           "add: --file '" + args.file + "'");
-    auto engine = open_engine(global);
+    WriteIntent intent;
+    intent.command =
+        args.url.empty() ? WriteIntent::Command::AddFile : WriteIntent::Command::AddUrl;
+    intent.id = id.value_or(0);
+    intent.url = args.url;
+    intent.description = args.description;
+    auto engine = open_engine_to_write(global, intent);
     if (!args.url.empty()) {
         engine->add_image_by_url(*id, args.url, args.description);
     } else {
@@ -52,7 +58,10 @@ void run_add(const GlobalOptions& global, const RowArgs& args) {
 void run_remove(const GlobalOptions& global, const RowArgs& args) {
     std::vector<int64_t> ids;
     for (const std::string& text : args.ids) ids.push_back(parse_row_id(text, "remove: id"));
-    auto engine = open_engine(global);
+    WriteIntent intent;
+    intent.command = WriteIntent::Command::Remove;
+    intent.ids = ids;
+    auto engine = open_engine_to_write(global, intent);
     size_t missing = 0;
     for (int64_t id : ids)
         if (!engine->remove_by_id(id)) {
@@ -65,7 +74,7 @@ void run_remove(const GlobalOptions& global, const RowArgs& args) {
 }
 
 void run_list(const GlobalOptions& global, const RowArgs& args) {
-    auto engine = open_engine(global);
+    auto engine = open_engine_to_read(global);
     const auto rows = engine->get_all_data(args.vectors, args.limit, args.offset);
     if (args.json) {
         nlohmann::json out = nlohmann::json::array();
@@ -121,13 +130,15 @@ void register_rows(CLI::App& app, GlobalOptions& global) {
     CLI::App* stats = app.add_subcommand("stats", "record count, model, dimension, index");
     stats->add_flag("--json", args->json, "print JSON");
     stats->callback([&global, args] {
-        print_object(engine::stats_json(open_engine(global)->get_database_stats()), args->json);
+        print_object(engine::stats_json(open_engine_to_read(global)->get_database_stats()),
+                     args->json);
     });
 
     CLI::App* info = app.add_subcommand("info", "collection schema, index and metric");
     info->add_flag("--json", args->json, "print JSON");
     info->callback([&global, args] {
-        print_object(engine::collection_json(open_engine(global)->collection_info()), args->json);
+        print_object(engine::collection_json(open_engine_to_read(global)->collection_info()),
+                     args->json);
     });
 }
 

@@ -36,9 +36,15 @@ void install_stop_handlers() {
 
 void run_serve(const GlobalOptions& global, const server::ServerOptions& options) {
     install_stop_handlers();
-    auto engine = open_engine(global);
-    server::HttpServer http(*engine, options);
+    // Refused before anything else when another process holds the store (see writer_conflict.h);
+    // then the port, so that a port in use fails before the model loads, and the store's lock
+    // records the URL the server answers on.
+    refuse_if_held(global.db, {WriteIntent::Command::Serve});
+    server::HttpServer http(options);
     const int port = http.bind();
+    const std::string url = local_url(options.host, port);
+    auto engine = open_engine_to_write(global, {WriteIntent::Command::Serve}, url,
+                                       !options.bearer_token.empty());
     std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n",
                 options.host.c_str(), port, engine->model_name().c_str(), global.db.c_str());
     std::fflush(stdout);
@@ -49,7 +55,7 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
         http.stop();
         image::stop_svg_workers();  // renders in flight fail now (503) instead of running on
     });
-    http.run();
+    http.run(*engine);
     // run() also returns when it failed or was stopped elsewhere: wake the watcher to join it.
     const char wake = 0;
     [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &wake, 1);

@@ -33,10 +33,28 @@ DownloadProgressFn download_bar(const std::string& model) {
 
 }  // namespace
 
-std::unique_ptr<Engine> open_engine(const GlobalOptions& global) {
+std::unique_ptr<Engine> open_engine_to_read(const GlobalOptions& global) {
     EngineOptions options = engine_options(global);
     options.download_progress = download_bar(global.model);
+    options.store.read_only = true;
     return Engine::open(options);
+}
+
+std::unique_ptr<Engine> open_engine_to_write(const GlobalOptions& global, const WriteIntent& intent,
+                                             const std::string& serve_url, bool token_required) {
+    refuse_if_held(global.db, intent);
+    EngineOptions options = engine_options(global);
+    options.download_progress = download_bar(global.model);
+    options.store.writer.program = program_name(intent.command);
+    options.store.writer.url = serve_url;
+    options.store.writer.token_required = token_required;
+    try {
+        return Engine::open(options);
+    } catch (const Error& e) {
+        // Another writer took the store while the model loaded: the same advice.
+        if (e.code() == ErrorCode::Conflict) refuse_if_held(global.db, intent);
+        throw;
+    }
 }
 
 std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global) {

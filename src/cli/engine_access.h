@@ -5,13 +5,23 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "cli/writer_conflict.h"
 #include "clipdex/engine.h"
 
 namespace clipdex::cli {
 
 EngineOptions engine_options(const GlobalOptions& global);
-// Loads the model (downloading it with a progress bar when needed) and opens the store.
-std::unique_ptr<Engine> open_engine(const GlobalOptions& global);
+// For commands that only read (search, list, stats, info): loads the model (downloading it with a
+// progress bar when needed) and opens the store read-only, so they work beside a running
+// `clipdex serve`. A missing database or collection is NotFound; nothing is created.
+std::unique_ptr<Engine> open_engine_to_read(const GlobalOptions& global);
+// For commands that write: refused with Error(Conflict) and advice (writer_conflict.h) before the
+// model loads when another process holds the store; otherwise as above, writable, creating the
+// database and collection when absent, and recording `intent`'s program (and `serve_url`, where
+// it serves one) on the store's lock.
+std::unique_ptr<Engine> open_engine_to_write(const GlobalOptions& global, const WriteIntent& intent,
+                                             const std::string& serve_url = {},
+                                             bool token_required = false);
 // The model alone (no store), resolved and limited as open_engine's.
 std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global);
 

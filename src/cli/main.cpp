@@ -35,6 +35,8 @@ int exit_code(clipdex::ErrorCode code) {
             return 5;
         case clipdex::ErrorCode::Unavailable:
             return 6;
+        case clipdex::ErrorCode::Conflict:
+            return 7;  // e.g. another process (a running `clipdex serve`) holds the database
         default:
             return 1;
     }

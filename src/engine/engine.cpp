@@ -14,6 +14,9 @@ void ensure_collection(engine::State& state) {
     auto& store = *state.store;
     const std::string& name = state.options.collection;
     if (!store.has_collection(name)) {
+        if (state.options.store.read_only)
+            throw Error(ErrorCode::NotFound, "collection '" + name + "' does not exist in " +
+                                                 store.uri() + " (nothing was indexed into it)");
         store::CollectionSpec spec;
         spec.name = name;
         spec.dim = state.encoder->dim();

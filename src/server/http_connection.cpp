@@ -223,7 +223,11 @@ void Connection::write(Response response) {
                       [self = shared_from_this()](const error_code& error, size_t) {
                           self->message_.reset();
                           if (error) return self->stream_.close();
-                          if (!self->keep_alive_) return self->close_gracefully();
+                          // A shutdown that began while this answer was being written: the
+                          // connection was not idle then, so it is closed now rather than left
+                          // waiting for a next request until the grace period ends.
+                          if (!self->keep_alive_ || self->listener_.stopping())
+                              return self->close_gracefully();
                           ++self->served_;
                           self->stream_.expires_never();
                           self->parser_.reset();

@@ -102,12 +102,14 @@ bool query_bool(const Request& req, const char* key) {
 }  // namespace
 
 struct HttpServer::Impl {
-    Engine& engine;
+    Engine* serving = nullptr;  // set by run(), before the first connection is accepted
     ServerOptions options;
     Router http;  // the bearer token, methods and framing are checked before a handler runs
     std::unique_ptr<Listener> listener;
 
-    Impl(Engine& e, const ServerOptions& o) : engine(e), options(o) {}
+    explicit Impl(const ServerOptions& o) : options(o) {}
+
+    Engine& engine() const { return *serving; }
 
     using Method = Response (Impl::*)(const Request&);
 
@@ -129,11 +131,11 @@ struct HttpServer::Impl {
 
     Response health(const Request&) {
         return json_response(
-            200, {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine.model_name()}});
+            200, {{"service", "clipdex"}, {"status", "healthy"}, {"model", engine().model_name()}});
     }
 
     Response stats(const Request&) {
-        json stats = engine::stats_json(engine.get_database_stats());
+        json stats = engine::stats_json(engine().get_database_stats());
         stats["success"] = true;
         return json_response(200, stats);
     }
@@ -143,7 +145,7 @@ struct HttpServer::Impl {
         const int64_t id = require_id(body, "add");
         const std::string url = optional_string(body, "url");
         if (url.empty()) throw Error(ErrorCode::InvalidInput, "add: field 'url' is required");
-        engine.add_image_by_url(id, url, optional_string(body, "description"));
+        engine().add_image_by_url(id, url, optional_string(body, "description"));
         return json_response(
             200, {{"success", true}, {"id", id}, {"url", url}, {"message", "image added"}});
     }
@@ -183,7 +185,7 @@ struct HttpServer::Impl {
             }
             results.push_back(result);
         }
-        const std::vector<UrlAddResult> added = engine.add_images_by_url(valid);
+        const std::vector<UrlAddResult> added = engine().add_images_by_url(valid);
         size_t succeeded = 0;
         for (size_t i = 0; i < added.size(); ++i) {
             json& result = results[valid_index[i]];
@@ -217,7 +219,7 @@ struct HttpServer::Impl {
             const int64_t want =
                 std::min<int64_t>(kSlice, limit - static_cast<int64_t>(rows.size()));
             const auto slice =
-                engine.get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
+                engine().get_all_data(vectors, want, offset + static_cast<int64_t>(rows.size()));
             for (const auto& row : slice) {
                 const size_t row_bytes = store::row_json_bytes_estimate(row, vectors);
                 if (!rows.empty() && page_bytes + row_bytes > options.max_page_bytes) {
@@ -259,8 +261,8 @@ struct HttpServer::Impl {
         if (text.empty() == image_url.empty())
             throw Error(ErrorCode::InvalidInput,
                         "search: give exactly one of 'text' or 'image_url' (or upload an image)");
-        const auto hits = text.empty() ? engine.search_by_image_url(image_url, k, filter)
-                                       : engine.search(text, k, filter);
+        const auto hits = text.empty() ? engine().search_by_image_url(image_url, k, filter)
+                                       : engine().search(text, k, filter);
         const json results = hits_to_json(hits);
         json out = {{"success", true}, {"k", k}, {"count", results.size()}, {"results", results}};
         out[text.empty() ? "image_url" : "query"] = text.empty() ? image_url : text;
@@ -283,7 +285,7 @@ struct HttpServer::Impl {
         const FormPart* filter_part = find_part(parts, "filter");
         const std::string filter = filter_part ? std::string(filter_part->content) : "";
         const auto* bytes = reinterpret_cast<const uint8_t*>(file->content.data());
-        const auto hits = engine.search_by_image_bytes({bytes, file->content.size()}, k, filter);
+        const auto hits = engine().search_by_image_bytes({bytes, file->content.size()}, k, filter);
         const json results = hits_to_json(hits);
         return json_response(200, {{"success", true},
                                    {"k", k},
@@ -299,13 +301,13 @@ struct HttpServer::Impl {
         else
             body = parse_body(req);
         const int64_t id = require_id(body, "delete");
-        if (!engine.remove_by_id(id))
+        if (!engine().remove_by_id(id))
             throw Error(ErrorCode::NotFound, "delete: no image with id " + std::to_string(id));
         return json_response(200, {{"success", true}, {"id", id}, {"message", "image deleted"}});
     }
 
     Response info(const Request&) {
-        json info = engine::collection_json(engine.collection_info());
+        json info = engine::collection_json(engine().collection_info());
         info["success"] = true;
         return json_response(200, info);
     }
@@ -344,8 +346,7 @@ struct HttpServer::Impl {
     }
 };
 
-HttpServer::HttpServer(Engine& engine, const ServerOptions& options)
-    : impl_(std::make_unique<Impl>(engine, options)) {
+HttpServer::HttpServer(const ServerOptions& options) : impl_(std::make_unique<Impl>(options)) {
     impl_->configure();
 }
 
@@ -355,7 +356,8 @@ int HttpServer::bind() {
     return impl_->listener->bind(impl_->options.host, impl_->options.port);
 }
 
-void HttpServer::run() {
+void HttpServer::run(Engine& engine) {
+    impl_->serving = &engine;
     impl_->listener->run();
 }
 

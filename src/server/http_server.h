@@ -32,16 +32,20 @@ struct ServerOptions {
     size_t max_queue = 64;                  // requests waiting for a worker; more get 503
 };
 
+// The engine comes last, so that `serve` binds its port before loading a model: a port in use
+// fails in milliseconds, and the URL is known when the store's lock records the server.
 class HttpServer {
   public:
-    HttpServer(Engine& engine, const ServerOptions& options);
+    explicit HttpServer(const ServerOptions& options);
     ~HttpServer();
     // Binds the listening socket and returns the port (useful with port 0); throws
-    // Error(Unavailable) naming host and port when it cannot.
+    // Error(Unavailable) naming host and port when it cannot. Clients that connect before run()
+    // wait in the listen queue.
     int bind();
-    // Serves until stop() (from any thread or a signal watcher): no new connections, idle ones
-    // close, requests in flight finish (within 20 s), then run() returns.
-    void run();
+    // Serves `engine` until stop() (from any thread or a signal watcher, also before run()): no
+    // new connections, idle ones close, requests in flight finish (within 20 s), then run()
+    // returns.
+    void run(Engine& engine);
     void stop();
 
   private:

@@ -44,7 +44,7 @@ def embeddings(proc):
 def test_embed_resolves_registry_and_hf_hub_names_like_search(build_dir, emoji_model_dir, tmp_path):
     """The emoji model served by a loopback hub under a registry name's repo and under an
     hf-hub: name: `embed` downloads and uses it, with vectors bit-identical to the directory's,
-    and `search` on the same name records the same model."""
+    and `index` and `search` on the same name record and use the same model."""
     files = {path.name: path.read_bytes() for path in pathlib.Path(emoji_model_dir).iterdir() if path.is_file()}
     hub = FakeHub()
     hub.add_repo(FakeRepo(LAION_REPO, files, lfs={"open_clip_model.safetensors"}))
@@ -59,6 +59,9 @@ def test_embed_resolves_registry_and_hf_hub_names_like_search(build_dir, emoji_m
             assert json.loads(proc.stdout)["model"] == name
             assert np.array_equal(embeddings(proc), by_dir), name
         db = tmp_path / "s.db"
+        empty = tmp_path / "no images"
+        empty.mkdir()
+        run(build_dir, "--db", db, "--model", LAION, "index", empty, env=env)  # creates the collection
         run(build_dir, "--db", db, "--model", LAION, "search", "a dog", env=env)
         stats = json.loads(run(build_dir, "--db", db, "--model", LAION, "stats", "--json", env=env).stdout)
         assert stats["model"] == LAION

@@ -443,6 +443,35 @@ def test_sigterm_is_prompt_with_slow_clients_connected(clipdex_cli, start_server
     trickler.close()
 
 
+def test_sigterm_while_an_answer_is_written_closes_its_keep_alive_connection(
+        clipdex_cli, start_server, serve_folder, drawings, tmp_path):
+    """SIGTERM while a keep-alive answer is being written (a client that reads a 7 MB /data page
+    slowly): the answer completes, then the connection closes and the server exits 0 at once. It
+    used to go back to waiting for the client's next request, holding the shutdown until the
+    20 s grace ran out (and serving a request that came meanwhile)."""
+    folder, names = drawings
+    files = serve_folder(folder)
+    srv = start_server(clipdex_cli(tmp_path / "written.db"), "--allow-private-urls")
+    images = [{"id": i + 1, "url": f"{files.base}/{names[i]}", "description": "d" * 60000} for i in range(120)]
+    status, body = srv.post("/v1/batch/add", {"images": images})
+    assert status == 200 and body["succeeded"] == 120, body
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server's write blocks
+    client.connect(("127.0.0.1", srv.port))
+    client.sendall(b"GET /v1/data?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.5)
+    start = time.monotonic()
+    srv.proc.terminate()
+    time.sleep(0.5)  # the shutdown has begun while the answer is still being written
+    status, headers, answer = read_response(client, timeout=30)
+    assert status == 200 and answer["count"] == 120
+    client.settimeout(10)
+    assert client.recv(1) == b"", "the connection stayed open after the shutdown"
+    assert srv.proc.wait(timeout=30) == 0, srv.proc.stderr.read()
+    assert time.monotonic() - start < 5
+    client.close()
+
+
 def test_data_pages_are_bounded_in_bytes(clipdex_cli, start_server, serve_folder, drawings, tmp_path):
     """/data?limit=100000 over rows with 60 KB descriptions used to build the whole answer in
     memory (gigabytes for a large collection); a page now ends at 32 MiB with truncated: true and

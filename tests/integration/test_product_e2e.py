@@ -251,7 +251,9 @@ def test_cli_bad_inputs_are_reported_and_skipped(clipdex_cli, tmp_path):
 
 def test_collection_remembers_its_model(clipdex_cli, emoji_model_dir, tmp_path):
     db = tmp_path / "model.db"
-    clipdex_cli(db).run("stats")
+    empty = tmp_path / "no images"
+    empty.mkdir()
+    clipdex_cli(db).run("index", empty)  # creates the collection (reads create nothing)
     other = tmp_path / "renamed-model"
     shutil.copytree(emoji_model_dir, other)
     proc = clipdex_cli(db, model=other).run("stats", check=False)

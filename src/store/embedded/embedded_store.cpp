@@ -2,20 +2,16 @@
 // files that implement it). This file opens and closes it: the writer's lock, the pool of
 // connections and the checks that the file is a clipdex database.
 //
-// * Processes: a writer holds an exclusive flock on PATH.lock (a second writer gets
-//   Error(Conflict)); read-only stores take no lock and read through WAL snapshots.
+// * Processes: a writer holds an exclusive flock on PATH.lock with its owner line in it
+//   (writer_lock.h; a second writer gets Error(Conflict) naming the first); read-only stores
+//   take no lock and read through WAL snapshots.
 #include "store/embedded/embedded_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <filesystem>
 
 #include "store/embedded/embedded_store_impl.h"
+#include "store/embedded/writer_lock.h"
 
 namespace clipdex::store::embedded {
 
@@ -27,48 +23,18 @@ constexpr const char* kFormatVersion = "1";
 
 }  // namespace
 
-// Process-level writer lock.
-class FileLock {
-  public:
-    explicit FileLock(const std::string& db_path) : path_(db_path + ".lock") {
-        fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0)
-            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot create lock file " +
-                                           path_ + ": " + std::strerror(errno));
-        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            int err = errno;
-            ::close(fd_);
-            if (err == EWOULDBLOCK)
-                throw Error(ErrorCode::Conflict,
-                            "embedded store " + db_path +
-                                " is already open for writing by another process or handle "
-                                "(lock " +
-                                path_ + " is held); open it read-only or close the other writer");
-            throw Error(ErrorCode::Io, "embedded store " + db_path + ": cannot lock " + path_ +
-                                           ": " + std::strerror(err));
-        }
-    }
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
-    ~FileLock() { ::close(fd_); }
-
-  private:
-    std::string path_;
-    int fd_ = -1;
-};
-
 EmbeddedStore::EmbeddedStore(std::string path, const StoreOptions& options)
     : path_(std::move(path)), read_only_(options.read_only) {
     if (read_only_) {
         if (!std::filesystem::exists(path_))
             throw Error(ErrorCode::NotFound,
-                        "embedded store " + path_ + " does not exist (cannot open read-only)");
+                        "database " + path_ + " does not exist (nothing was written to it yet)");
         auto db = std::make_unique<Db>(path_, SQLITE_OPEN_READONLY);
         check_format(*db);
         pool_.push_back(std::move(db));
         return;
     }
-    lock_ = std::make_unique<FileLock>(path_);
+    lock_ = std::make_unique<WriterLock>(path_, options.writer);
     writer_ = std::make_unique<Db>(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     initialise(*writer_);
 }

@@ -2,7 +2,8 @@
 // DuckDB splits storage/). One SQLite file holds every collection; in memory each loaded
 // collection is an arena holding every vector once plus an ANN index over arena slots. Each
 // file's head carries the part of the design it implements:
-//   embedded_store.cpp  open and close, the writer's file lock (processes), connections, format
+//   embedded_store.cpp  open and close, connections, format
+//   writer_lock.cpp     the writer's file lock (processes) and its owner line
 //   catalog.cpp         the tables (SQLite as the source of truth), specs, create / drop / stats
 //   load.cpp            loading a collection: the arena from its vector chunks, huge pages
 //   snapshots.cpp       index snapshots, generations and replay, compaction
@@ -44,8 +45,8 @@ constexpr size_t kHugePagesMinBytes = size_t{32} << 20;
 constexpr size_t kHugePagePieceBytes = size_t{32} << 20;
 constexpr auto kHugePagesDelay = std::chrono::seconds(2);
 
-// The writer's process lock (embedded_store.cpp).
-class FileLock;
+// The writer's process lock (writer_lock.h).
+class WriterLock;
 
 // Spec <-> JSON, and the rules a spec must follow (catalog.cpp).
 nlohmann::json spec_to_json(const CollectionSpec& spec);
@@ -228,7 +229,7 @@ class EmbeddedStore final : public Store {
     // searches.
     std::string path_;
     bool read_only_ = false;
-    std::unique_ptr<FileLock> lock_;
+    std::unique_ptr<WriterLock> lock_;
     std::unique_ptr<Db> writer_;
     std::mutex pool_mutex_;
     std::vector<std::unique_ptr<Db>> pool_;

@@ -3,11 +3,16 @@
 #include "clipdex/store.h"
 #include "common/ascii.h"
 #include "store/embedded/embedded_store.h"
+#include "store/embedded/writer_lock.h"
 #include "store/milvus/milvus_store.h"
 
 namespace clipdex::store {
 
 namespace {
+
+bool is_milvus(const std::string& uri) {
+    return ascii_istarts_with(uri, "http://") || ascii_istarts_with(uri, "https://");
+}
 
 // "SCHEME://..." with a scheme other than the ones handled: a path never looks like this, and
 // opening it as a file would create a folder named "grpc:" where the user meant a server.
@@ -24,11 +29,7 @@ std::string_view unknown_scheme(std::string_view uri) {
     return scheme;
 }
 
-}  // namespace
-
-std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options) {
-    if (ascii_istarts_with(uri, "http://") || ascii_istarts_with(uri, "https://"))
-        return milvus::open_milvus_store(uri, options);
+std::string embedded_path(const std::string& uri) {
     if (const std::string_view scheme = unknown_scheme(uri);
         !scheme.empty() && !ascii_istarts_with(uri, "file://"))
         throw Error(ErrorCode::InvalidInput,
@@ -38,7 +39,19 @@ std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& op
     if (path.empty())
         throw Error(ErrorCode::InvalidInput,
                     "store URI is empty: give a database path or an http(s):// Milvus address");
-    return embedded::open_embedded_store(path, options);
+    return path;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> open_store(const std::string& uri, const StoreOptions& options) {
+    if (is_milvus(uri)) return milvus::open_milvus_store(uri, options);
+    return embedded::open_embedded_store(embedded_path(uri), options);
+}
+
+std::optional<WriterInfo> find_writer(const std::string& uri) {
+    if (is_milvus(uri)) return std::nullopt;
+    return embedded::find_writer(embedded_path(uri));
 }
 
 }  // namespace clipdex::store

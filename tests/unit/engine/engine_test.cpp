@@ -188,6 +188,31 @@ TEST_F(EngineTest, RemovedRowsLeaveSearchResultsAtOnce) {
     for (const auto& hit : engine->search("red heart", 31)) EXPECT_NE(hit.id, before.front().id);
 }
 
+// A read-only engine (the CLI's read commands beside a running server) reads what a writer in
+// the same or another process committed, and never creates the database or the collection.
+TEST_F(EngineTest, ReadOnlyEnginesReadBesideAWriterAndCreateNothing) {
+    EngineOptions options;
+    options.db_uri = (dir_ / "engine.db").string();
+    options.model = kModel.string();
+    options.threads = 2;
+    options.store.read_only = true;
+    EXPECT_EQ(code_of([&] { Engine::open(options); }), ErrorCode::NotFound);
+    EXPECT_FALSE(fs::exists(options.db_uri));
+    auto writer = open_engine();
+    writer->index_images(drawings(10));
+    auto reader = Engine::open(options);
+    const auto hits = reader->search("red heart", 1);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(fs::path(hits.front().url).filename(), "2764.svg");
+    EXPECT_TRUE(writer->remove_by_id(hits.front().id));
+    EXPECT_EQ(reader->get_database_stats().total_records, 10);
+    options.collection = "elsewhere";
+    std::string message;
+    EXPECT_EQ(code_of([&] { Engine::open(options); }, &message), ErrorCode::NotFound);
+    EXPECT_NE(message.find("collection 'elsewhere' does not exist"), std::string::npos) << message;
+    EXPECT_EQ(code_of([&] { Engine::open(options); }), ErrorCode::NotFound);
+}
+
 TEST_F(EngineTest, OversizedQueryTextsAreRefusedBeforeTokenizing) {
     // A 20 MB query used to hold a worker for 19 s and came back echoed in the answer.
     auto engine = open_engine();
