@@ -25,7 +25,7 @@ namespace {
 std::unique_ptr<Engine> open_engine(const std::string& uri, const std::string& collection,
                                     const std::string& model, int threads,
                                     bool allow_private_urls, const std::string& token,
-                                    double timeout_seconds) {
+                                    double timeout_seconds, bool read_only) {
     EngineOptions options;
     options.db_uri = uri;
     options.collection = collection;
@@ -34,6 +34,7 @@ std::unique_ptr<Engine> open_engine(const std::string& uri, const std::string& c
     options.allow_private_urls = allow_private_urls;
     options.store.token = token;
     options.store.timeout_seconds = timeout_seconds;
+    options.store.read_only = read_only;
     nb::gil_scoped_release release;
     return Engine::open(options);
 }
@@ -305,7 +306,8 @@ void bind_engine(nb::module_& m) {
     nb::class_<Engine>(m, "Engine")
         .def_static("open", &open_engine, nb::arg("uri"), nb::arg("collection"), nb::arg("model"),
                     nb::arg("threads") = 0, nb::arg("allow_private_urls") = false,
-                    nb::arg("token") = "", nb::arg("timeout") = 30.0)
+                    nb::arg("token") = "", nb::arg("timeout") = 30.0,
+                    nb::arg("read_only") = false)
         .def_prop_ro("dim", &Engine::dim)
         .def_prop_ro("model_name", &Engine::model_name)
         .def("index_directory", &index_directory, nb::arg("dir"), nb::arg("descriptions"),

@@ -22,7 +22,8 @@ class Embedder:
 class Engine:
     @staticmethod
     def open(uri: str, collection: str, model: str, threads: int = 0,
-             allow_private_urls: bool = False, token: str = "", timeout: float = 30.0) -> Engine: ...
+             allow_private_urls: bool = False, token: str = "", timeout: float = 30.0,
+             read_only: bool = False) -> Engine: ...
     @property
     def dim(self) -> int: ...
     @property

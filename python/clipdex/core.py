@@ -322,7 +322,7 @@ class Engine:
 def open(uri: Union[str, "os.PathLike[str]"] = DEFAULT_URI, *, model: str = DEFAULT_MODEL,
          collection: str = DEFAULT_COLLECTION, threads: int = 0,
          allow_private_urls: bool = False, token: Optional[str] = None,
-         timeout: float = 30.0) -> Engine:
+         timeout: float = 30.0, read_only: bool = False) -> Engine:
     """Opens (creating if needed) a collection and the model that fills it.
 
     ``uri`` follows pymilvus: a file path is clipdex's embedded store (created on first use),
@@ -330,9 +330,11 @@ def open(uri: Union[str, "os.PathLike[str]"] = DEFAULT_URI, *, model: str = DEFA
     ``allow_private_urls`` lets :meth:`Engine.add_image_by_url` fetch from loopback and private
     networks (off: a server indexing user-given URLs must not reach its own network).
     ``token`` is Milvus's API key or ``"user:password"``; ``timeout`` bounds each call to a
-    Milvus server, in seconds.
+    Milvus server, in seconds. ``read_only=True`` opens an embedded store for reading beside
+    its writer (another process, e.g. ``clipdex serve``) and creates nothing: a missing store
+    or collection is :class:`NotFoundError`.
     """
     text = os.fspath(uri)
     native = _core.Engine.open(text, collection, os.fspath(model), threads, allow_private_urls,
-                               token or "", float(timeout))
+                               token or "", float(timeout), bool(read_only))
     return Engine(native, text, collection)

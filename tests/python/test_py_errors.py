@@ -29,12 +29,18 @@ def test_bad_inputs_raise_the_right_exceptions(py, emoji_model, twemoji_folder):
         expect("milvus_down", lambda: clipdex.open("http://127.0.0.1:9", model={str(emoji_model)!r}, timeout=5), ConnectionError)
         expect("model", lambda: clipdex.Model("no/such/model-dir"), FileNotFoundError)
         after = engine.get_database_stats()["total_records"]
+        with clipdex.open("store.db", model={str(emoji_model)!r}, read_only=True) as reader:
+            beside = reader.search("cat", top_k=3)   # a reader beside the writer
+        expect("writer", lambda: clipdex.open("store.db", model={str(emoji_model)!r}), RuntimeError)
+        expect("read_only_missing", lambda: clipdex.open("none.db", model={str(emoji_model)!r}, read_only=True),
+               FileNotFoundError)
         engine.close()
         expect("closed", lambda: engine.search("cat"), ValueError)
         engine.close()   # twice is harmless
         with clipdex.open("store.db", model={str(emoji_model)!r}) as again:
             reopened = again.get_database_stats()["total_records"]
-        print(json.dumps({{"seen": seen, "before": before, "after": after, "reopened": reopened}}))
+        print(json.dumps({{"seen": seen, "before": before, "after": after, "reopened": reopened,
+                          "beside": len(beside)}}))
     """)
     seen = out["seen"]
     for name, (cls, words) in {
@@ -48,8 +54,11 @@ def test_bad_inputs_raise_the_right_exceptions(py, emoji_model, twemoji_folder):
         "milvus_down": ("UnavailableError", "127.0.0.1:9"),
         "model": ("NotFoundError", "no/such/model-dir"),
         "closed": ("ClosedError", "clipdex.open"),
+        "writer": ("ConflictError", "store.db"),
+        "read_only_missing": ("NotFoundError", "none.db"),
     }.items():
         assert seen[name][0] == cls, (name, seen[name])
         assert words in seen[name][1], (name, seen[name])
         assert seen[name][2] is True, (name, "not an instance of the built-in", seen[name])
     assert out["before"] == out["after"] == out["reopened"] == 12
+    assert out["beside"] == 3
