@@ -245,11 +245,16 @@ std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int t
 std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k,
                                                const std::string& filter) {
     state_->check_open();
-    const size_t dim = static_cast<size_t>(state_->encoder->dim());
+    // The stored vectors' size: the collection's, else the model's (no model loads for a vector
+    // query on an existing collection).
+    const auto dim = static_cast<size_t>(
+        state_->has_collection()
+            ? state_->store->describe_collection(state_->options.collection).spec.dim
+            : state_->model().dim());
     if (vector.size() != dim)
         throw Error(ErrorCode::InvalidInput,
-                    "the query vector has " + std::to_string(vector.size()) +
-                        " floats; the collection's model '" + state_->model_name + "' makes " +
+                    "the query vector has " + std::to_string(vector.size()) + " floats; the " +
+                        "vectors of collection '" + state_->options.collection + "' have " +
                         std::to_string(dim));
     double norm = 0;
     for (const float v : vector) norm += static_cast<double>(v) * v;
