@@ -31,6 +31,7 @@ using DownloadProgressFn = std::function<void(const std::string&, uint64_t, uint
 
 struct EmbedderOptions {
     std::string model = "ViT-B-32::openai";   // a registry name, hf-hub:ORG/REPO or a directory
+                                              // (empty: this default)
     int threads = 0;                          // 0 = all cores
     uint64_t max_image_bytes = 64ull << 20;   // larger image inputs are refused (TooLarge)
     uint64_t max_image_pixels = 100'000'000;  // width * height after decoding (TooLarge)
@@ -53,7 +54,8 @@ class CLIPDEX_API Embedder {
     static std::unique_ptr<Embedder> open(const EmbedderOptions& options);
     ~Embedder();
 
-    // What a collection records as its model: the name as given, or "dir:NAME" for a folder.
+    // What a collection records as its model: the registry name as given, or the folder's
+    // absolute path.
     const std::string& model_name() const;
     int dim() const;         // floats per vector
     int image_size() const;  // the model's input side; SVGs are rasterised at it

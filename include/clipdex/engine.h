@@ -1,8 +1,8 @@
 // clipdex engine: indexing and search on top of a CLIP encoder and a vector store.
 //
 // Basic usage:
-//   clipdex::EngineOptions options;            // ./clipdex.db, ViT-B-32::openai
-//   options.model = "/path/to/model-dir";
+//   clipdex::EngineOptions options;            // ./clipdex.db, the collection's own model
+//   options.model = "/path/to/model-dir";      // or a registry name; empty: see EngineOptions
 //   auto engine = clipdex::Engine::open(options);
 //   engine->index_directory("photos/", {});    // incremental: unchanged files are skipped
 //   for (const auto& hit : engine->search("a golden retriever in snow", 5))
@@ -44,10 +44,17 @@ namespace engine {
 struct State;  // the engine's private state (src/engine/engine_state.h)
 }
 
+// The model of a new collection when none is named.
+inline constexpr const char* kDefaultModel = "ViT-B-32::openai";
+
 struct EngineOptions {
     std::string db_uri = "./clipdex.db";  // a path (embedded store) or http(s):// (Milvus)
     std::string collection = "clipdex";
-    std::string model = "ViT-B-32::openai";  // a registry name, hf-hub:ORG/REPO or a directory
+    // A registry name, hf-hub:ORG/REPO or a directory. Empty: the model the collection records
+    // (its registry name or folder), or kDefaultModel for a new collection. A collection refuses
+    // another model's vectors (Error Conflict, when the model loads); the same weights in another
+    // folder are the same model (they are known by their fingerprint).
+    std::string model;
     store::StoreOptions store;
     store::IndexSpec index;           // used when the collection is created
     int threads = 0;                  // 0 = all cores
@@ -113,8 +120,10 @@ struct UrlAddResult {
 struct DatabaseStats {
     int64_t total_records = 0;
     std::string collection_name;
-    std::string model;  // the model the engine encodes with (as EngineOptions::model names it)
-    int dimension = 0;  // of the stored vectors
+    // The collection's model as it records it (registry name or folder), else the one the engine
+    // would load. Reading it never loads a model.
+    std::string model;
+    int dimension = 0;  // of the stored vectors (0 with no collection and no model loaded yet)
     store::IndexKind index_type = store::IndexKind::Hnsw;
     store::Metric metric_type = store::Metric::Cosine;
     std::string backend;         // "embedded" or "milvus"
@@ -136,10 +145,19 @@ struct CollectionDescription {
 using Descriptions = std::map<std::string, std::string>;
 CLIPDEX_API Descriptions load_descriptions(const std::filesystem::path& json_file);
 
+// Opening is cheap: the store only. The model loads on the first call that encodes (indexing,
+// adding, searching; thread-safe) or on load_model(); reading rows, stats, info and removing
+// never load one. The collection is created, recording its model, by the first write. Until
+// then reads see an empty collection: no rows, no hits, stats with 0 records.
 class CLIPDEX_API Engine {
   public:
     static std::unique_ptr<Engine> open(const EngineOptions& options);
     ~Engine();
+
+    // Loads the model now (a server does at start, so that its first request is not slow and a
+    // bad model fails at once), checked against the collection's record.
+    void load_model();
+    bool has_collection();
 
     IndexReport index_directory(const std::filesystem::path& dir,
                                 const Descriptions& descriptions = {},
@@ -186,8 +204,10 @@ class CLIPDEX_API Engine {
     bool remove_by_id(int64_t id);
     void close();
 
-    int dim() const;
-    const std::string& model_name() const;
+    int dim() const;  // loads the model
+    // The loaded model (registry name or absolute folder); before loading, DatabaseStats::model.
+    // Loads nothing.
+    std::string model_name() const;
 
     // A hit's image for display: a file path or an http(s) URL (fetched under the private-address
     // rule and size limit of add_image_by_url), decoded under the engine's limits. Errors are the

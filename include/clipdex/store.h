@@ -146,6 +146,11 @@ class CLIPDEX_API Store {
     virtual void create_collection(const CollectionSpec& spec) = 0;  // AlreadyExists if present
     virtual void drop_collection(const std::string& name) = 0;       // NotFound if absent
     virtual CollectionInfo describe_collection(const std::string& name) = 0;
+    // Sets the named properties of an existing collection (added or replaced); properties not
+    // named stay as they are. NotFound if the collection is absent; refused on a read-only store;
+    // Unsupported by a Milvus server without AlterCollection (Milvus Lite 2.5).
+    virtual void set_properties(const std::string& name,
+                                const std::map<std::string, std::string>& properties) = 0;
     virtual CollectionStats stats(const std::string& collection) = 0;
 
     // Writes are atomic per call: all rows or none. insert refuses ids already present

@@ -12,7 +12,7 @@ namespace clipdex::cli {
 // Options every subcommand may read; filled by parsing before any callback runs.
 struct GlobalOptions {
     std::string db = "./clipdex.db";
-    std::string model = "ViT-B-32::openai";
+    std::string model;  // empty: the collection's own model, or the default for a new one
     std::string token;
     int threads = 0;  // 0 = all hardware threads
     std::string collection = "clipdex";

@@ -61,8 +61,13 @@ void register_models(CLI::App& app, GlobalOptions& global) {
     auto name = std::make_shared<std::string>();
     CLI::App* pull = models->add_subcommand(
         "pull", "download a model (HF_ENDPOINT, HF_HOME, HF_TOKEN are honoured)");
-    pull->add_option("name", *name, "model name (default: --model)");
-    pull->callback([&global, name] { run_pull(name->empty() ? global.model : *name); });
+    pull->add_option("name", *name, "model name (default: --model, else ViT-B-32::openai)");
+    pull->callback([&global, name] {
+        if (!name->empty())
+            run_pull(*name);
+        else
+            run_pull(global.model.empty() ? std::string(hub::kDefaultModel) : global.model);
+    });
 }
 
 }  // namespace clipdex::cli

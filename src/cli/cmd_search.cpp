@@ -77,7 +77,7 @@ void run_search(const GlobalOptions& global, const SearchArgs& args) {
     if (args.texts.empty() == args.image.empty())
         throw Error(ErrorCode::InvalidInput,
                     "search: give query text or --image FILE|URL (one of them)");
-    auto engine = open_engine_to_read(global);
+    auto engine = open_engine_to_read(global);  // NotFound, with advice, without the collection
     std::vector<std::pair<std::string, std::vector<SearchHit>>> results;
     if (!args.image.empty()) {
         auto hits = is_url(args.image)

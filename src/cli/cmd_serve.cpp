@@ -45,6 +45,7 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
     const std::string url = local_url(options.host, port);
     auto engine = open_engine_to_write(global, {WriteIntent::Command::Serve}, url,
                                        !options.bearer_token.empty());
+    engine->load_model();  // a bad model fails now, and the first request is not slow
     std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n",
                 options.host.c_str(), port, engine->model_name().c_str(), global.db.c_str());
     std::fflush(stdout);

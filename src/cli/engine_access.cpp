@@ -35,7 +35,7 @@ DownloadProgressFn download_bar(const std::string& model) {
 
 std::unique_ptr<Engine> open_engine_to_read(const GlobalOptions& global) {
     EngineOptions options = engine_options(global);
-    options.download_progress = download_bar(global.model);
+    options.download_progress = download_bar("the model");
     options.store.read_only = true;
     return Engine::open(options);
 }
@@ -44,14 +44,14 @@ std::unique_ptr<Engine> open_engine_to_write(const GlobalOptions& global, const 
                                              const std::string& serve_url, bool token_required) {
     refuse_if_held(global.db, intent);
     EngineOptions options = engine_options(global);
-    options.download_progress = download_bar(global.model);
+    options.download_progress = download_bar("the model");
     options.store.writer.program = program_name(intent.command);
     options.store.writer.url = serve_url;
     options.store.writer.token_required = token_required;
     try {
         return Engine::open(options);
     } catch (const Error& e) {
-        // Another writer took the store while the model loaded: the same advice.
+        // Another writer took the store meanwhile: the same advice.
         if (e.code() == ErrorCode::Conflict) refuse_if_held(global.db, intent);
         throw;
     }
@@ -60,12 +60,12 @@ std::unique_ptr<Engine> open_engine_to_write(const GlobalOptions& global, const 
 std::unique_ptr<Embedder> open_embedder(const GlobalOptions& global) {
     const EngineOptions engine = engine_options(global);
     EmbedderOptions options;
-    options.model = engine.model;
+    options.model = engine.model.empty() ? kDefaultModel : engine.model;
     options.threads = engine.threads;
     options.max_image_bytes = engine.max_image_bytes;
     options.max_image_pixels = engine.max_image_pixels;
     options.max_text_bytes = engine.max_text_bytes;
-    options.download_progress = download_bar(global.model);
+    options.download_progress = download_bar(options.model);
     return Embedder::open(options);
 }
 

@@ -11,14 +11,15 @@
 namespace clipdex::cli {
 
 EngineOptions engine_options(const GlobalOptions& global);
-// For commands that only read (search, list, stats, info): loads the model (downloading it with a
-// progress bar when needed) and opens the store read-only, so they work beside a running
-// `clipdex serve`. A missing database or collection is NotFound; nothing is created.
+// For commands that only read (search, list, stats, info): opens the store read-only, so they
+// work beside a running `clipdex serve`; a missing database is NotFound, nothing is created. The
+// model loads on the first encode (downloading it with a progress bar when needed): --model, else
+// the collection's own, else the default; list, stats and info load none.
 std::unique_ptr<Engine> open_engine_to_read(const GlobalOptions& global);
 // For commands that write: refused with Error(Conflict) and advice (writer_conflict.h) before the
-// model loads when another process holds the store; otherwise as above, writable, creating the
-// database and collection when absent, and recording `intent`'s program (and `serve_url`, where
-// it serves one) on the store's lock.
+// model loads when another process holds the store; otherwise as above, writable (the database
+// is created when absent, the collection by the first write), and recording `intent`'s program
+// (and `serve_url`, where it serves one) on the store's lock.
 std::unique_ptr<Engine> open_engine_to_write(const GlobalOptions& global, const WriteIntent& intent,
                                              const std::string& serve_url = {},
                                              bool token_required = false);

@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
     clipdex::cli::GlobalOptions global;
     app.add_option("--db", global.db, "vector store URI: a file path or http(s)://host:port")
         ->capture_default_str();
-    app.add_option("--model", global.model, "model name or local model directory")
-        ->capture_default_str();
+    app.add_option("--model", global.model,
+                   "model name or local model directory (default: the collection's own; "
+                   "ViT-B-32::openai for a new collection)");
     app.add_option("--token", global.token, "token for the Milvus server");
     app.add_option("--threads", global.threads, "worker threads (0 = all cores)")
         ->check(CLI::NonNegativeNumber);

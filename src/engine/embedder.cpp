@@ -21,7 +21,8 @@ std::vector<float> Embedder::Impl::encode_image(const image::Image& image) const
 
 std::unique_ptr<Embedder> Embedder::open(const EmbedderOptions& options) {
     auto impl = std::make_unique<Impl>();
-    impl->encoder = make_local_encoder(options.model, options.threads, options.download_progress);
+    impl->encoder = make_local_encoder(options.model.empty() ? kDefaultModel : options.model,
+                                       options.threads, options.download_progress);
     impl->limits =
         decode_limits_for(options.max_image_bytes, options.max_image_pixels, *impl->encoder);
     impl->max_text_bytes = options.max_text_bytes;

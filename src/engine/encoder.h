@@ -16,7 +16,10 @@ namespace clipdex {
 class Encoder {
   public:
     virtual ~Encoder() = default;
-    virtual const std::string& name() const = 0;  // what the collection remembers
+    // What the collection records (engine/model_choice.h): the registry name or the absolute
+    // folder, and the weights' fingerprint.
+    virtual const std::string& name() const = 0;
+    virtual const std::string& fingerprint() const = 0;
     virtual int dim() const = 0;
     virtual int image_size() const = 0;  // the model's input size, also the SVG raster size
     // The model's inference transform; thread-safe, called from many threads at once.

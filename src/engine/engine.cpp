@@ -8,41 +8,6 @@
 
 namespace clipdex {
 
-namespace {
-
-void ensure_collection(engine::State& state) {
-    auto& store = *state.store;
-    const std::string& name = state.options.collection;
-    if (!store.has_collection(name)) {
-        if (state.options.store.read_only)
-            throw Error(ErrorCode::NotFound, "collection '" + name + "' does not exist in " +
-                                                 store.uri() + " (nothing was indexed into it)");
-        store::CollectionSpec spec;
-        spec.name = name;
-        spec.dim = state.encoder->dim();
-        spec.index = state.options.index;
-        spec.description = "clipdex image embeddings";
-        spec.properties[kPropertyModel] = state.model_name;
-        spec.properties[kPropertyDim] = std::to_string(spec.dim);
-        store.create_collection(spec);
-        return;
-    }
-    const store::CollectionInfo info = store.describe_collection(name);
-    auto it = info.spec.properties.find(kPropertyModel);
-    if (it != info.spec.properties.end() && it->second != state.model_name)
-        throw Error(ErrorCode::Conflict,
-                    "collection '" + name + "' in " + store.uri() + " holds embeddings of model '" +
-                        it->second + "', not '" + state.model_name + "': open it with --model " +
-                        it->second + " or use another collection");
-    if (info.spec.dim != state.encoder->dim())
-        throw Error(ErrorCode::Conflict, "collection '" + name + "' has vectors of dimension " +
-                                             std::to_string(info.spec.dim) + " but model '" +
-                                             state.model_name + "' makes " +
-                                             std::to_string(state.encoder->dim()));
-}
-
-}  // namespace
-
 void engine::State::check_open() const {
     if (closed) throw Error(ErrorCode::InvalidInput, "the engine was closed");
 }
@@ -53,6 +18,18 @@ std::vector<uint8_t> engine::State::fetch(const std::string& url) const {
     fetch.max_bytes = options.max_image_bytes;
     return hub::fetch_url(url, fetch).body;
 }
+
+namespace {
+
+constexpr const char* kNoCollectionYet = "no collection yet (the first write creates it)";
+
+void check_top_k(int top_k) {
+    if (top_k <= 0)
+        throw Error(ErrorCode::InvalidInput,
+                    "top_k must be positive, got " + std::to_string(top_k));
+}
+
+}  // namespace
 
 SearchHit hit_from_store(const store::Hit& hit) {
     SearchHit out;
@@ -67,9 +44,8 @@ SearchHit hit_from_store(const store::Hit& hit) {
 std::vector<SearchHit> engine::State::search_vector(std::span<const float> vector, int top_k,
                                                     const std::string& filter) {
     check_open();
-    if (top_k <= 0)
-        throw Error(ErrorCode::InvalidInput,
-                    "top_k must be positive, got " + std::to_string(top_k));
+    check_top_k(top_k);
+    if (!has_collection()) return {};  // nothing can match before the first write
     store::SearchRequest request;
     request.k = top_k;
     request.filter = filter;
@@ -82,10 +58,20 @@ std::vector<SearchHit> engine::State::search_vector(std::span<const float> vecto
 Engine::Engine(std::unique_ptr<engine::State> state) : state_(std::move(state)) {}
 Engine::~Engine() = default;
 
+// Cheap: opens the store only. The model loads on the first encode (State::model) and the
+// collection is made on the first write (State::ensure_collection).
 std::unique_ptr<Engine> Engine::open(const EngineOptions& options) {
-    auto encoder = make_local_encoder(options.model, options.threads, options.download_progress);
     std::shared_ptr<store::Store> store = store::open_store(options.db_uri, options.store);
-    return engine::State::open(options, std::move(encoder), std::move(store));
+    auto engine = engine::State::open(options, nullptr, std::move(store));
+    // A read-only engine can never make its collection: a missing one is an error now, with the
+    // command that makes it.
+    if (options.store.read_only && !engine->state_->has_collection())
+        throw Error(ErrorCode::NotFound,
+                    "collection '" + options.collection + "' does not exist in " + options.db_uri +
+                        " (nothing was indexed into it); index images into it first: clipdex --db " +
+                        engine::shell_word(options.db_uri) + " --collection " +
+                        options.collection + " index FOLDER");
+    return engine;
 }
 
 std::unique_ptr<Engine> engine::State::open(const EngineOptions& options,
@@ -95,16 +81,12 @@ std::unique_ptr<Engine> engine::State::open(const EngineOptions& options,
     state->options = options;
     state->encoder = std::move(encoder);
     state->store = std::move(store);
-    state->model_name = state->encoder->name();
-    state->limits =
-        decode_limits_for(options.max_image_bytes, options.max_image_pixels, *state->encoder);
-    auto embedder = std::make_unique<Embedder::Impl>();
-    embedder->encoder = state->encoder;
-    embedder->limits = state->limits;
-    embedder->max_text_bytes = options.max_text_bytes;
-    state->embedder = std::make_unique<Embedder>(std::move(embedder));
-    ensure_collection(*state);
     return std::unique_ptr<Engine>(new Engine(std::move(state)));
+}
+
+void Engine::load_model() {
+    state_->check_open();
+    state_->model();
 }
 
 namespace {
@@ -207,6 +189,8 @@ std::vector<UrlAddResult> Engine::add_images_by_url(std::span<const UrlImage> im
 std::vector<SearchHit> Engine::search(const std::string& text, int top_k,
                                       const std::string& filter) {
     state_->check_open();
+    check_top_k(top_k);
+    state_->model();
     const std::vector<float> vector = state_->embedder->encode_texts({&text, 1});
     return state_->search_vector(vector, top_k, filter);
 }
@@ -215,7 +199,11 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
                                                          int top_k, const std::string& filter) {
     state_->check_open();
     if (texts.empty()) return {};
+    check_top_k(top_k);
+    state_->model();
     const std::vector<float> vectors = state_->embedder->encode_texts(texts);
+    // No collection yet: the queries were checked and encoded, and nothing can match.
+    if (!state_->has_collection()) return std::vector<std::vector<SearchHit>>(texts.size());
     store::SearchRequest request;
     request.k = top_k;
     request.filter = filter;
@@ -231,12 +219,16 @@ std::vector<std::vector<SearchHit>> Engine::search_batch(std::span<const std::st
 std::vector<SearchHit> Engine::search_by_image_file(const std::filesystem::path& path, int top_k,
                                                     const std::string& filter) {
     state_->check_open();
+    check_top_k(top_k);
+    state_->model();
     return state_->search_vector(state_->embedder->encode_image_file(path), top_k, filter);
 }
 
 std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> bytes, int top_k,
                                                      const std::string& filter) {
     state_->check_open();
+    check_top_k(top_k);
+    state_->model();
     return state_->search_vector(state_->embedder->encode_image_bytes(bytes, "uploaded image"),
                                  top_k, filter);
 }
@@ -244,6 +236,8 @@ std::vector<SearchHit> Engine::search_by_image_bytes(std::span<const uint8_t> by
 std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int top_k,
                                                    const std::string& filter) {
     state_->check_open();
+    check_top_k(top_k);
+    state_->model();
     return state_->search_vector(state_->embedder->encode_image_bytes(state_->fetch(url), url),
                                  top_k, filter);
 }
@@ -251,11 +245,16 @@ std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int t
 std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k,
                                                const std::string& filter) {
     state_->check_open();
-    const size_t dim = static_cast<size_t>(state_->encoder->dim());
+    // The stored vectors' size: the collection's, else the model's (no model loads for a vector
+    // query on an existing collection).
+    const auto dim = static_cast<size_t>(
+        state_->has_collection()
+            ? state_->store->describe_collection(state_->options.collection).spec.dim
+            : state_->model().dim());
     if (vector.size() != dim)
         throw Error(ErrorCode::InvalidInput,
-                    "the query vector has " + std::to_string(vector.size()) +
-                        " floats; the collection's model '" + state_->model_name + "' makes " +
+                    "the query vector has " + std::to_string(vector.size()) + " floats; the " +
+                        "vectors of collection '" + state_->options.collection + "' have " +
                         std::to_string(dim));
     double norm = 0;
     for (const float v : vector) norm += static_cast<double>(v) * v;
@@ -267,6 +266,7 @@ std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, i
 
 RgbImage Engine::load_image(const std::string& path_or_url) {
     state_->check_open();
+    state_->model();  // its input size is the SVG raster size
     const bool url = path_or_url.rfind("http://", 0) == 0 || path_or_url.rfind("https://", 0) == 0;
     image::Image decoded =
         url ? image::decode_image(state_->fetch(path_or_url), path_or_url, state_->limits)
@@ -280,6 +280,7 @@ RgbImage Engine::load_image(const std::string& path_or_url) {
 
 std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit, int64_t offset) {
     state_->check_open();
+    if (!state_->has_collection()) return {};
     store::QueryRequest request;
     request.limit = limit;
     request.offset = offset;
@@ -290,45 +291,66 @@ std::vector<store::Row> Engine::get_all_data(bool include_vectors, int64_t limit
 DatabaseStats Engine::get_database_stats() {
     state_->check_open();
     const auto& collection = state_->options.collection;
-    const store::CollectionStats stats = state_->store->stats(collection);
-    const store::CollectionInfo info = state_->store->describe_collection(collection);
+    const CollectionDescription info = collection_info();
     DatabaseStats out;
-    out.total_records = stats.row_count;
     out.collection_name = collection;
-    out.model = state_->model_name;
+    out.model = state_->model_name();
     out.dimension = info.spec.dim;
     out.index_type = info.spec.index.kind;
     out.metric_type = info.spec.index.metric;
     out.backend = state_->store->backend_name();
     out.uri = state_->store->uri();
-    out.bytes_on_disk = stats.bytes_on_disk;
-    out.index_state = stats.index_state;
+    if (state_->has_collection()) {
+        const store::CollectionStats stats = state_->store->stats(collection);
+        out.total_records = stats.row_count;
+        out.bytes_on_disk = stats.bytes_on_disk;
+        out.index_state = stats.index_state;
+    } else {
+        out.index_state = kNoCollectionYet;
+    }
     return out;
 }
 
 CollectionDescription Engine::collection_info() {
     state_->check_open();
+    if (!state_->has_collection()) {
+        // What the first write will create; the dimension is known once the model is loaded.
+        CollectionDescription out;
+        out.spec.name = state_->options.collection;
+        out.spec.index = state_->options.index;
+        out.spec.description = "clipdex image embeddings";
+        if (state_->model_loaded()) out.spec.dim = state_->encoder->dim();
+        out.backend = state_->store->backend_name();
+        return out;
+    }
     store::CollectionInfo info = state_->store->describe_collection(state_->options.collection);
     return {std::move(info.spec), info.row_count, state_->store->backend_name()};
 }
 
+bool Engine::has_collection() {
+    state_->check_open();
+    return state_->has_collection();
+}
+
 bool Engine::remove_by_id(int64_t id) {
     state_->check_open();
+    if (!state_->has_collection()) return false;
     const int64_t ids[] = {id};
     return state_->store->remove(state_->options.collection, ids) > 0;
 }
 
 void Engine::close() {
     if (state_->closed) return;
-    state_->store->flush(state_->options.collection);
+    if (state_->has_collection()) state_->store->flush(state_->options.collection);
     state_->closed = true;
 }
 
 int Engine::dim() const {
-    return state_->encoder->dim();
+    return state_->model().dim();
 }
-const std::string& Engine::model_name() const {
-    return state_->model_name;
+std::string Engine::model_name() const {
+    // Loaded: that model (a /health answer must not cost a store read).
+    return state_->model_loaded() ? state_->encoder->name() : state_->model_name();
 }
 
 }  // namespace clipdex

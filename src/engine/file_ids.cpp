@@ -39,8 +39,14 @@ FileIds::FileIds(store::Store& store, std::string collection, store::FieldList f
 }
 
 std::vector<store::Row> FileIds::get(std::span<const int64_t> ids) {
-    if (ids.empty()) return {};
+    if (ids.empty() || !has_collection()) return {};
     return store_.get(collection_, ids, fields_);
+}
+
+// No collection yet (the engine makes it with the first write): no rows, every id free.
+bool FileIds::has_collection() {
+    if (!collection_seen_) collection_seen_ = store_.has_collection(collection_);
+    return collection_seen_;
 }
 
 void FileIds::claim(const std::string& path, int64_t id) {
@@ -177,6 +183,7 @@ const std::unordered_map<std::string, int64_t>& FileIds::rows_by_url() {
         store::QueryRequest request;
         request.filter = "url like \"/%\"";
         request.output_fields = {store::kFieldUrl};
+        if (!has_collection()) return *by_url_;
         for (const store::Row& row : store_.query(collection_, request))
             if (row.id != home_(row.url) && row.id != legacy_file_id(row.url))
                 by_url_->emplace(row.url, row.id);

@@ -66,6 +66,7 @@ class FileIds {
   private:
     struct Pending;
     std::vector<store::Row> get(std::span<const int64_t> ids);
+    bool has_collection();
     void probe(std::vector<Pending>& pending, std::vector<FileSlot>& slots);
     void find_legacy(std::vector<Pending>& pending, std::vector<FileSlot>& slots);
     void find_by_url(std::vector<Pending>& pending, std::vector<FileSlot>& slots);
@@ -82,6 +83,7 @@ class FileIds {
     // id (ids users chose, probed ids): url -> id. Read once, when a file is first not found by
     // id: a scan of the collection's urls, which a run of files all found by id never pays.
     std::optional<std::unordered_map<std::string, int64_t>> by_url_;
+    bool collection_seen_ = false;  // a yes is remembered; a no is asked again
 };
 
 }  // namespace clipdex::engine

@@ -88,9 +88,7 @@ class Indexer {
           given_(given),
           ids_(*state.store, state.options.collection,
                {"url", engine::kFileSizeField, engine::kMtimeField, engine::kSha256Field,
-                "description"}),
-          pipeline_(state, pipeline_options(state, options),
-                    [this](const engine::IngestOutcome& outcome) { count(outcome); }) {}
+                "description"}) {}
 
     void run(std::span<const fs::path> paths, const fs::path& root) {
         root_ = root;
@@ -99,7 +97,7 @@ class Indexer {
         const size_t chunk = static_cast<size_t>(std::max(1, options_.batch_size)) * 8;
         for (size_t begin = 0; begin < paths.size(); begin += chunk)
             process_chunk(paths.subspan(begin, std::min(chunk, paths.size() - begin)));
-        pipeline_.finish();
+        if (pipeline_) pipeline_->finish();
         notify();
     }
 
@@ -172,7 +170,7 @@ class Indexer {
             item.read = [path = file.path, max_bytes] {
                 return read_file_bounded(path, max_bytes, "image '" + path.string() + "'");
             };
-            pipeline_.submit(std::move(item));
+            pipeline().submit(std::move(item));
         }
         if (!described.empty()) {
             state_.store->update(state_.options.collection, described);
@@ -203,6 +201,14 @@ class Indexer {
         }
         ids_.move_rows(moves);
         return slots;
+    }
+
+    // Made by the first file to encode: a run that finds every file unchanged loads no model.
+    engine::IngestPipeline& pipeline() {
+        if (!pipeline_)
+            pipeline_.emplace(state_, pipeline_options(state_, options_),
+                              [this](const engine::IngestOutcome& outcome) { count(outcome); });
+        return *pipeline_;
     }
 
     void count(const engine::IngestOutcome& outcome) {
@@ -238,11 +244,13 @@ class Indexer {
     int64_t last_id_ = 0;
     std::exception_ptr first_error_;
     IndexReport report_;
-    engine::IngestPipeline pipeline_;  // last: its workers go before the members they report to
+    // last: its workers go before the members they report to
+    std::optional<engine::IngestPipeline> pipeline_;
 };
 
 // Files are gone when no longer on disk; only rows of files under `root` are considered.
 size_t prune_missing(engine::State& state, const fs::path& root) {
+    if (!state.has_collection()) return 0;
     const std::string prefix = root.string() + "/";
     store::QueryRequest request;
     request.filter = "source == \"file\"";

@@ -16,6 +16,7 @@ struct IngestPipeline::Prepared {
 
 IngestPipeline::IngestPipeline(State& state, const IngestOptions& options, Done done)
     : state_(state), options_(options), done_(std::move(done)) {
+    state_.model();  // the workers decode under its limits and preprocess for it
     options_.batch_size = std::max(1, options_.batch_size);
     if (options_.threads > 0) pool_ = std::make_unique<ThreadPool>(options_.threads);
 }
@@ -132,6 +133,7 @@ void IngestPipeline::write(std::vector<Prepared>& batch) {
                           vectors.begin() + static_cast<ptrdiff_t>((i + 1) * dim));
         row.extra = batch[i].record.to_json();
     }
+    state_.ensure_collection();
     state_.store->upsert(state_.options.collection, rows);
     for (const auto& item : batch)
         done_(

@@ -3,6 +3,7 @@
 
 #include "clipdex/model.h"
 #include "engine/encoder.h"
+#include "engine/model_choice.h"
 #include "hub/model_registry.h"
 
 namespace clipdex {
@@ -11,8 +12,9 @@ namespace {
 
 class LocalEncoder final : public Encoder {
   public:
-    LocalEncoder(std::string name, std::unique_ptr<ClipModel> model)
-        : name_(std::move(name)), model_(std::move(model)) {
+    LocalEncoder(const std::string& model_arg, std::unique_ptr<ClipModel> model)
+        : model_(std::move(model)) {
+        identity_ = engine::identity_of(model_arg, model_->info().fingerprint);
         const ModelInfo& info = model_->info();
         for (int c = 0; c < 3; ++c) {
             norm_.mean[c] = info.mean[c];
@@ -20,7 +22,8 @@ class LocalEncoder final : public Encoder {
         }
     }
 
-    const std::string& name() const override { return name_; }
+    const std::string& name() const override { return identity_.model; }
+    const std::string& fingerprint() const override { return identity_.fingerprint; }
     int dim() const override { return model_->info().embed_dim; }
     int image_size() const override { return model_->info().image_size; }
 
@@ -38,23 +41,10 @@ class LocalEncoder final : public Encoder {
     }
 
   private:
-    std::string name_;
+    engine::ModelRecord identity_;
     std::unique_ptr<ClipModel> model_;
     image::Normalization norm_;
 };
-
-// What a collection records as its model: the registry name as written, or for a local
-// folder its name (moving the folder must not orphan the collection).
-std::string model_identity(const std::string& model, const std::filesystem::path& dir) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(model, ec)) {
-        const auto normal = std::filesystem::absolute(dir).lexically_normal();
-        const auto name =
-            normal.has_filename() ? normal.filename() : normal.parent_path().filename();
-        return "dir:" + name.string();
-    }
-    return model;
-}
 
 }  // namespace
 
@@ -71,8 +61,7 @@ std::shared_ptr<Encoder> make_local_encoder(const std::string& model, int thread
     }
     LoadOptions options;
     options.threads = threads;
-    return std::make_shared<LocalEncoder>(model_identity(model, dir),
-                                          ClipModel::load(dir, options));
+    return std::make_shared<LocalEncoder>(model, ClipModel::load(dir, options));
 }
 
 }  // namespace clipdex

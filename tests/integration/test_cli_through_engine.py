@@ -41,7 +41,7 @@ def embeddings(proc):
     return np.array([item["embedding"] for item in json.loads(proc.stdout)["items"]], dtype=np.float32)
 
 
-def test_embed_resolves_registry_and_hf_hub_names_like_search(build_dir, emoji_model_dir, tmp_path):
+def test_embed_resolves_registry_and_hf_hub_names_like_search(build_dir, emoji_model_dir, twemoji_folder, tmp_path):
     """The emoji model served by a loopback hub under a registry name's repo and under an
     hf-hub: name: `embed` downloads and uses it, with vectors bit-identical to the directory's,
     and `index` and `search` on the same name record and use the same model."""
@@ -59,12 +59,12 @@ def test_embed_resolves_registry_and_hf_hub_names_like_search(build_dir, emoji_m
             assert json.loads(proc.stdout)["model"] == name
             assert np.array_equal(embeddings(proc), by_dir), name
         db = tmp_path / "s.db"
-        empty = tmp_path / "no images"
-        empty.mkdir()
-        run(build_dir, "--db", db, "--model", LAION, "index", empty, env=env)  # creates the collection
+        heart = twemoji_folder("registry-heart", extra=("2764.svg",))
+        run(build_dir, "--db", db, "--model", LAION, "index", heart, env=env)
         run(build_dir, "--db", db, "--model", LAION, "search", "a dog", env=env)
-        stats = json.loads(run(build_dir, "--db", db, "--model", LAION, "stats", "--json", env=env).stdout)
+        stats = json.loads(run(build_dir, "--db", db, "stats", "--json", env=env).stdout)
         assert stats["model"] == LAION
+        run(build_dir, "--db", db, "search", "a dog", env=env)  # the collection's own model
     finally:
         hub.stop()
 

@@ -177,10 +177,10 @@ def call(srv, method, path, body=None, query="", headers=None, raw=None):
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_health(server, guarded_server, contract, prefix):
+def test_health(server, guarded_server, contract, prefix, emoji_model_dir):
     path = prefix + "/health"
     body = contract.check("get", path, call(server, "get", path))
-    assert body["status"] == "healthy" and body["model"] == "dir:emoji-clip-tiny"
+    assert body["status"] == "healthy" and body["model"] == str(emoji_model_dir)  # the folder, absolute
     body = contract.check("get", path, call(guarded_server, "get", path))
     assert body["code"] == "unauthorized"
     contract.check("get", path, call(guarded_server, "get", path, headers=AUTH))

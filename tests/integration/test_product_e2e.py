@@ -249,12 +249,15 @@ def test_cli_bad_inputs_are_reported_and_skipped(clipdex_cli, tmp_path):
     assert missing.returncode != 0 and "nope.png" in missing.stderr
 
 
-def test_collection_remembers_its_model(clipdex_cli, emoji_model_dir, tmp_path):
+def test_collection_remembers_its_model(clipdex_cli, emoji_model_dir, twemoji_folder, tmp_path):
+    """By what the weights are: a renamed copy is the same model, other weights are refused
+    when they would encode (reading rows loads no model)."""
     db = tmp_path / "model.db"
-    empty = tmp_path / "no images"
-    empty.mkdir()
-    clipdex_cli(db).run("index", empty)  # creates the collection (reads create nothing)
-    other = tmp_path / "renamed-model"
-    shutil.copytree(emoji_model_dir, other)
-    proc = clipdex_cli(db, model=other).run("stats", check=False)
-    assert proc.returncode != 0 and "emoji-clip-tiny" in proc.stderr
+    clipdex_cli(db).run("index", twemoji_folder("remember", extra=("2764.svg",)))
+    renamed = tmp_path / "renamed-model"
+    shutil.copytree(emoji_model_dir, renamed)
+    assert json.loads(clipdex_cli(db, model=renamed).run("search", "red heart", "--json").stdout)[0]["hits"]
+    other = pathlib.Path(__file__).resolve().parents[2] / "models" / "emoji-clip-tiny-f16"
+    assert clipdex_cli(db, model=other).run("stats").returncode == 0
+    proc = clipdex_cli(db, model=other).run("search", "red heart", check=False)
+    assert proc.returncode != 0 and "error (conflict)" in proc.stderr and "emoji-clip-tiny" in proc.stderr

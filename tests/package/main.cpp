@@ -76,7 +76,7 @@ int main(int argc, char** argv) {
             clipdex::EngineOptions missing = options;
             missing.db_uri = std::string(argv[2]) + ".other";
             missing.model = "/no/such/model";
-            clipdex::Engine::open(missing);
+            clipdex::Engine::open(missing)->load_model();  // opening alone loads no model
         } catch (const clipdex::Error& e) {
             std::cout << "error " << clipdex::error_code_name(e.code()) << "\n";
         }

@@ -168,6 +168,23 @@ CollectionInfo EmbeddedStore::describe_collection(const std::string& name) {
     return info;
 }
 
+void EmbeddedStore::set_properties(const std::string& name,
+                                   const std::map<std::string, std::string>& properties) {
+    require_writable("change the properties of collection `" + name + "`");
+    std::lock_guard write(write_mutex_);
+    Transaction tx(*writer_, true);
+    auto record = read_record(*writer_, name);
+    if (!record) throw not_found(name);
+    // Only the properties change: the cached Collection's spec (dim, index) stays valid, and
+    // describe_collection reads the spec from SQLite.
+    CollectionSpec spec = spec_from_json(name, record->spec_json);
+    for (const auto& [key, value] : properties) spec.properties[key] = value;
+    Statement update(*writer_, "UPDATE collections SET spec = ? WHERE cid = ?");
+    update.bind(1, std::string_view(spec_to_json(spec).dump())).bind(2, record->cid);
+    update.run();
+    tx.commit();
+}
+
 CollectionStats EmbeddedStore::stats(const std::string& name) {
     auto c = current(name);
     CollectionStats s;

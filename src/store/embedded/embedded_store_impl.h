@@ -118,6 +118,8 @@ class EmbeddedStore final : public Store {
     void create_collection(const CollectionSpec& spec) override;
     void drop_collection(const std::string& name) override;
     CollectionInfo describe_collection(const std::string& name) override;
+    void set_properties(const std::string& name,
+                        const std::map<std::string, std::string>& properties) override;
     CollectionStats stats(const std::string& name) override;
 
     // row_writes.cpp

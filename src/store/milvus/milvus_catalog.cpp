@@ -78,6 +78,30 @@ CollectionInfo MilvusStore::describe_collection(const std::string& name) {
     return info;
 }
 
+void MilvusStore::set_properties(const std::string& name,
+                                 const std::map<std::string, std::string>& properties) {
+    writable();
+    collection(name);  // NotFound when absent
+    CollectionSpec changed;
+    changed.name = name;
+    changed.properties = properties;
+    pb::AlterCollectionRequest request;
+    scope(request);
+    request.set_collection_name(name);
+    for (const auto& kv : collection_properties(changed)) *request.add_properties() = kv;
+    std::lock_guard write(write_mutex_);
+    try {
+        client_.call("AlterCollection", name, &Stub::AlterCollection, request);
+    } catch (const Error& e) {
+        if (e.code() != ErrorCode::Unsupported) throw;
+        throw Error(ErrorCode::Unsupported, "Milvus server " + uri_ +
+                                                " cannot change the properties of collection `" +
+                                                name + "` (no AlterCollection): " + e.what());
+    }
+    std::lock_guard lock(cache_mutex_);
+    cache_.erase(name);  // the next describe reads the new properties
+}
+
 CollectionStats MilvusStore::stats(const std::string& name) {
     CollectionStats stats;
     stats.row_count = count(name, "");

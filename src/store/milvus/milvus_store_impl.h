@@ -67,6 +67,8 @@ class MilvusStore final : public Store {
     void create_collection(const CollectionSpec& spec) override;
     void drop_collection(const std::string& name) override;
     CollectionInfo describe_collection(const std::string& name) override;
+    void set_properties(const std::string& name,
+                        const std::map<std::string, std::string>& properties) override;
     CollectionStats stats(const std::string& name) override;
     void flush(const std::string& name) override;
 

@@ -268,16 +268,102 @@ TEST_F(EngineTest, BadFilesAreReportedWithTheirPathAndSkipped) {
     EXPECT_FALSE(report.failures.front().reason.empty());
 }
 
-TEST_F(EngineTest, AnotherModelIsRefusedOnTheSameCollection) {
-    open_engine()->close();
-    const fs::path renamed = dir_ / "other-model";
-    fs::copy(kModel, renamed, fs::copy_options::recursive);
+std::string absolute_path(const fs::path& path) {
+    return fs::absolute(path).lexically_normal().string();
+}
+
+TEST_F(EngineTest, TheSameWeightsInAnotherFolderAreTheSameModel) {
+    const auto heart = read_bytes(kTwemoji / "2764.svg");
+    open_engine()->add_image(1, heart, "heart.svg");
+    const fs::path copy = dir_ / "copy of the model";
+    fs::copy(kModel, copy, fs::copy_options::recursive);
+    auto engine = open_engine(copy);
+    const auto hits = engine->search("red heart", 1);
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].id, 1);
+    engine->add_image(2, heart, "heart again.svg");
+    // The original folder is still there: the collection keeps naming it.
+    EXPECT_EQ(engine->get_database_stats().model, absolute_path(kModel));
+}
+
+TEST_F(EngineTest, AnotherModelIsRefusedWhenItLoadsWithAdviceThatWorks) {
+    open_engine()->add_image(1, read_bytes(kTwemoji / "2764.svg"), "heart.svg");
+    const fs::path f16 = fs::path(CLIPDEX_SOURCE_DIR) / "models" / "emoji-clip-tiny-f16";
+    auto engine = open_engine(f16);
+    EXPECT_EQ(engine->get_all_data().size(), 1u);  // reading rows needs no model
+    EXPECT_EQ(engine->get_database_stats().model, absolute_path(kModel));
+    std::string message;
     try {
-        open_engine(renamed);
-        FAIL() << "opening the collection with another model must be refused";
+        engine->search("red heart", 1);
+        FAIL() << "searching with another model's vectors must be refused";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("emoji-clip-tiny"), std::string::npos) << e.what();
+        EXPECT_EQ(e.code(), ErrorCode::Conflict);
+        message = e.what();
     }
+    EXPECT_NE(message.find("--model " + absolute_path(kModel)), std::string::npos) << message;
+    EXPECT_NE(message.find("leave --model out"), std::string::npos) << message;
+    EXPECT_EQ(engine->get_all_data().size(), 1u);
+    engine.reset();
+    // The advice, followed: no --model (the collection's own), or the one it names.
+    for (const std::string& model : {std::string(), absolute_path(kModel)}) {
+        auto advised = open_engine(model);
+        EXPECT_EQ(advised->search("red heart", 1).at(0).id, 1) << model;
+    }
+}
+
+TEST_F(EngineTest, ReadsAndRemovalsLoadNoModel) {
+    open_engine()->add_image(1, read_bytes(kTwemoji / "2764.svg"), "heart.svg");
+    auto engine = open_engine(dir_ / "no such model");
+    const DatabaseStats stats = engine->get_database_stats();
+    EXPECT_EQ(stats.total_records, 1);
+    EXPECT_EQ(stats.dimension, 128);
+    EXPECT_EQ(stats.model, absolute_path(kModel));
+    EXPECT_EQ(engine->collection_info().num_entities, 1);
+    EXPECT_EQ(engine->get_all_data().size(), 1u);
+    EXPECT_TRUE(engine->remove_by_id(1));
+    EXPECT_EQ(code_of([&] { engine->load_model(); }), ErrorCode::NotFound);
+    engine->close();
+}
+
+TEST_F(EngineTest, NoCollectionUntilTheFirstWrite) {
+    auto engine = open_engine(dir_ / "no such model");
+    EXPECT_FALSE(engine->has_collection());
+    EXPECT_EQ(engine->get_database_stats().total_records, 0);
+    EXPECT_TRUE(engine->get_all_data().empty());
+    EXPECT_FALSE(engine->remove_by_id(1));
+    engine.reset();  // one writer per store file
+    engine = open_engine();
+    engine->load_model();
+    EXPECT_FALSE(engine->has_collection());  // loading is no write
+    EXPECT_EQ(engine->collection_info().spec.dim, 128);
+    EXPECT_TRUE(engine->search("red heart", 3).empty());
+    engine->add_image(1, read_bytes(kTwemoji / "2764.svg"), "heart.svg");
+    EXPECT_TRUE(engine->has_collection());
+    const auto properties = engine->collection_info().spec.properties;
+    EXPECT_EQ(properties.at("clipdex.model"), absolute_path(kModel));
+    EXPECT_EQ(properties.at("clipdex.model_fingerprint").rfind("sha256:", 0), 0u);
+}
+
+TEST_F(EngineTest, AnOlderRecordOfTheFolderNameOpensAndIsUpgraded) {
+    {
+        auto store = store::open_store((dir_ / "engine.db").string());
+        store::CollectionSpec spec;
+        spec.name = "clipdex";
+        spec.dim = 128;
+        spec.properties = {{"clipdex.model", "dir:emoji-clip-tiny"}, {"clipdex.dim", "128"}};
+        store->create_collection(spec);
+    }
+    std::string message;
+    EXPECT_EQ(code_of([&] { open_engine("")->search("red heart", 1); }, &message),
+              ErrorCode::InvalidInput);
+    EXPECT_NE(message.find("--model /path/to/emoji-clip-tiny"), std::string::npos) << message;
+    auto engine = open_engine();
+    engine->add_image(1, read_bytes(kTwemoji / "2764.svg"), "heart.svg");
+    const auto properties = engine->collection_info().spec.properties;
+    EXPECT_EQ(properties.at("clipdex.model"), absolute_path(kModel));
+    EXPECT_EQ(properties.at("clipdex.model_fingerprint").rfind("sha256:", 0), 0u);
+    engine.reset();
+    EXPECT_EQ(open_engine("")->search("red heart", 1).at(0).id, 1);  // its own model now
 }
 
 }  // namespace

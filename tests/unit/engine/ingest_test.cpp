@@ -49,6 +49,10 @@ class CountingStore final : public store::Store {
     store::CollectionInfo describe_collection(const std::string& n) override {
         return inner_->describe_collection(n);
     }
+    void set_properties(const std::string& n,
+                        const std::map<std::string, std::string>& p) override {
+        inner_->set_properties(n, p);
+    }
     store::CollectionStats stats(const std::string& n) override { return inner_->stats(n); }
     void insert(const std::string& c, std::span<const store::Row> rows) override {
         rows_written += static_cast<int64_t>(rows.size());

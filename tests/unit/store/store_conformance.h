@@ -140,6 +140,35 @@ TEST_P(StoreConformance, CreateDescribeListDrop) {
     CLIPDEX_EXPECT_ERROR(store_->drop_collection(name_), ErrorCode::NotFound);
 }
 
+TEST_P(StoreConformance, SetPropertiesMergesIntoTheRecordedOnes) {
+    create(8);
+    insert(make_rows(1, 3, 8));
+    const auto before = store_->describe_collection(name_).spec.properties;
+    try {
+        store_->set_properties(name_, {{"clipdex.model", "other"}, {"clipdex.extra", "x y"}});
+    } catch (const Error& e) {
+        // A Milvus server without AlterCollection (Milvus Lite 2.5): refused as such, nothing
+        // changed, and the engine keeps the record it has.
+        ASSERT_EQ(e.code(), ErrorCode::Unsupported) << e.what();
+        EXPECT_NE(std::string(e.what()).find("AlterCollection"), std::string::npos) << e.what();
+        EXPECT_EQ(store_->describe_collection(name_).spec.properties, before);
+        return;
+    }
+    auto info = store_->describe_collection(name_);
+    EXPECT_EQ(info.spec.properties.at("clipdex.model"), "other");
+    EXPECT_EQ(info.spec.properties.at("clipdex.extra"), "x y");
+    EXPECT_EQ(info.spec.dim, 8);
+    EXPECT_EQ(info.row_count, 3);
+    store_->set_properties(name_, {{"clipdex.extra", "z"}});
+    info = store_->describe_collection(name_);
+    EXPECT_EQ(info.spec.properties.at("clipdex.model"), "other");  // not named: kept
+    EXPECT_EQ(info.spec.properties.at("clipdex.extra"), "z");
+    const std::vector<float> query = make_row(2, 8, 2).vector;
+    EXPECT_EQ(store_->search(name_, query, {}).at(0).at(0).row.id, 2);  // rows and index intact
+    CLIPDEX_EXPECT_ERROR(store_->set_properties("absent_" + name_, {{"a", "b"}}),
+                         ErrorCode::NotFound);
+}
+
 TEST_P(StoreConformance, InvalidNamesAndSpecsRejected) {
     for (std::string bad : {"", "1abc", "a-b", "with space", "naïve"}) {
         CollectionSpec spec;
