@@ -74,7 +74,7 @@ class Model:
 
     @property
     def name(self) -> str:
-        """The model's name as a collection records it (``"dir:NAME"`` for a folder)."""
+        """The model's name as a collection records it (a registry name, or a folder's path)."""
         return self._embedder.model_name
 
     @property
@@ -319,11 +319,15 @@ class Engine:
         return self._native.remove_by_id(int(id))
 
 
-def open(uri: Union[str, "os.PathLike[str]"] = DEFAULT_URI, *, model: str = DEFAULT_MODEL,
+def open(uri: Union[str, "os.PathLike[str]"] = DEFAULT_URI, *, model: str = "",
          collection: str = DEFAULT_COLLECTION, threads: int = 0,
          allow_private_urls: bool = False, token: Optional[str] = None,
          timeout: float = 30.0, read_only: bool = False) -> Engine:
     """Opens (creating if needed) a collection and the model that fills it.
+
+    ``model`` left empty means the collection's own model (the one it recorded when it was
+    made), or ``DEFAULT_MODEL`` for a new collection, as the CLI does without ``--model``. The
+    model loads on the first call that encodes, not here.
 
     ``uri`` follows pymilvus: a file path is clipdex's embedded store (created on first use),
     ``http://host:19530`` / ``https://...`` a Milvus server. Other schemes are refused.

@@ -96,7 +96,9 @@ def test_progress_callback_context_manager_and_search_by_vector(py, emoji_model,
             again = engine.add_image_file({str(folder / CAT)!r}, description="a cat")
             count = engine.get_database_stats()["total_records"]
             described = [r["description"] for r in engine.get_all_data() if r["id"] == cat_id]
-        print(json.dumps({{"report": report, "updates": updates[-1:], "n": len(updates),
+        with clipdex.open("store.db") as reopened:  # no model given: the collection's own
+            own_model = reopened.search("red heart", top_k=1)
+        print(json.dumps({{"own_model": own_model, "report": report, "updates": updates[-1:], "n": len(updates),
                           "closed": engine.closed, "by_vector": by_vector, "by_text": by_text,
                           "vector_shape": list(rows[0]["vector"].shape), "dim": model.dim,
                           "same_id": cat_id == again, "count": count, "described": described}}))
@@ -107,6 +109,7 @@ def test_progress_callback_context_manager_and_search_by_vector(py, emoji_model,
     assert out["by_vector"] == out["by_text"] and out["by_text"][0]["url"].endswith(HEART)
     assert out["vector_shape"] == [out["dim"]]
     assert out["same_id"] and out["count"] == 32 and out["described"] == ["a cat"]  # no second row
+    assert out["own_model"][0]["url"].endswith(HEART), out["own_model"]
 
 
 def test_progress_bar_on_a_terminal(py, emoji_model, twemoji_folder):
