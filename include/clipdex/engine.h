@@ -174,6 +174,10 @@ class CLIPDEX_API Engine {
                                                  const std::string& filter = {});
     std::vector<SearchHit> search_by_image_url(const std::string& url, int top_k = 10,
                                                const std::string& filter = {});
+    // A query vector made elsewhere (an Embedder of the same model, L2-normalised as every
+    // stored vector is): dim() floats. Another length, a zero or a non-finite one is InvalidInput.
+    std::vector<SearchHit> search_by_vector(std::span<const float> vector, int top_k = 10,
+                                            const std::string& filter = {});
 
     std::vector<store::Row> get_all_data(bool include_vectors = false, int64_t limit = -1,
                                          int64_t offset = 0);

@@ -1,6 +1,7 @@
 #include "engine/engine_state.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/ingest.h"
 #include "hub/http_fetch.h"
@@ -245,6 +246,23 @@ std::vector<SearchHit> Engine::search_by_image_url(const std::string& url, int t
     state_->check_open();
     return state_->search_vector(state_->embedder->encode_image_bytes(state_->fetch(url), url),
                                  top_k, filter);
+}
+
+std::vector<SearchHit> Engine::search_by_vector(std::span<const float> vector, int top_k,
+                                               const std::string& filter) {
+    state_->check_open();
+    const size_t dim = static_cast<size_t>(state_->encoder->dim());
+    if (vector.size() != dim)
+        throw Error(ErrorCode::InvalidInput,
+                    "the query vector has " + std::to_string(vector.size()) +
+                        " floats; the collection's model '" + state_->model_name + "' makes " +
+                        std::to_string(dim));
+    double norm = 0;
+    for (const float v : vector) norm += static_cast<double>(v) * v;
+    if (!(norm > 0) || !std::isfinite(norm))
+        throw Error(ErrorCode::InvalidInput,
+                    "the query vector is zero or not finite: it has no direction to search");
+    return state_->search_vector(vector, top_k, filter);
 }
 
 RgbImage Engine::load_image(const std::string& path_or_url) {

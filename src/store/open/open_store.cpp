@@ -14,7 +14,27 @@ bool is_milvus(const std::string& uri) {
     return ascii_istarts_with(uri, "http://") || ascii_istarts_with(uri, "https://");
 }
 
+// "SCHEME://..." with a scheme other than the ones handled: a path never looks like this, and
+// opening it as a file would create a folder named "grpc:" where the user meant a server.
+std::string_view unknown_scheme(std::string_view uri) {
+    const size_t sep = uri.find("://");
+    if (sep == std::string_view::npos || sep == 0) return {};
+    const std::string_view scheme = uri.substr(0, sep);
+    for (size_t i = 0; i < scheme.size(); ++i) {
+        const char c = scheme[i];
+        const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        const bool other = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+        if (!alpha && !(i > 0 && other)) return {};
+    }
+    return scheme;
+}
+
 std::string embedded_path(const std::string& uri) {
+    if (const std::string_view scheme = unknown_scheme(uri);
+        !scheme.empty() && !ascii_istarts_with(uri, "file://"))
+        throw Error(ErrorCode::InvalidInput,
+                    "store URI '" + uri + "' has an unknown scheme '" + std::string(scheme) +
+                        "': give a database path (./clipdex.db) or http(s)://HOST:19530 for Milvus");
     std::string path = ascii_istarts_with(uri, "file:") ? uri.substr(5) : uri;
     if (path.empty())
         throw Error(ErrorCode::InvalidInput,

@@ -155,6 +155,29 @@ TEST_F(EngineTest, ImageSearchFindsTheSameDrawingFirst) {
     EXPECT_NEAR(hits.front().score, 1.0f, 1e-4f);
 }
 
+TEST_F(EngineTest, VectorSearchMatchesTextSearchAndRefusesWrongVectors) {
+    auto engine = open_engine();
+    engine->index_images(drawings(20));
+    EmbedderOptions options;
+    options.model = kModel.string();
+    const std::string text = "red heart";
+    const std::vector<float> query = Embedder::open(options)->encode_texts({&text, 1});
+    const auto by_vector = engine->search_by_vector(query, 3);
+    const auto by_text = engine->search(text, 3);
+    ASSERT_EQ(by_vector.size(), by_text.size());
+    for (size_t i = 0; i < by_text.size(); ++i) {
+        EXPECT_EQ(by_vector[i].id, by_text[i].id);
+        EXPECT_EQ(by_vector[i].score, by_text[i].score);
+    }
+    std::string message;
+    const std::vector<float> short_vector(7, 0.5f);
+    EXPECT_EQ(code_of([&] { engine->search_by_vector(short_vector, 3); }, &message),
+              ErrorCode::InvalidInput);
+    EXPECT_NE(message.find("has 7 floats"), std::string::npos) << message;
+    const std::vector<float> zero(query.size(), 0.0f);
+    EXPECT_EQ(code_of([&] { engine->search_by_vector(zero, 3); }), ErrorCode::InvalidInput);
+}
+
 TEST_F(EngineTest, RemovedRowsLeaveSearchResultsAtOnce) {
     auto engine = open_engine();
     engine->index_images(drawings(30));
