@@ -22,7 +22,7 @@ if(CLIPDEX_FUZZ)
 endif()
 
 get_property(clipdex_lib_modules GLOBAL PROPERTY CLIPDEX_MODULES_WITH_SOURCES)
-list(REMOVE_ITEM clipdex_lib_modules clipdex_server)  # the HTTP server belongs to the CLI
+list(REMOVE_ITEM clipdex_lib_modules clipdex_server clipdex_encoder_service)  # the HTTP servers belong to the CLI
 set(clipdex_lib_objects "")
 foreach(module IN LISTS clipdex_lib_modules)
   list(APPEND clipdex_lib_objects $<TARGET_OBJECTS:${module}>)

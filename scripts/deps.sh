@@ -67,6 +67,11 @@ install_milvus_servers() {
     scripts/milvus/venvs.sh
 }
 
+install_clip_client() {
+    # The real clip_client for the encoder service's tests, in its own venv (its pins clash).
+    scripts/clip_client_venv.sh
+}
+
 install_npm() {
     if ! command -v npm >/dev/null; then
         echo "deps: npm is missing; installing Debian's nodejs and npm"
@@ -91,6 +96,7 @@ case "${1:-}" in
     *)
         install_python
         install_milvus_servers
+        install_clip_client
         install_npm
         ;;
 esac

@@ -24,6 +24,7 @@ void register_index(CLI::App& app, GlobalOptions& global);
 void register_search(CLI::App& app, GlobalOptions& global);
 void register_rows(CLI::App& app, GlobalOptions& global);  // add, remove, list, stats, info
 void register_serve(CLI::App& app, GlobalOptions& global);
+void register_serve_encoder(CLI::App& app, GlobalOptions& global);
 void register_models(CLI::App& app, GlobalOptions& global);
 void register_migrate(CLI::App& app, GlobalOptions& global);
 

@@ -1,13 +1,11 @@
 // `clipdex serve`: the HTTP API on port 5002 (seed 001's endpoints). SIGTERM / SIGINT stop it
 // gracefully: no new connections, idle ones close, requests in flight finish (within 20 s; an
 // SVG render in flight is cancelled rather than waited for), then the store is flushed and closed.
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdio>
-#include <thread>
+#include <optional>
 
 #include "cli/engine_access.h"
+#include "cli/stop_signals.h"
 #include "image/image.h"
 #include "server/http_server.h"
 
@@ -15,33 +13,19 @@ namespace clipdex::cli {
 
 namespace {
 
-// The signal handler only writes a byte to a pipe (async-signal-safe); a watcher thread reads
-// it and stops the server. A handler rather than a blocked mask, because threads created before
-// main (OpenBLAS's pool) would otherwise take the signal and its default action.
-int g_stop_pipe[2] = {-1, -1};
-
-extern "C" void on_stop_signal(int signal_number) {
-    const char byte = static_cast<char>(signal_number);
-    [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &byte, 1);
-}
-
-void install_stop_handlers() {
-    if (pipe(g_stop_pipe) != 0) throw Error(ErrorCode::Io, "serve: cannot create the signal pipe");
-    struct sigaction action = {};
-    action.sa_handler = on_stop_signal;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGINT, &action, nullptr);
-}
-
 void run_serve(const GlobalOptions& global, const server::ServerOptions& options) {
-    install_stop_handlers();
     // Refused before anything else when another process holds the store (see writer_conflict.h);
     // then the port, so that a port in use fails before the model loads, and the store's lock
     // records the URL the server answers on.
     refuse_if_held(global.db, {WriteIntent::Command::Serve});
     server::HttpServer http(options);
     const int port = http.bind();
+    // From here a signal stops the server (before run() too: run() then returns at once).
+    std::optional<StopSignals> signals;
+    signals.emplace("serve", [&http] {
+        http.stop();
+        image::stop_svg_workers();  // renders in flight fail now (503) instead of running on
+    });
     const std::string url = local_url(options.host, port);
     auto engine = open_engine_to_write(global, {WriteIntent::Command::Serve}, url,
                                        !options.bearer_token.empty());
@@ -49,18 +33,8 @@ void run_serve(const GlobalOptions& global, const server::ServerOptions& options
     std::printf("clipdex serve: listening on http://%s:%d (model %s, store %s)\n",
                 options.host.c_str(), port, engine->model_name().c_str(), global.db.c_str());
     std::fflush(stdout);
-    std::thread watcher([&] {
-        char byte = 0;
-        if (read(g_stop_pipe[0], &byte, 1) == 1 && byte != 0)
-            std::fprintf(stderr, "clipdex serve: signal %d, finishing requests in flight\n", byte);
-        http.stop();
-        image::stop_svg_workers();  // renders in flight fail now (503) instead of running on
-    });
     http.run(*engine);
-    // run() also returns when it failed or was stopped elsewhere: wake the watcher to join it.
-    const char wake = 0;
-    [[maybe_unused]] const ssize_t written = write(g_stop_pipe[1], &wake, 1);
-    watcher.join();
+    signals.reset();  // run() also returns when it failed or was stopped elsewhere
     engine->close();
     std::fprintf(stderr, "clipdex serve: stopped\n");
 }

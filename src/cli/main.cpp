@@ -20,7 +20,7 @@ using Registrar = void (*)(CLI::App&, clipdex::cli::GlobalOptions&);
 constexpr Registrar kCommands[] = {
     clipdex::cli::register_index,   clipdex::cli::register_search, clipdex::cli::register_rows,
     clipdex::cli::register_serve,   clipdex::cli::register_models, clipdex::cli::register_embed,
-    clipdex::cli::register_migrate,
+    clipdex::cli::register_migrate, clipdex::cli::register_serve_encoder,
 };
 
 int exit_code(clipdex::ErrorCode code) {

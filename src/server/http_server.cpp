@@ -20,30 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-int http_status(ErrorCode code) {
-    switch (code) {
-        case ErrorCode::InvalidInput:
-            return 400;
-        case ErrorCode::NotFound:
-            return 404;
-        case ErrorCode::AlreadyExists:
-        case ErrorCode::Conflict:
-            return 409;
-        case ErrorCode::TooLarge:
-            return 413;
-        case ErrorCode::Corrupt:
-            return 422;
-        case ErrorCode::Unsupported:
-            return 501;
-        case ErrorCode::Unavailable:
-            return 503;
-        case ErrorCode::Io:
-        case ErrorCode::Internal:
-            return 500;
-    }
-    return 500;
-}
-
 json parse_body(const Request& req) {
     return parse_json_body(req.body);
 }

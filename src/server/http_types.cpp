@@ -2,6 +2,30 @@
 
 namespace clipdex::server {
 
+int http_status(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::InvalidInput:
+            return 400;
+        case ErrorCode::NotFound:
+            return 404;
+        case ErrorCode::AlreadyExists:
+        case ErrorCode::Conflict:
+            return 409;
+        case ErrorCode::TooLarge:
+            return 413;
+        case ErrorCode::Corrupt:
+            return 422;
+        case ErrorCode::Unsupported:
+            return 501;
+        case ErrorCode::Unavailable:
+            return 503;
+        case ErrorCode::Io:
+        case ErrorCode::Internal:
+            return 500;
+    }
+    return 500;
+}
+
 const std::string* Request::header(std::string_view name) const {
     for (const auto& [key, value] : headers)
         if (key == name) return &value;

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clipdex/error.h"
+
 namespace clipdex::server {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
@@ -41,6 +43,10 @@ struct Response {
 Response json_response(int status, const nlohmann::json& body);
 // {"success": false, "error": message, "code": code}, the shape of every refusal.
 Response error_response(int status, std::string_view code, std::string_view message);
+
+// The HTTP status that answers an error of this code (InvalidInput 400, NotFound 404,
+// TooLarge 413, Unavailable 503, ...).
+int http_status(ErrorCode code);
 
 // ASCII lower case, for header names and auth schemes.
 std::string lower_ascii(std::string_view text);

@@ -16,8 +16,9 @@ def run(build_dir, *args):
     (["--db", "x.db", "lst"], "unknown command 'lst'; did you mean 'list'?"),
     (["--threads", "2", "stat"], "unknown command 'stat'; did you mean 'stats'?"),
     (["--allow-private-urls", "lst"], "unknown command 'lst'; did you mean 'list'?"),  # a flag takes no value
-    (["s"], "did you mean 'search', 'stats' or 'serve'?"),
-    (["serve-encoder", "--help"], "unknown command 'serve-encoder'; run 'clipdex --help'"),
+    (["se"], "did you mean 'search', 'serve' or 'serve-encoder'?"),
+    (["s"], "unknown command 's'; run 'clipdex --help'"),  # more than 3 commands begin with it
+    (["encode-server", "--help"], "unknown command 'encode-server'; run 'clipdex --help'"),
     ([], "no command given; run 'clipdex --help'"),
     (["search", "--bogus", "x"], "--bogus (see 'clipdex search --help')"),
     (["search", "--top-k", "abc", "x"], "--top-k: Value abc not in range"),
