@@ -24,15 +24,16 @@ using server::Response;
 static_assert(std::endian::native == std::endian::little,
               "the octet-stream answer is the host's float32 bytes, little-endian");
 
-namespace {
-
-// One input on its way to the model: a text, or an image's bytes (uploaded or fetched).
+// One input on its way to the model: a text, or an image's bytes (uploaded or fetched). Not in
+// the anonymous namespace: EncoderService::Impl holds a Batcher of them.
 struct Input {
     bool is_text = true;
     std::string text;
     std::vector<uint8_t> bytes;
     std::string name;  // "texts[0]", "images[2]", "urls[1]", "data[3] (id ...)"
 };
+
+namespace {
 
 // A failed item: its name, the error's code and message.
 struct ItemError {
