@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "cli/engine_access.h"
+#include "cli/listen_options.h"
 #include "cli/stop_signals.h"
 #include "image/image.h"
 #include "server/http_server.h"
@@ -45,14 +46,7 @@ void register_serve(CLI::App& app, GlobalOptions& global) {
     auto options = std::make_shared<server::ServerOptions>();
     CLI::App* sub =
         app.add_subcommand("serve", "HTTP API (seed 001 endpoints under /api/milvus, also /v1)");
-    sub->add_option("--host", options->host, "address to listen on")->capture_default_str();
-    sub->add_option("--port", options->port, "port (0 = any free port)")
-        ->check(CLI::Range(0, 65535))
-        ->capture_default_str();
-    sub->add_option("--bearer-token", options->bearer_token,
-                    "require 'Authorization: Bearer TOKEN' on every request");
-    sub->add_option("--max-body", options->max_body_bytes, "largest request body in bytes")
-        ->capture_default_str();
+    add_listen_options(sub, *options);
     sub->add_option("--http-threads", options->threads,
                     "worker threads running requests (health answers without one)")
         ->check(CLI::Range(1, 256))

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/engine_access.h"
+#include "cli/listen_options.h"
 #include "cli/stop_signals.h"
 #include "encoder_service/encoder_service.h"
 #include "image/image.h"
@@ -38,12 +39,7 @@ void register_serve_encoder(CLI::App& app, GlobalOptions& global) {
         "serve-encoder",
         "serve one model to many clients over HTTP (/v1/encode; clip-as-service's /post for "
         "clip_client); --model, --threads and --allow-private-urls apply");
-    sub->add_option("--host", options->host, "address to listen on")->capture_default_str();
-    sub->add_option("--port", options->port, "port (0 = any free port)")
-        ->check(CLI::Range(0, 65535))
-        ->capture_default_str();
-    sub->add_option("--bearer-token", options->bearer_token,
-                    "require 'Authorization: Bearer TOKEN' on every request");
+    add_listen_options(sub, *options);
     sub->add_option("--max-batch", options->max_batch, "inputs encoded together at most")
         ->check(CLI::Range(1, 4096))
         ->capture_default_str();
@@ -57,8 +53,6 @@ void register_serve_encoder(CLI::App& app, GlobalOptions& global) {
         ->capture_default_str();
     sub->add_option("--max-items", options->max_items, "inputs in one request")
         ->check(CLI::Range(1, 1000000))
-        ->capture_default_str();
-    sub->add_option("--max-body", options->max_body_bytes, "largest request body in bytes")
         ->capture_default_str();
     sub->callback([&global, options] { run_serve_encoder(global, *options); });
 }

@@ -10,7 +10,6 @@ add-by-URL has something to fetch."""
 import json
 import os
 import pathlib
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +27,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts" / "milvus"))
 import servers  # noqa: E402
 from references import missing_reference  # noqa: E402
+from emoji_data import twemoji_maker  # noqa: E402
 
 KINDS = [k for k in os.environ.get("CLIPDEX_MILVUS_KINDS", ",".join(servers.KINDS)).split(",") if k]
 
@@ -269,21 +269,9 @@ def serve_folder():
         files.stop()
 
 
-TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
 
 
 @pytest.fixture(scope="session")
 def twemoji_folder(tmp_path_factory):
-    """Factory: twemoji_folder(folder_name, first=N, extra=("2764.svg",)) -> a new folder holding
-    the first N Twemoji drawings in name order plus the named extras (from npm, scripts/deps.sh)."""
-    if not TWEMOJI.is_dir():
-        pytest.fail(f"npm test data missing ({TWEMOJI}): run scripts/deps.sh")
-
-    def make(folder_name, first=0, extra=()):
-        folder = tmp_path_factory.mktemp("twemoji") / folder_name
-        folder.mkdir()
-        for path in sorted(TWEMOJI.glob("*.svg"))[:first] + [TWEMOJI / name for name in extra]:
-            shutil.copyfile(path, folder / path.name)
-        return folder
-
-    return make
+    """See emoji_data.twemoji_maker."""
+    return twemoji_maker(tmp_path_factory)

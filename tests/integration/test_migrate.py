@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
+from emoji_data import TWEMOJI  # noqa: E402
 ROWS = 300
 DIM = 24
 # Collection settings a server kind drops on its own (the store sends them; DescribeCollection

@@ -21,8 +21,8 @@ sys.path.insert(0, str(REPO / "scripts" / "milvus"))
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import servers  # noqa: E402
 from references import missing_reference  # noqa: E402
+from emoji_data import twemoji_maker  # noqa: E402
 
-TWEMOJI = REPO / ".cache" / "npm" / "node_modules" / "@twemoji" / "svg"
 KINDS = [k for k in os.environ.get("CLIPDEX_MILVUS_KINDS", ",".join(servers.KINDS)).split(",") if k]
 # What the installed package is built from: a change in any of these makes a new venv.
 PACKAGE_INPUTS = ("pyproject.toml", "CMakeLists.txt", "cmake", "include", "src", "python",
@@ -108,19 +108,8 @@ def emoji_model() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def twemoji_folder(tmp_path_factory):
-    """Factory: twemoji_folder(name, first=N, extra=(...)) -> a new folder holding the first N
-    Twemoji drawings in name order plus the named extras (npm, scripts/deps.sh)."""
-    if not TWEMOJI.is_dir():
-        pytest.fail(f"npm test data missing ({TWEMOJI}): run scripts/deps.sh")
-
-    def make(name, first=0, extra=()):
-        folder = tmp_path_factory.mktemp("twemoji") / name
-        folder.mkdir()
-        for path in sorted(TWEMOJI.glob("*.svg"))[:first] + [TWEMOJI / n for n in extra]:
-            shutil.copyfile(path, folder / path.name)
-        return folder
-
-    return make
+    """See emoji_data.twemoji_maker."""
+    return twemoji_maker(tmp_path_factory)
 
 
 @pytest.fixture(scope="session", params=KINDS)
