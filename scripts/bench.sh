@@ -23,3 +23,6 @@ echo "== index: files on disk to committed rows, clipdex vs the seeds' pipeline 
 $PY bench/index_bench.py --clipdex build/clipdex
 echo "== http: clipdex serve vs seed 001's Flask service (open_clip + Milvus Lite under gunicorn), wrk"
 $PY bench/http_bench.py --build build
+echo "== python: the old Python stack (open_clip + pymilvus + Milvus Lite) vs clipdex's Python API"
+[ -x build/python-test-venv/bin/python ] || CLIPDEX_BUILD_DIR=$PWD/build $PY -m pytest -q tests/python/test_py_package.py -k installed
+$PY bench/python_bench.py --clipdex build/clipdex --clipdex-python build/python-test-venv/bin/python

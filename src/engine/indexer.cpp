@@ -89,6 +89,8 @@ class Indexer {
           ids_(*state.store, state.options.collection,
                {"url", engine::kFileSizeField, engine::kMtimeField, engine::kSha256Field,
                 "description"}) {}
+    // descriptions_ is a reference: a temporary would be gone before run() reads it.
+    Indexer(engine::State&, Descriptions&&, const IndexOptions&, const GivenFile* = nullptr) = delete;
 
     void run(std::span<const fs::path> paths, const fs::path& root) {
         root_ = root;
@@ -314,7 +316,8 @@ int64_t Engine::add_image_file(const fs::path& path, std::optional<int64_t> id,
     const GivenFile given{id, std::move(description)};
     IndexOptions options;
     options.batch_size = 1;
-    Indexer indexer(*state_, {}, options, &given);
+    const Descriptions no_descriptions;
+    Indexer indexer(*state_, no_descriptions, options, &given);
     const fs::path paths[] = {path};
     indexer.run(paths, fs::current_path());
     if (indexer.first_error()) std::rethrow_exception(indexer.first_error());
