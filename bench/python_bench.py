@@ -152,10 +152,21 @@ def main():
         files = [line for line in Path(a.list).read_text().splitlines() if line]
         return (old_child if a.child == "old" else clipdex_child)(a, files, queries)
 
+    label = f"`{Path(a.model).name}`" if a.model else "random-weight ViT-B-32 (QuickGELU, F32)"
     if not a.model:
         import test_model_support as support
         from model_bench import VIT_B_32
         a.model = str(support.checkpoint(VIT_B_32, "open_clip"))
+    model_dir = Path(a.model)
+    if not (model_dir / "vocab.json").exists():
+        # The random checkpoint has no tokenizer files; CLIP's BPE (49,408 tokens, the one
+        # open_clip.get_tokenizer("ViT-B-32") uses) ships with the demo model.
+        bench_model = Path(tempfile.mkdtemp(prefix="python-bench-model-", dir=str(ROOT / ".cache")))
+        for f in model_dir.iterdir():
+            (bench_model / f.name).symlink_to(f.resolve())
+        for name in ("vocab.json", "merges.txt"):
+            (bench_model / name).symlink_to((ROOT / "models" / "emoji-clip-tiny-f16" / name).resolve())
+        a.model = str(bench_model)
     from index_bench import list_images
     files = list_images(Path(a.images))
     if not files:
@@ -192,7 +203,7 @@ def main():
     lines = [
         f"# Python API benchmark, {datetime.date.today()}", "",
         f"`bench/python_bench.py`: {n} images (`.cache/bench-images`, evenly spaced), model "
-        f"`{Path(a.model).name}`, {a.threads} threads, {a.queries} text queries, {a.rounds} alternating "
+        f"{label}, {a.threads} threads, {a.queries} text queries, {a.rounds} alternating "
         f"rounds (old, clipdex Python, clipdex CLI). Load average at start {load0:.1f} (2 cores).", "",
         "| | old stack (open_clip 1 image/step + pymilvus + Milvus Lite) | clipdex Python | ratio (median of rounds) | per round |",
         "|---|---:|---:|---:|---|",
