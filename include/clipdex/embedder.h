@@ -65,6 +65,11 @@ class CLIPDEX_API Embedder {
     // Decoded under the size and pixel limits; `name` names the input in errors.
     std::vector<float> encode_image_file(const std::filesystem::path& path);
     std::vector<float> encode_image_bytes(std::span<const uint8_t> bytes, const std::string& name);
+    // An image's bytes decoded as encode_image_bytes does and preprocessed to the model's input
+    // (3 * image_size() * image_size() floats): images prepared on many threads can then go
+    // through encode_pixels as one batch (the encoder service does).
+    std::vector<float> preprocess_image_bytes(std::span<const uint8_t> bytes,
+                                              const std::string& name);
     // The towers on prepared inputs, for comparisons with a reference implementation: `count`
     // rows of token ids (at most the model's context length each), or preprocessed pixels
     // [count, 3, image_size(), image_size()].

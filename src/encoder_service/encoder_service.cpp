@@ -30,6 +30,7 @@ struct Input {
     bool is_text = true;
     std::string text;
     std::vector<uint8_t> bytes;
+    std::vector<float> pixels;  // the image preprocessed, on the request's own thread
     std::string name;  // "texts[0]", "images[2]", "urls[1]", "data[3] (id ...)"
 };
 
@@ -87,27 +88,32 @@ struct EncoderService::Impl {
         };
     }
 
-    // The batch function: texts in one call of the text tower, images one by one (the public
-    // Embedder decodes and preprocesses each image itself).
+    // The batch function: texts in one call of the text tower, images (preprocessed by their
+    // requests' threads, see encode_all) in one call of the image tower.
     std::vector<std::vector<float>> encode_batch(std::span<const Input> inputs) {
-        const size_t dim = static_cast<size_t>(embedder->dim());
+        const auto dim = static_cast<std::ptrdiff_t>(embedder->dim());
         std::vector<std::vector<float>> out(inputs.size());
         std::vector<std::string> texts;
-        std::vector<size_t> text_index;
+        std::vector<size_t> text_index, image_index;
+        std::vector<float> pixels;
         for (size_t i = 0; i < inputs.size(); ++i) {
             if (inputs[i].is_text) {
                 texts.push_back(inputs[i].text);
                 text_index.push_back(i);
             } else {
-                out[i] = embedder->encode_image_bytes(inputs[i].bytes, inputs[i].name);
+                pixels.insert(pixels.end(), inputs[i].pixels.begin(), inputs[i].pixels.end());
+                image_index.push_back(i);
             }
         }
-        if (!texts.empty()) {
-            const std::vector<float> flat = embedder->encode_texts(texts);
-            for (size_t t = 0; t < texts.size(); ++t)
-                out[text_index[t]].assign(flat.begin() + static_cast<std::ptrdiff_t>(t * dim),
-                                          flat.begin() + static_cast<std::ptrdiff_t>((t + 1) * dim));
-        }
+        const auto scatter = [&](const std::vector<float>& flat, const std::vector<size_t>& index) {
+            for (size_t k = 0; k < index.size(); ++k) {
+                const auto row = flat.begin() + static_cast<std::ptrdiff_t>(k) * dim;
+                out[index[k]].assign(row, row + dim);
+            }
+        };
+        if (!texts.empty()) scatter(embedder->encode_texts(texts), text_index);
+        if (!image_index.empty())
+            scatter(embedder->encode_pixels(pixels, image_index.size()), image_index);
         return out;
     }
 
@@ -128,6 +134,17 @@ struct EncoderService::Impl {
         std::vector<size_t> todo_index;
         for (size_t i = 0; i < inputs.size(); ++i) {
             if (failed[i]) continue;
+            if (!inputs[i].is_text) {
+                // Decoded and preprocessed here, on this request's thread (many at once); a
+                // broken image fails alone and never reaches the batch.
+                try {
+                    inputs[i].pixels = embedder->preprocess_image_bytes(inputs[i].bytes, names[i]);
+                    inputs[i].bytes = {};
+                } catch (...) {
+                    failed[i] = error_of(std::current_exception());
+                    continue;
+                }
+            }
             todo_index.push_back(i);
             todo.push_back(std::move(inputs[i]));
         }

@@ -62,6 +62,11 @@ std::vector<float> Embedder::encode_image_bytes(std::span<const uint8_t> bytes,
     return impl_->encode_image(image::decode_image(bytes, name, impl_->limits));
 }
 
+std::vector<float> Embedder::preprocess_image_bytes(std::span<const uint8_t> bytes,
+                                                    const std::string& name) {
+    return impl_->encoder->preprocess(image::decode_image(bytes, name, impl_->limits));
+}
+
 std::vector<float> Embedder::encode_token_ids(std::span<const int32_t> ids, size_t count) {
     return impl_->encoder->encode_token_ids(ids, count);
 }

@@ -246,6 +246,33 @@ def test_sixteen_concurrent_clients_are_batched_and_get_their_own_answers(encode
     assert batching["largest_batch"] >= 4, batching
 
 
+def test_concurrent_image_clients_share_one_pass_of_the_image_tower(encoder, clipdex_cli, tmp_path, pictures):
+    """Each request decodes and preprocesses its image on its own thread; the batch goes through
+    the image tower once, and every client still gets its own picture's vector."""
+    server = encoder(serve_args=["--max-batch", "32", "--max-wait-ms", "50"])
+    want = embed(clipdex_cli, tmp_path, images=pictures)
+    chosen = [i % len(pictures) for i in range(12)]
+    results = [None] * len(chosen)
+    barrier = threading.Barrier(len(chosen))
+
+    def client(k):
+        image = base64.b64encode(pictures[chosen[k]].read_bytes()).decode()
+        barrier.wait()
+        results[k] = server.json("POST", "/v1/encode", {"images": [image]})
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(chosen))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, (status, answer) in enumerate(results):
+        assert status == 200, answer
+        assert cosines(answer["embeddings"], want[chosen[k]:chosen[k] + 1]).min() >= 0.99999, k
+    batching = server.json("GET", "/v1/model")[1]["batching"]
+    assert batching["items"] == len(chosen)
+    assert batching["largest_batch"] >= 3, batching
+
+
 def test_bad_inputs_are_refused_naming_the_item_and_the_server_stays_up(encoder, pictures, serve_folder):
     server = encoder()
     good = base64.b64encode(pictures[0].read_bytes()).decode()
