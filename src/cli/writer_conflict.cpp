@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/shell_words.h"
+
 namespace clipdex::cli {
 
 namespace {
@@ -94,17 +96,6 @@ std::string local_url(const std::string& host, int port) {
     if (name == "::" || name == "[::]") name = "::1";
     if (name.find(':') != std::string::npos && name.front() != '[') name = "[" + name + "]";
     return "http://" + name + ":" + std::to_string(port);
-}
-
-std::string shell_quote(const std::string& text) {
-    std::string quoted = "'";
-    for (char c : text) {
-        if (c == '\'')
-            quoted += "'\\''";
-        else
-            quoted += c;
-    }
-    return quoted + "'";
 }
 
 }  // namespace clipdex::cli

@@ -40,7 +40,5 @@ void refuse_if_held(const std::string& db, const WriteIntent& intent);
 // (0.0.0.0, ::) becomes loopback, IPv6 literals are bracketed.
 std::string local_url(const std::string& host, int port);
 
-// `text` quoted for a POSIX shell (single quotes; a single quote inside becomes '\'').
-std::string shell_quote(const std::string& text);
 
 }  // namespace clipdex::cli

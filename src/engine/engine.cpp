@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/shell_words.h"
 #include "engine/ingest.h"
 #include "hub/http_fetch.h"
 
@@ -69,7 +70,7 @@ std::unique_ptr<Engine> Engine::open(const EngineOptions& options) {
         throw Error(ErrorCode::NotFound,
                     "collection '" + options.collection + "' does not exist in " + options.db_uri +
                         " (nothing was indexed into it); index images into it first: clipdex --db " +
-                        engine::shell_word(options.db_uri) + " --collection " +
+                        shell_word(options.db_uri) + " --collection " +
                         options.collection + " index FOLDER");
     return engine;
 }

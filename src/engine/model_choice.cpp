@@ -3,6 +3,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include "common/shell_words.h"
+
 namespace clipdex::engine {
 
 namespace fs = std::filesystem;
@@ -147,18 +149,6 @@ Error mismatch_error(const ModelRecord& recorded, const ModelRecord& loaded,
     message += "; to use " + shell_word(loaded.model) +
                ", give it its own collection: --collection " + collection_for(place, loaded);
     return Error(ErrorCode::Conflict, message);
-}
-
-std::string shell_word(const std::string& text) {
-    bool plain = !text.empty();
-    for (char c : text)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) ||
-              std::string_view("/._-:+@=,").find(c) != std::string_view::npos))
-            plain = false;
-    if (plain) return text;
-    std::string quoted = "'";
-    for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return quoted + "'";
 }
 
 }  // namespace clipdex::engine

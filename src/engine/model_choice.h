@@ -73,7 +73,5 @@ Match compare(const ModelRecord& recorded, const ModelRecord& loaded);
 Error mismatch_error(const ModelRecord& recorded, const ModelRecord& loaded,
                      const CollectionPlace& place);
 
-// `text` as one shell word: unchanged when it is plain, else in single quotes.
-std::string shell_word(const std::string& text);
 
 }  // namespace clipdex::engine

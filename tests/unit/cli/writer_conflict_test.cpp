@@ -8,6 +8,7 @@
 
 #include "../error_of.h"
 #include "cli/writer_conflict.h"
+#include "common/shell_words.h"
 
 namespace clipdex::cli {
 namespace {

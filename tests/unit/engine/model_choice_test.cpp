@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "../error_of.h"
+#include "common/shell_words.h"
 
 namespace clipdex::engine {
 namespace {
